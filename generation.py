@@ -1,0 +1,286 @@
+"""One generation from start to finish: prepare -> submit -> wait -> download -> record.
+
+The sentence from DESIGN.md as code, so `app.py` only turns its events into widgets. It
+yields `Progress` while it works and ends with a `RunRecord`; a caller that stops iterating
+(Cancel) stops the waiting, never the paid task on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import statistics
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import seedance
+from wavespeed_client import Prediction, Status, WaitUpdate, WaveSpeedClient
+
+
+class Stage(StrEnum):
+    PREPARING = "preparing"
+    UPLOADING = "uploading"
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DOWNLOADING = "downloading"
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: Stage
+    elapsed_s: float
+    task_id: str | None = None
+    eta_s: float | None = None
+    polls: int = 0
+
+    def describe(self) -> str:
+        """One line for a person: "Processing · 12 s · about 20 s left"."""
+        text = f"{self.stage.value.capitalize()} · {self.elapsed_s:.0f} s"
+        if self.eta_s is not None and self.stage in (Stage.QUEUED, Stage.PROCESSING):
+            left = self.eta_s - self.elapsed_s
+            text += f" · about {left:.0f} s left" if left >= 1 else " · any moment now"
+        return text
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each phase, measured here; `inference_s` is the server's own figure."""
+
+    upload_s: float = 0.0
+    submit_s: float = 0.0
+    wait_s: float = 0.0
+    inference_s: float | None = None
+    download_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def queue_s(self) -> float | None:
+        """Time waiting that was not inference: queueing plus polling latency."""
+        return None if self.inference_s is None else max(0.0, self.wait_s - self.inference_s)
+
+
+@dataclass
+class RunRecord:
+    """Everything known about one run; safe to show and to save (no secrets, no bytes)."""
+
+    id: str
+    model: str
+    status: str
+    seed: int
+    inputs: dict[str, Any]
+    cost_usd: float | None
+    backend: str
+    created_at: str
+    timings: Timings = field(default_factory=Timings)
+    nsfw: bool = False
+    video_path: str | None = None
+    error: str = ""
+    error_code: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timings"]["queue_s"] = self.timings.queue_s
+        return data
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image ready to send: encoded bytes the API accepts, or a URL passed through."""
+
+    data: bytes | None = None
+    url: str | None = None
+    filename: str = "image.png"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data or (self.url or "").encode()).hexdigest()
+
+
+class DurationStats:
+    """How long runs took (submit to completion), per model and duration, to predict the next.
+
+    Shared by all sessions: timings are not private, and more samples make better ETAs.
+    """
+
+    def __init__(self, keep: int = 20) -> None:
+        self._samples: defaultdict[tuple[str, int], deque[float]] = defaultdict(
+            lambda: deque(maxlen=keep)
+        )
+
+    def add(self, model: str, duration: int, seconds: float) -> None:
+        self._samples[(model, duration)].append(seconds)
+
+    def expected(self, model: str, duration: int) -> float | None:
+        samples = self._samples.get((model, duration))
+        return statistics.median(samples) if samples else None
+
+
+class UploadCache:
+    """Each distinct image goes up once per account: content hash -> download URL.
+
+    Concurrent runs with the same image share one upload; a failed upload is forgotten so
+    the next run tries again.
+    """
+
+    def __init__(self) -> None:
+        self._uploads: dict[str, asyncio.Future[str]] = {}
+
+    async def url_for(self, client: WaveSpeedClient, image: ImageInput) -> str:
+        if image.url:
+            return image.url
+        key = image.sha256
+        if key not in self._uploads:
+            upload = client.upload(image.data or b"", filename=image.filename)
+            self._uploads[key] = asyncio.ensure_future(upload)
+        try:
+            # shield: one caller's cancel must not cancel the upload others wait on
+            return await asyncio.shield(self._uploads[key])
+        except Exception:
+            self._uploads.pop(key, None)
+            raise
+
+
+OnAccepted = Callable[[RunRecord], Awaitable[None] | None]
+
+
+async def run(
+    client: WaveSpeedClient,
+    request: seedance.SeedanceRequest,
+    start: ImageInput,
+    end: ImageInput | None,
+    *,
+    output_dir: Path,
+    stats: DurationStats,
+    uploads: UploadCache,
+    backend: str,
+    on_accepted: OnAccepted | None = None,
+    deadline_s: float | None = None,
+) -> AsyncIterator[Progress | RunRecord]:
+    """Generate one video, yielding Progress about once a second and finally the RunRecord.
+
+    The images come as `start`/`end` and are uploaded (once per content) so the submit
+    carries URLs, not megabytes of base64; `request.image` need only name the start image.
+    Raises the client's typed errors; after acceptance they carry the task id.
+    """
+    request.validated()  # before anything is uploaded or paid for
+    t0 = time.monotonic()
+    timings = Timings()
+    yield Progress(Stage.UPLOADING, 0.0)
+    start_url = await uploads.url_for(client, start)
+    end_url = await uploads.url_for(client, end) if end else None
+    timings.upload_s = time.monotonic() - t0
+
+    request = replace(request, image=start_url, last_image=end_url).with_seed().validated()
+    yield Progress(Stage.SUBMITTING, time.monotonic() - t0)
+    t_submit = time.monotonic()
+    prediction = await client.submit(request.model, request.payload())
+    timings.submit_s = time.monotonic() - t_submit
+
+    record = RunRecord(
+        id=prediction.id,
+        model=request.model,
+        status=prediction.status.value,
+        seed=request.seed,
+        inputs=_public_inputs(request),
+        cost_usd=request.cost_usd,
+        backend=backend,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        timings=timings,
+    )
+    if on_accepted is not None and (pending := on_accepted(record)) is not None:
+        await pending
+
+    expected = stats.expected(request.model, request.duration)
+    final: Prediction | None = None
+    async for item in _wait_with_ticks(client, prediction.id, t_submit, expected, deadline_s):
+        if isinstance(item, Prediction):
+            final = item
+        else:
+            stage = Stage.QUEUED if item.status is Status.CREATED else Stage.PROCESSING
+            eta = _eta(expected, t0, t_submit)
+            yield Progress(stage, time.monotonic() - t0, prediction.id, eta, item.polls)
+    assert final is not None
+    timings.wait_s = time.monotonic() - t_submit
+    stats.add(request.model, request.duration, timings.wait_s)
+    timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
+
+    yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, prediction.id)
+    t_download = time.monotonic()
+    dest = output_dir / output_name(record)
+    await client.download(final.outputs[0], dest)
+    timings.download_s = time.monotonic() - t_download
+    timings.total_s = time.monotonic() - t0
+
+    record.status = Status.COMPLETED.value
+    record.nsfw = final.nsfw
+    record.video_path = str(dest)
+    yield record
+
+
+def _eta(expected: float | None, t0: float, t_submit: float) -> float | None:
+    """Expected total elapsed (from t0) at completion, when earlier runs teach it."""
+    return None if expected is None else (t_submit - t0) + expected
+
+
+@dataclass(frozen=True)
+class _Tick:
+    status: Status
+    polls: int
+
+
+async def _wait_with_ticks(
+    client: WaveSpeedClient,
+    task_id: str,
+    started_at: float,
+    expected: float | None,
+    deadline_s: float | None,
+) -> AsyncIterator[_Tick | Prediction]:
+    """client.wait, surfacing a tick at least every second so elapsed time stays live."""
+    latest = _Tick(Status.CREATED, 0)
+
+    def on_update(update: WaitUpdate) -> None:
+        nonlocal latest
+        latest = _Tick(update.status, update.polls)
+
+    limit = {} if deadline_s is None else {"deadline_s": deadline_s}
+    waiter = asyncio.ensure_future(
+        client.wait(
+            task_id, expected_s=expected, on_update=on_update, started_at=started_at, **limit
+        )
+    )
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiter}, timeout=1.0)
+            if done:
+                yield waiter.result()
+                return
+            yield latest
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+
+def output_name(record: RunRecord) -> str:
+    """A unique, sortable file name: <date>/<time>_<short id>_<seed>.mp4."""
+    now = datetime.now(UTC)
+    return f"{now:%Y-%m-%d}/{now:%H%M%S}_{record.id[:8]}_{record.seed}.mp4"
+
+
+def _public_inputs(request: seedance.SeedanceRequest) -> dict[str, Any]:
+    """The request as sent, minus anything bulky: data URIs are replaced by a marker."""
+    inputs = request.payload()
+    for key in ("image", "last_image"):
+        if isinstance(inputs.get(key), str) and inputs[key].startswith("data:"):
+            inputs[key] = "(inline image)"
+    inputs["model"] = request.model
+    return inputs

@@ -1,0 +1,53 @@
+"""Settings from the environment, with a `.env` file as fallback (python-dotenv).
+
+Read once per call, never written back: a key typed into the UI must not end up here, and
+`.env` is not copied into `os.environ` where every visitor's request could spend it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from seedance import DEFAULT_MODEL
+from wavespeed_client import DEFAULT_BASE_URL
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str | None
+    base_url: str
+    data_dir: Path
+    default_model: str
+    offline: bool
+
+    def __repr__(self) -> str:  # never shows the key
+        return (
+            f"Settings(api_key={'set' if self.api_key else 'unset'}, "
+            f"base_url={self.base_url!r}, data_dir={str(self.data_dir)!r}, "
+            f"default_model={self.default_model!r}, offline={self.offline})"
+        )
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Settings from `os.environ`, falling back to `env_file` for anything unset there.
+
+    WAVESPEED_API_KEY, WAVESPEED_BASE_URL (default https://api.wavespeed.ai),
+    PLAYGROUND_DATA_DIR (default ./outputs), SEEDANCE_MODEL (the model selected at start),
+    PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator).
+    """
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+
+    def get(name: str) -> str:
+        return (os.environ.get(name) or file_values.get(name) or "").strip()
+
+    return Settings(
+        api_key=get("WAVESPEED_API_KEY") or None,
+        base_url=(get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        data_dir=Path(get("PLAYGROUND_DATA_DIR") or "outputs"),
+        default_model=get("SEEDANCE_MODEL") or DEFAULT_MODEL,
+        offline=get("PLAYGROUND_OFFLINE").lower() in ("1", "true", "yes", "on"),
+    )

@@ -1,0 +1,149 @@
+"""The polling schedule (poll_delay) as a pure function, and whole simulated schedules.
+
+The yardstick is the official SDK, which polls every 1.0 s: with nothing known we never poll
+more often than that; with an expected run time we poll at most half as often and still see
+the finished task within one dense interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from wavespeed_client import (
+    POLL_DENSE_INTERVAL_S,
+    POLL_EARLY_S,
+    POLL_FIRST_INTERVAL_S,
+    POLL_MAX_INTERVAL_S,
+    poll_delay,
+)
+
+SDK_INTERVAL_S = 1.0
+EPS = 1e-9
+EXPECTED = [20.0, 40.0, 60.0]
+# Job lengths from 80% to 120% of the expected run time, in 5% steps.
+JOB_SHARES = [round(0.8 + 0.05 * i, 2) for i in range(9)]
+
+
+def simulate(expected_s: float | None, job_s: float, *, limit: int = 10_000) -> list[float]:
+    """Times of every poll (zero latency) up to and including the one that sees `job_s` done."""
+    t, times = 0.0, []
+    while len(times) < limit:
+        t += poll_delay(t, expected_s, len(times))
+        times.append(t)
+        if t >= job_s - EPS:
+            return times
+    raise AssertionError("the schedule never reached the end of the job")
+
+
+def sdk_polls(job_s: float) -> int:
+    """Requests the SDK's fixed 1 s polling makes before it sees the job done."""
+    return math.ceil(job_s / SDK_INTERVAL_S - EPS)
+
+
+# --------------------------------------------------------------------------- no expectation
+
+
+def test_without_expectation_first_poll_is_after_one_second() -> None:
+    assert poll_delay(0.0, None, 0) == POLL_FIRST_INTERVAL_S
+
+
+@pytest.mark.parametrize("expected", [None, 0.0, -5.0])
+def test_without_usable_expectation_never_polls_faster_than_the_sdk(
+    expected: float | None,
+) -> None:
+    delays = [poll_delay(float(n), expected, n) for n in range(300)]
+    assert min(delays) >= SDK_INTERVAL_S
+
+
+def test_without_expectation_backs_off_monotonically_up_to_the_max() -> None:
+    delays = [poll_delay(float(n), None, n) for n in range(60)]
+    assert delays == sorted(delays)
+    assert delays[0] < delays[5] < POLL_MAX_INTERVAL_S
+    assert delays[-1] == POLL_MAX_INTERVAL_S
+
+
+def test_without_expectation_stays_at_the_max_after_very_many_polls() -> None:
+    # A very long deadline must not make the backoff arithmetic overflow.
+    assert poll_delay(50_000.0, None, 10_000) == POLL_MAX_INTERVAL_S
+
+
+@pytest.mark.parametrize("job_s", [0.5, 3.0, 30.0, 300.0])
+def test_without_expectation_a_whole_schedule_costs_no_more_than_sdk_polling(
+    job_s: float,
+) -> None:
+    assert len(simulate(None, job_s)) <= max(1, sdk_polls(job_s))
+
+
+# --------------------------------------------------------------------------- with expectation
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_first_poll_is_early(expected: float) -> None:
+    assert poll_delay(0.0, expected, 0) == POLL_EARLY_S
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_polls_only_a_few_times_before_eighty_percent(expected: float) -> None:
+    early = [t for t in simulate(expected, 10 * expected) if t < 0.8 * expected]
+    assert 1 <= len(early) <= 3
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_early_polls_are_sparse(expected: float) -> None:
+    early = [t for t in simulate(expected, 10 * expected) if t < 0.8 * expected]
+    gaps = [b - a for a, b in zip([0.0, *early], early, strict=False)]
+    assert min(gaps) >= POLL_EARLY_S - EPS
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+@pytest.mark.parametrize("share", [0.8, 0.9, 1.0, 1.1, 1.2, 1.249])
+def test_with_expectation_polls_densely_inside_the_window(expected: float, share: float) -> None:
+    assert poll_delay(share * expected, expected, 5) == POLL_DENSE_INTERVAL_S
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_first_poll_in_the_window_is_within_one_dense_interval(
+    expected: float,
+) -> None:
+    inside = [t for t in simulate(expected, 10 * expected) if t >= 0.8 * expected]
+    assert inside[0] - 0.8 * expected <= POLL_DENSE_INTERVAL_S + EPS
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_backs_off_after_the_window(expected: float) -> None:
+    late = [poll_delay(share * expected, expected, 50) for share in (1.3, 1.5, 2.0, 3.0)]
+    assert POLL_DENSE_INTERVAL_S < late[0] < late[1] < late[2]
+    assert late[-1] == POLL_MAX_INTERVAL_S
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_with_expectation_never_exceeds_the_max_interval_late(expected: float) -> None:
+    delays = [poll_delay(s * expected, expected, 50) for s in (1.25, 2, 5, 50, 5000)]
+    assert max(delays) <= POLL_MAX_INTERVAL_S
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+@pytest.mark.parametrize("share", JOB_SHARES)
+def test_schedule_makes_at_most_half_the_sdk_requests(expected: float, share: float) -> None:
+    job_s = share * expected
+    assert len(simulate(expected, job_s)) <= sdk_polls(job_s) / 2
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+@pytest.mark.parametrize("share", JOB_SHARES)
+def test_schedule_sees_completion_within_one_dense_interval(expected: float, share: float) -> None:
+    job_s = share * expected
+    detected_at = simulate(expected, job_s)[-1]
+    assert detected_at - job_s <= POLL_DENSE_INTERVAL_S + EPS
+
+
+@pytest.mark.parametrize("expected", EXPECTED)
+def test_schedule_holds_for_every_job_length_in_the_window(expected: float) -> None:
+    """A fine sweep (0.1% steps): no job length between the table's rows breaks either goal."""
+    for i in range(401):
+        job_s = expected * (0.8 + 0.4 * i / 400)
+        times = simulate(expected, job_s)
+        assert len(times) <= sdk_polls(job_s) / 2, job_s
+        assert times[-1] - job_s <= POLL_DENSE_INTERVAL_S + EPS, job_s

@@ -1,0 +1,707 @@
+"""HTTP client for the WaveSpeed v3 API: submit, poll, upload, download, balance.
+
+Model-agnostic: it knows the wire contract (../shared/WAVESPEED_API.md), not Seedance.
+Async first, because the app waits on many tasks at once; `SyncWaveSpeedClient` wraps it for
+scripts. Tests inject `transport=` (httpx.MockTransport, respx) or point `base_url` at the
+local emulator; nothing here is patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Prediction",
+    "RateLimitError",
+    "ServerError",
+    "Status",
+    "SubmissionOutcomeUnknown",
+    "SyncWaveSpeedClient",
+    "TaskFailed",
+    "TaskTimeout",
+    "WaitUpdate",
+    "WaveSpeedClient",
+    "WaveSpeedError",
+    "poll_delay",
+    "retry_delay",
+    "should_retry_get",
+    "should_retry_submit",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.wavespeed.ai"
+
+# Connecting covers DNS + TLS; 10 s tolerates a slow network without hanging a user for long.
+CONNECT_TIMEOUT_S = 10.0
+# A result GET is small and cheap; past 30 s of silence the connection is dead, retry it.
+READ_TIMEOUT_GET_S = 30.0
+# A submit may carry base64 images of several MB and the server validates before replying.
+READ_TIMEOUT_SUBMIT_S = 60.0
+# Uploads of images up to the 10 MB limit on a slow uplink.
+READ_TIMEOUT_UPLOAD_S = 120.0
+# Per-chunk silence while streaming an output video from the CDN.
+READ_TIMEOUT_DOWNLOAD_S = 60.0
+# Default overall deadline for one task: the longest Seedance clips take minutes when queued.
+DEFAULT_WAIT_DEADLINE_S = 15 * 60.0
+
+MAX_GET_ATTEMPTS = 6
+MAX_SUBMIT_ATTEMPTS = 4
+RETRY_BASE_DELAY_S = 0.5
+RETRY_MAX_DELAY_S = 20.0
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class WaveSpeedError(Exception):
+    """Base of every error this client raises; `str()` is a sentence a user can act on."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+
+
+class APIStatusError(WaveSpeedError):
+    """The API answered with an error status (HTTP, or `code` inside the JSON envelope)."""
+
+    def __init__(self, message: str, *, status_code: int, server_message: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.server_message = server_message
+
+
+class AuthenticationError(APIStatusError):
+    """401 (missing or wrong key) or 403 (suspended account, missing role)."""
+
+
+class BadRequestError(APIStatusError):
+    """400/404/413/422: the request itself is wrong; retrying it unchanged will not help."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests this minute; `retry_after` seconds when the server said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx from WaveSpeed or a proxy in front of it."""
+
+
+class APIConnectionError(WaveSpeedError):
+    """The server could not be reached, or stopped answering."""
+
+
+class SubmissionOutcomeUnknown(WaveSpeedError):
+    """A submit was sent but no answer came back: a task may exist and may be billed."""
+
+
+class TaskFailed(WaveSpeedError):
+    """The task ran and ended unsuccessfully (failed, cancelled, timed out or deleted)."""
+
+    def __init__(self, task_id: str, reason: str, code: int | None = None) -> None:
+        detail = f" (code {code})" if code is not None else ""
+        super().__init__(f"Task {task_id} failed{detail}: {reason}", task_id=task_id)
+        self.reason = reason
+        self.code = code
+
+
+class TaskTimeout(WaveSpeedError, TimeoutError):
+    """We stopped waiting; the task may still finish (and be billed) on the server."""
+
+    def __init__(self, task_id: str, waited_s: float) -> None:
+        super().__init__(
+            f"Task {task_id} did not finish within {waited_s:.0f} s. It may still complete "
+            f"and be billed: look it up later by its id.",
+            task_id=task_id,
+        )
+        self.waited_s = waited_s
+
+
+# --------------------------------------------------------------------------- values
+
+
+class Status(StrEnum):
+    """A prediction's status. Anything the API adds later reads as UNKNOWN: still running."""
+
+    CREATED = "created"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Status:
+        return cls.UNKNOWN
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_failure(self) -> bool:
+        return self in _TERMINAL and self is not Status.COMPLETED
+
+
+_TERMINAL = frozenset(
+    {Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMEOUT, Status.DELETED}
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One task as the API describes it."""
+
+    id: str
+    model: str
+    status: Status
+    outputs: tuple[str, ...] = ()
+    error: str = ""
+    error_code: int | None = None
+    inference_ms: int | None = None
+    has_nsfw: tuple[bool, ...] = ()
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, data: Any) -> Prediction:
+        # A reply without a `data` object (null, missing) reads as an empty prediction, so
+        # callers see "no id" / unknown status instead of an AttributeError.
+        if not isinstance(data, dict):
+            data = {}
+        timings = data.get("timings")
+        if not isinstance(timings, dict):
+            timings = {}
+        return cls(
+            id=str(data.get("id") or ""),
+            model=str(data.get("model") or ""),
+            status=Status(str(data.get("status") or "unknown").lower()),
+            outputs=tuple(_output_url(o) for o in data.get("outputs") or ()),
+            error=str(data.get("error") or ""),
+            error_code=_int_or_none(data.get("code")),
+            inference_ms=_int_or_none(timings.get("inference")),
+            has_nsfw=tuple(bool(x) for x in data.get("has_nsfw_contents") or ()),
+            created_at=_parse_time(data.get("created_at")),
+        )
+
+    @property
+    def nsfw(self) -> bool:
+        return any(self.has_nsfw)
+
+
+@dataclass(frozen=True)
+class WaitUpdate:
+    """What `wait()` tells its `on_update` callback after every poll."""
+
+    task_id: str
+    status: Status
+    elapsed_s: float
+    polls: int
+    prediction: Prediction
+
+
+@dataclass
+class _Usage:
+    """Request counters, for benchmarks and tests of politeness."""
+
+    submits: int = 0
+    result_gets: int = 0
+    uploads: int = 0
+    upload_bytes: int = 0
+    downloads: int = 0
+    retries: int = 0
+
+
+def _output_url(item: Any) -> str:
+    return str(item.get("url", "")) if isinstance(item, dict) else str(item)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    # The API sends nanoseconds ("...15.948268264Z"); datetime takes at most microseconds.
+    text = value.rstrip("Z")
+    head, dot, frac = text.partition(".")
+    try:
+        return datetime.fromisoformat(f"{head}.{frac[:6]}+00:00" if dot else f"{head}+00:00")
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+def should_retry_get(error: Exception) -> bool:
+    """A result GET is safe to repeat after rate limits, server errors and network trouble."""
+    return isinstance(error, RateLimitError | ServerError | APIConnectionError)
+
+
+def should_retry_submit(status_code: int) -> bool:
+    """Resend a submit only when the server answered that it did not accept it.
+
+    429 and 503 are refusals before any task exists. 500/502/504 may come from a proxy
+    after the task was created, so they are not retried: a duplicate would be billed twice.
+    """
+    return status_code in (429, 503)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    *,
+    base: float = RETRY_BASE_DELAY_S,
+    cap: float = RETRY_MAX_DELAY_S,
+    rng: random.Random | None = None,
+) -> float:
+    """Delay before retry number `attempt` (1-based): the server's word, else backoff.
+
+    Exponential backoff with "equal jitter" (half fixed, half random) so that many clients
+    that failed together do not come back together, yet never retry instantly.
+    """
+    if retry_after is not None:
+        return min(retry_after, cap * 3)
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+# --------------------------------------------------------------------------- polling schedule
+
+# Below this share of the expected run time a task is rarely done: poll sparsely.
+POLL_WINDOW_START = 0.8
+# Inside the window, poll this often: a median detection delay of about half of it.
+POLL_DENSE_INTERVAL_S = 0.8
+# With nothing learned yet, start like the official SDK (1 s) and back off gently.
+POLL_FIRST_INTERVAL_S = 1.0
+POLL_MAX_INTERVAL_S = 3.0
+# The first poll comes early to catch instant failures (bad image URL, moderation).
+POLL_EARLY_S = 2.0
+# Before the window each early poll comes this many times later than the last (2, 8, 32 s):
+# with 2.5 a 20-40 s task cost more requests than half of the SDK's 1 s polling.
+POLL_EARLY_GROWTH = 4.0
+
+
+def poll_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
+    """Seconds to sleep before the next result GET.
+
+    `expected_s` is how long earlier runs of the same model and settings took (None when
+    nothing is known). Tasks of one kind finish within about +-20% of that, so requests are
+    spent where completion is likely: a few early ones growing geometrically, then a dense
+    run from 80% of the expected time, then a gentle backoff if the task runs long.
+    """
+    if expected_s is None or expected_s <= 0:
+        # The exponent is capped: 1.15**polls overflows a float after ~5000 polls.
+        return min(POLL_MAX_INTERVAL_S, POLL_FIRST_INTERVAL_S * 1.15 ** min(polls, 50))
+    window_start = POLL_WINDOW_START * expected_s
+    if elapsed_s < window_start:
+        next_at = max(POLL_EARLY_S, elapsed_s * POLL_EARLY_GROWTH)
+        # The first dense poll lands one interval into the window: it still sees a task that
+        # finished right at the window's start within the dense interval, one request cheaper.
+        return max(0.0, min(next_at, window_start + POLL_DENSE_INTERVAL_S) - elapsed_s)
+    overrun = elapsed_s - 1.25 * expected_s
+    if overrun <= 0:
+        return POLL_DENSE_INTERVAL_S
+    return min(POLL_MAX_INTERVAL_S, POLL_DENSE_INTERVAL_S * (1 + overrun / expected_s * 4))
+
+
+# --------------------------------------------------------------------------- the client
+
+UpdateCallback = Callable[[WaitUpdate], Awaitable[None] | None]
+
+
+class WaveSpeedClient:
+    """Async client for one API key. Use as `async with WaveSpeedClient(key) as ws:`."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise AuthenticationError(
+                "No WaveSpeed API key. Set WAVESPEED_API_KEY (or put it in .env), "
+                "or enter your key in the app.",
+                status_code=401,
+            )
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self.usage = _Usage()
+        timeout = httpx.Timeout(READ_TIMEOUT_GET_S, connect=CONNECT_TIMEOUT_S)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key.strip()}"},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+        # Output files live on a CDN: fetched with a client that never carries the key.
+        self._cdn = httpx.AsyncClient(
+            timeout=httpx.Timeout(READ_TIMEOUT_DOWNLOAD_S, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"WaveSpeedClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> WaveSpeedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._cdn.aclose()
+
+    # ---- endpoints
+
+    async def submit(self, model_id: str, inputs: dict[str, Any]) -> Prediction:
+        """Create a task. Retried only on explicit refusals (429/503); see should_retry_submit.
+
+        Raises SubmissionOutcomeUnknown when the request may have reached the server but no
+        answer came back: then a task may exist, and sending it again could pay twice.
+        """
+        path = f"/api/v3/{model_id.strip('/')}"
+        for attempt in range(1, MAX_SUBMIT_ATTEMPTS + 1):
+            self.usage.submits += 1
+            try:
+                response = await self._http.post(
+                    path, json=inputs, timeout=self._timeout(READ_TIMEOUT_SUBMIT_S)
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing was sent: no connection was ever open. No task can exist.
+                raise self._connection_error(exc) from exc
+            except httpx.TransportError as exc:
+                raise SubmissionOutcomeUnknown(
+                    "The submit request was sent but no answer came back "
+                    f"({type(exc).__name__}). A task may have been created and billed: "
+                    "check your WaveSpeed dashboard before trying again."
+                ) from exc
+            if should_retry_submit(response.status_code) and attempt < MAX_SUBMIT_ATTEMPTS:
+                await self._backoff(attempt, response)
+                continue
+            prediction = Prediction.from_api(self._data(response))
+            if not prediction.id:
+                raise SubmissionOutcomeUnknown(
+                    "WaveSpeed accepted the submit but sent no task id. A task may exist "
+                    "and be billed: check your WaveSpeed dashboard before trying again."
+                )
+            return prediction
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(self, task_id: str) -> Prediction:
+        """The task's current state; retried on rate limits, 5xx and network errors."""
+        response = await self._get_with_retries(f"/api/v3/predictions/{task_id}/result")
+        return Prediction.from_api(self._data(response))
+
+    async def wait(
+        self,
+        task_id: str,
+        *,
+        deadline_s: float = DEFAULT_WAIT_DEADLINE_S,
+        expected_s: float | None = None,
+        on_update: UpdateCallback | None = None,
+        started_at: float | None = None,
+    ) -> Prediction:
+        """Poll until the task completes; raise TaskFailed or TaskTimeout otherwise.
+
+        `expected_s` (how long similar tasks took) shapes the polling schedule, see
+        poll_delay. `started_at` is the time.monotonic() of the submit, so time spent
+        before the first poll counts toward both the schedule and the deadline.
+        """
+        start = time.monotonic() if started_at is None else started_at
+        polls = 0
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= deadline_s:
+                raise TaskTimeout(task_id, elapsed)
+            await self._sleep(min(poll_delay(elapsed, expected_s, polls), deadline_s - elapsed))
+            prediction = await self.get(task_id)
+            polls += 1
+            if on_update is not None:
+                update = WaitUpdate(
+                    task_id, prediction.status, time.monotonic() - start, polls, prediction
+                )
+                if inspect.isawaitable(result := on_update(update)):
+                    await result
+            if prediction.status is Status.COMPLETED:
+                return prediction
+            if prediction.status.is_failure:
+                reason = prediction.error or f"the task ended as '{prediction.status}'"
+                raise TaskFailed(task_id, reason, prediction.error_code)
+
+    async def upload(self, file: bytes | str | Path, *, filename: str = "image.png") -> str:
+        """Upload a file (bytes or a path) and return its download URL (kept 7 days)."""
+        if isinstance(file, str | Path):
+            filename = Path(file).name
+            content = await asyncio.to_thread(Path(file).read_bytes)
+        else:
+            content = file
+        self.usage.uploads += 1
+        self.usage.upload_bytes += len(content)
+        try:
+            response = await self._http.post(
+                "/api/v3/media/upload/binary",
+                files={"file": (filename, content)},
+                timeout=self._timeout(READ_TIMEOUT_UPLOAD_S),
+            )
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        data = self._data(response)
+        url = data.get("download_url") if isinstance(data, dict) else None
+        if not url:
+            raise ServerError(
+                "The upload succeeded but WaveSpeed returned no download URL; try again.",
+                status_code=response.status_code,
+            )
+        return str(url)
+
+    async def download(self, url: str, dest: str | Path) -> Path:
+        """Stream `url` to `dest` atomically (a reader never sees half a file).
+
+        Retried like a result GET; the key is never sent to the output host.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, MAX_GET_ATTEMPTS + 1):
+            self.usage.downloads += 1
+            try:
+                return await self._stream_to(url, dest)
+            except WaveSpeedError as exc:
+                if not should_retry_get(exc) or attempt == MAX_GET_ATTEMPTS:
+                    raise
+                await self._sleep(retry_delay(attempt, rng=self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def balance(self) -> float:
+        """The account's balance in USD."""
+        data = self._data(await self._get_with_retries("/api/v3/balance"))
+        return float(data.get("balance", 0.0)) if isinstance(data, dict) else 0.0
+
+    # ---- internals
+
+    def _timeout(self, read_s: float) -> httpx.Timeout:
+        return httpx.Timeout(read_s, connect=CONNECT_TIMEOUT_S)
+
+    async def _get_with_retries(self, path: str) -> httpx.Response:
+        for attempt in range(1, MAX_GET_ATTEMPTS + 1):
+            if path.startswith("/api/v3/predictions/"):
+                self.usage.result_gets += 1
+            try:
+                response = await self._http.get(path)
+                _raise_for_status(response)
+                return response
+            except httpx.TransportError as exc:
+                error: WaveSpeedError = self._connection_error(exc)
+                retry_after = None
+            except RateLimitError as exc:
+                error, retry_after = exc, exc.retry_after
+            except WaveSpeedError as exc:
+                error, retry_after = exc, None
+            if not should_retry_get(error) or attempt == MAX_GET_ATTEMPTS:
+                raise error
+            self.usage.retries += 1
+            log.info("GET %s failed (%s); retry %d", path, type(error).__name__, attempt)
+            await self._sleep(retry_delay(attempt, retry_after, rng=self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _backoff(self, attempt: int, response: httpx.Response) -> None:
+        self.usage.retries += 1
+        wait = retry_delay(
+            attempt, parse_retry_after(response.headers.get("retry-after")), rng=self._rng
+        )
+        log.info("submit refused with HTTP %d; retrying in %.1f s", response.status_code, wait)
+        await self._sleep(wait)
+
+    async def _stream_to(self, url: str, dest: Path) -> Path:
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async with self._cdn.stream("GET", url) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        _raise_for_status(response)
+                    async for chunk in response.aiter_bytes(1 << 16):
+                        out.write(chunk)
+            os.replace(tmp_name, dest)
+            return dest
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+
+    def _connection_error(self, exc: httpx.TransportError) -> APIConnectionError:
+        if isinstance(exc, httpx.TimeoutException):
+            what = "did not answer in time"
+        else:
+            what = "could not be reached"
+        return APIConnectionError(
+            f"WaveSpeed at {self.base_url} {what} ({type(exc).__name__}). Check your "
+            "internet connection, or WAVESPEED_BASE_URL if you changed it, and try again."
+        )
+
+    def _data(self, response: httpx.Response) -> Any:
+        _raise_for_status(response)
+        body = _json_or_none(response)
+        if not isinstance(body, dict):
+            raise ServerError(
+                "WaveSpeed sent a reply that is not JSON; try again in a moment.",
+                status_code=response.status_code,
+                server_message=response.text[:200],
+            )
+        return body.get("data")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The server's own words, from any of the three error shapes seen, else raw text."""
+    body = _json_or_none(response)
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return response.text.strip()[:300]
+
+
+def _envelope_code(response: httpx.Response) -> int | None:
+    """The `code` inside a JSON envelope when it disagrees with a 2xx HTTP status."""
+    body = _json_or_none(response)
+    if isinstance(body, dict):
+        code = _int_or_none(body.get("code"))
+        if code is not None and code != 200 and 100 <= code <= 599:
+            return code
+    return None
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """Map an HTTP failure, or an error code inside an HTTP 200 envelope, to a typed error."""
+    status = response.status_code
+    if status < 400:
+        status = _envelope_code(response) or status
+        if status < 400:
+            return
+    server = _server_message(response)
+    said = f' WaveSpeed said: "{server}"' if server else ""
+    kw = {"status_code": status, "server_message": server}
+    if status in (401, 403):
+        hint = (
+            "The API key was refused (HTTP 401): check WAVESPEED_API_KEY or the key you entered."
+            if status == 401
+            else "WaveSpeed refused this account (HTTP 403): it may be suspended, out of "
+            "credit, or lack access to this model."
+        )
+        raise AuthenticationError(hint + said, **kw)
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        when = f"in {retry_after:.0f} s" if retry_after is not None else "in a minute"
+        raise RateLimitError(
+            f"Rate limited by WaveSpeed (HTTP 429): try again {when}." + said,
+            retry_after=retry_after,
+            **kw,
+        )
+    if status >= 500:
+        raise ServerError(
+            f"WaveSpeed had a server error (HTTP {status}); try again shortly." + said, **kw
+        )
+    raise BadRequestError(f"WaveSpeed rejected the request (HTTP {status})." + said, **kw)
+
+
+# --------------------------------------------------------------------------- sync facade
+
+
+class SyncWaveSpeedClient:
+    """Blocking use from scripts: `SyncWaveSpeedClient(key).submit(...)`.
+
+    Every coroutine method of WaveSpeedClient is exposed as a plain method, run on one
+    private event loop, so there is no second copy of the client to drift.
+    """
+
+    def __init__(self, api_key: str, **kwargs: Any) -> None:
+        self._runner = asyncio.Runner()
+        self._client = self._runner.run(_make_client(api_key, kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        return lambda *args, **kwargs: self._runner.run(attr(*args, **kwargs))
+
+    def __dir__(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(sorted(set(dir(type(self))) | set(dir(self._client))))
+
+    def __enter__(self) -> SyncWaveSpeedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._runner.run(self._client.aclose())
+        self._runner.close()
+
+
+async def _make_client(api_key: str, kwargs: dict[str, Any]) -> WaveSpeedClient:
+    # Built inside the runner's loop so httpx binds its pool to that loop.
+    return WaveSpeedClient(api_key, **kwargs)
