@@ -247,9 +247,14 @@ def cancel(session: Session):
 
 
 def price_text(model: str, duration: int) -> str:
-    per_second = seedance.MODELS.get(model)
-    rate = f" · {per_second.usd_per_second:.3f} $/s" if per_second else ""
-    return f"**{seedance.format_price(model, int(duration))}** for {int(duration)} s{rate}"
+    """What the click costs, said before the click."""
+    info = seedance.MODELS.get(model)
+    rate = f" at ${info.usd_per_second:.3f}/s" if info else ""
+    cost = seedance.format_price(model, int(duration))
+    return (
+        f"<div class='hint'>This run costs <b>{cost}</b> ({int(duration)} s{rate}). "
+        "Ctrl+Enter generates.</div>"
+    )
 
 
 def generate_label(model: str, duration: int) -> gr.Button:
@@ -317,7 +322,7 @@ def run_card(record: dict[str, Any] | None) -> str:
         ("Queue + polling", secs(t.get("queue_s"))),
         ("Upload · download", f"{secs(t.get('upload_s'))} · {secs(t.get('download_s'))}"),
         ("Total wall time", secs(t.get("total_s"))),
-        ("NSFW flag", "⚠ flagged" if record.get("nsfw") else "no"),
+        ("NSFW flag", "<b class='flag'>flagged</b>" if record.get("nsfw") else "no"),
         ("Backend", html.escape(record.get("backend", ""))),
         ("Task id", f"<code>{html.escape(record['id'])}</code>"),
     ]
@@ -330,18 +335,30 @@ def _status_html(text: str, kind: str = "idle") -> str:
 
 
 def backend_banner(session: Session) -> str:
+    """Which backend this session generates with, said plainly wherever it matters."""
     settings = backends().settings
     if session.offline:
-        text = f"🧪 {OFFLINE_LABEL}: the emulator animates your image locally, for free."
-        return f"<div class='banner offline'>{text}</div>"
-    if session.api_key:
-        return "<div class='banner live'>🔑 WaveSpeed · using the key you entered</div>"
-    if settings.api_key:
-        return "<div class='banner live'>🔑 WaveSpeed · key from the environment</div>"
-    return (
-        "<div class='banner warn'>No WaveSpeed API key is set. Enter yours under "
-        "“API key”, or switch to Offline mode.</div>"
-    )
+        kind, text = (
+            "offline",
+            (
+                f"<b>{OFFLINE_LABEL}.</b> A local emulator animates your image for free, so you "
+                "can try everything. Add a WaveSpeed key under “Backend & API key” for real "
+                "Seedance videos."
+            ),
+        )
+    elif session.api_key:
+        kind, text = "live", "<b>WaveSpeed · Seedance.</b> Using the key you entered."
+    elif settings.api_key:
+        kind, text = "live", "<b>WaveSpeed · Seedance.</b> Using the key from the environment."
+    else:
+        kind, text = (
+            "warn",
+            (
+                "<b>No WaveSpeed API key is set.</b> Enter yours under “Backend & API key”, or "
+                "switch to Offline."
+            ),
+        )
+    return f"<div class='banner {kind}'><span class='dot'></span><span>{text}</span></div>"
 
 
 def set_backend(choice: str, session: Session) -> str:
@@ -420,27 +437,54 @@ def apply_preset(evt: gr.SelectData):
 # --------------------------------------------------------------------------- layout
 
 CSS = """
-.gradio-container {max-width: 1280px !important; margin: auto;}
-#title h1 {font-size: 1.9rem; margin-bottom: 0;}
-#title p {margin-top: .2rem; opacity: .75;}
-.banner {padding: .55rem .9rem; border-radius: 10px; font-size: .92rem;}
-.banner.offline {background: #fff7e0; color: #6a4b00; border: 1px solid #f0d48a;}
-.banner.live {background: #e9f8ef; color: #185c32; border: 1px solid #a9dfbd;}
+.gradio-container {max-width: min(1320px, 100vw) !important; margin: auto;}
+#title h1 {font-size: 1.85rem; margin: .2rem 0 0; letter-spacing: -.01em;}
+#title p {margin: .15rem 0 0; opacity: .7;}
+.banner {display: flex; gap: .6rem; align-items: center; padding: .6rem .9rem;
+  border-radius: 10px; font-size: .9rem; line-height: 1.35;}
+.banner .dot {flex: none; width: .6rem; height: .6rem; border-radius: 50%;}
+.banner.offline {background: #fff8e6; color: #5c4200; border: 1px solid #f1d48c;}
+.banner.offline .dot {background: #e0a100;}
+.banner.live {background: #eaf8ef; color: #185c32; border: 1px solid #a9dfbd;}
+.banner.live .dot {background: #1f9d55;}
 .banner.warn {background: #fdecec; color: #7a1d1d; border: 1px solid #f3b5b5;}
-.status {padding: .5rem .8rem; border-radius: 8px; font-weight: 600; font-size: .95rem;}
-.status.idle {opacity: .6; font-weight: 500;}
-.status.busy {background: #eef2ff; color: #3730a3;}
-.status.ok {background: #e9f8ef; color: #185c32;}
-.status.warn {background: #fff7e0; color: #6a4b00;}
-.count {text-align: right; font-size: .8rem; opacity: .7; margin-top: -.4rem;}
+.banner.warn .dot {background: #d64545;}
+#presets .caption-label {font-size: .75rem;}
+/* Presets as one strip of thumbnails that scrolls sideways on narrow screens. */
+#presets .grid-container {grid-template-columns: none !important; grid-auto-flow: column;
+  grid-auto-columns: minmax(110px, 1fr); overflow-x: auto;}
+#presets, #presets .grid-wrap {min-width: 0 !important;}
+.status {padding: .55rem .85rem; border-radius: 10px; font-weight: 600; font-size: .92rem;
+  border: 1px solid transparent;}
+.status.idle {background: var(--block-background-fill); border-color: var(--border-color-primary);
+  font-weight: 500; opacity: .75;}
+.status.busy {background: #eef2ff; color: #3730a3; border-color: #c7d2fe;}
+.status.busy::before {content: ""; display: inline-block; width: .7rem; height: .7rem;
+  margin-right: .5rem; border-radius: 50%; border: 2px solid #6366f1;
+  border-right-color: transparent; animation: spin 0.8s linear infinite; vertical-align: -1px;}
+@keyframes spin {to {transform: rotate(360deg);}}
+.status.ok {background: #eaf8ef; color: #185c32; border-color: #a9dfbd;}
+.status.warn {background: #fff8e6; color: #5c4200; border-color: #f1d48c;}
+.count {text-align: right; font-size: .78rem; opacity: .65; margin-top: -.5rem;}
 .count.over {color: #b91c1c; opacity: 1; font-weight: 700;}
-dl.card {display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem;
-  margin: 0; padding: .8rem 1rem; border-radius: 12px; font-size: .9rem;
+dl.card {display: grid; grid-template-columns: max-content 1fr; gap: .32rem 1.1rem;
+  margin: 0; padding: .85rem 1rem; border-radius: 12px; font-size: .88rem;
   border: 1px solid var(--border-color-primary); background: var(--block-background-fill);}
-dl.card dt {opacity: .65;} dl.card dd {margin: 0; word-break: break-all;}
-.card.empty {opacity: .6; padding: .8rem; font-size: .9rem;}
-#generate-btn {font-size: 1.05rem; min-height: 3rem;}
-.hint {font-size: .8rem; opacity: .6;}
+dl.card dt {opacity: .6;} dl.card dd {margin: 0; overflow-wrap: anywhere;}
+dl.card .flag {color: #b91c1c;}
+.card.empty {opacity: .6; padding: .85rem 1rem; font-size: .88rem; border-radius: 12px;
+  border: 1px dashed var(--border-color-primary);}
+#generate-btn {font-size: 1.05rem; min-height: 2.9rem;}
+.hint {font-size: .8rem; opacity: .7; margin-top: -.3rem;}
+#seed-row {align-items: flex-end;}
+#seed-row button {min-height: 2.6rem; margin-bottom: var(--spacing-sm);}
+@media (max-width: 720px) {
+  /* Phones: one column, form first, result below it. */
+  #main-row {flex-direction: column;}
+  #main-row > .column {width: 100%; min-width: 0 !important;}
+  #title h1 {font-size: 1.45rem;}
+  #title p {font-size: .85rem;}
+}
 """
 
 # Ctrl/Cmd+Enter anywhere on the page generates.
@@ -464,27 +508,36 @@ def build_demo() -> gr.Blocks:
         ("Auto · match start image", AUTO_RATIO),
         *[(r, r) for r in seedance.ASPECT_RATIOS],
     ]
+    default_price = seedance.format_price(settings.default_model, seedance.DURATION_DEFAULT_S)
 
     with gr.Blocks(title="Seedance Playground") as demo:
         # A value, not a callable: a callable State would add a public API endpoint.
         session = gr.State(new_session())
-        with gr.Row(equal_height=True):
-            gr.Markdown(
-                "# Seedance Playground\nImage → video with ByteDance Seedance on WaveSpeed. "
-                "Describe the motion like a director: subject action, camera, environment, "
-                "continuity.",
-                elem_id="title",
+        gr.HTML(
+            "<header id='title'><h1>Seedance Playground</h1><p>Image → video with ByteDance "
+            "Seedance on WaveSpeed. Direct the motion: subject action, camera, environment, "
+            "continuity.</p></header>"
+        )
+        banner = gr.HTML(elem_id="banner")
+        if presets:
+            gallery = gr.Gallery(
+                [(str(p.image), p.title) for p in presets],
+                label="Start from a preset",
+                columns=8,
+                height=170,
+                object_fit="cover",
+                allow_preview=False,
+                elem_id="presets",
             )
-        banner = gr.HTML()
-        with gr.Row():
-            with gr.Column(scale=5, min_width=340):
+        with gr.Row(equal_height=False, elem_id="main-row"):
+            with gr.Column(scale=5, min_width=320):
                 with gr.Row():
                     image = gr.Image(
                         label="Start image",
                         type="filepath",
                         image_mode=None,
                         sources=["upload", "clipboard"],
-                        height=260,
+                        height=240,
                         elem_id="start-image",
                     )
                     last_image = gr.Image(
@@ -492,7 +545,7 @@ def build_demo() -> gr.Blocks:
                         type="filepath",
                         image_mode=None,
                         sources=["upload", "clipboard"],
-                        height=260,
+                        height=240,
                         elem_id="end-image",
                     )
                 prompt = gr.Textbox(
@@ -503,7 +556,7 @@ def build_demo() -> gr.Blocks:
                     max_lines=12,
                     elem_id="prompt",
                 )
-                count = gr.HTML(prompt_count(""))
+                count = gr.HTML(prompt_count(""), elem_id="prompt-count")
                 with gr.Row():
                     duration = gr.Slider(
                         seedance.DURATION_MIN_S,
@@ -511,13 +564,12 @@ def build_demo() -> gr.Blocks:
                         value=seedance.DURATION_DEFAULT_S,
                         step=1,
                         label="Duration (s)",
+                        elem_id="duration",
                     )
                     aspect_ratio = gr.Dropdown(
-                        ratio_choices,
-                        value=AUTO_RATIO,
-                        label="Aspect ratio",
+                        ratio_choices, value=AUTO_RATIO, label="Aspect ratio", elem_id="ratio"
                     )
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_id="seed-row"):
                     seed = gr.Number(
                         value=-1,
                         precision=0,
@@ -526,27 +578,35 @@ def build_demo() -> gr.Blocks:
                         label="Seed (-1 = random)",
                         elem_id="seed",
                         scale=3,
+                        min_width=140,
                     )
-                    dice = gr.Button("🎲", scale=0, min_width=50, elem_id="dice")
-                    reuse_last = gr.Button("↺ Last seed", scale=1, elem_id="last-seed")
-                    camera_fixed = gr.Checkbox(label="Camera fixed", scale=2)
-                model = gr.Dropdown(
-                    model_choices,
-                    value=settings.default_model,
-                    allow_custom_value=True,
-                    label="Model",
-                )
-                price = gr.Markdown(price_text(settings.default_model, seedance.DURATION_DEFAULT_S))
+                    dice = gr.Button("Random", scale=1, min_width=80, elem_id="dice")
+                    reuse_last = gr.Button("Last seed", scale=1, min_width=90, elem_id="last-seed")
+                with gr.Row(equal_height=True):
+                    camera_fixed = gr.Checkbox(
+                        label="Camera fixed", elem_id="camera-fixed", scale=1, min_width=140
+                    )
+                    model = gr.Dropdown(
+                        model_choices,
+                        value=settings.default_model,
+                        allow_custom_value=True,
+                        label="Model",
+                        scale=2,
+                        min_width=200,
+                    )
                 with gr.Row():
                     go = gr.Button(
-                        f"Generate · {seedance.format_price(settings.default_model, 5)}",
+                        f"Generate · {default_price}",
                         variant="primary",
                         elem_id="generate-btn",
                         scale=3,
                     )
-                    stop = gr.Button("Cancel", variant="stop", elem_id="cancel-btn", scale=1)
-                gr.HTML("<div class='hint'>Ctrl+Enter generates.</div>")
-                with gr.Accordion("Backend & API key", open=not settings.api_key):
+                    stop = gr.Button("Cancel", variant="secondary", elem_id="cancel-btn", scale=1)
+                price = gr.HTML(
+                    price_text(settings.default_model, seedance.DURATION_DEFAULT_S),
+                    elem_id="price",
+                )
+                with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
                     backend_choice = gr.Radio(
                         ["WaveSpeed", "Offline (synthetic)"],
                         label="Backend",
@@ -556,35 +616,31 @@ def build_demo() -> gr.Blocks:
                     key = gr.Textbox(
                         label="Your WaveSpeed API key",
                         type="password",
-                        placeholder="Kept only in this browser session's server memory",
+                        placeholder="Kept only in this session's server memory",
+                        elem_id="api-key",
                     )
-                    save_key = gr.Button("Use this key")
-            with gr.Column(scale=6, min_width=340):
-                status = gr.HTML(_status_html("Ready."), label="Status", elem_id="status")
+                    save_key = gr.Button("Use this key", elem_id="save-key")
+            with gr.Column(scale=6, min_width=320):
+                status = gr.HTML(
+                    _status_html("Ready · add a start image, describe the motion, press Generate"),
+                    label="Status",
+                    elem_id="status",
+                )
                 video = gr.Video(
                     label="Result",
                     autoplay=True,
                     loop=True,
                     interactive=False,
                     elem_id="result-video",
-                    height=420,
+                    height=400,
                 )
                 card = gr.HTML(run_card(None), elem_id="run-card")
                 with gr.Row():
-                    use_seed = gr.Button("Reuse this seed", elem_id="reuse-seed")
-                    use_all = gr.Button("Reuse all settings", elem_id="reuse-all")
+                    use_seed = gr.Button("Reuse this seed", elem_id="reuse-seed", size="sm")
+                    use_all = gr.Button("Reuse all settings", elem_id="reuse-all", size="sm")
                 with gr.Accordion("Run record (JSON)", open=False):
                     record = gr.JSON(label="Run record")
         if presets:
-            gr.Markdown("### Presets\nOne click loads a preset's image, prompt and settings.")
-            gallery = gr.Gallery(
-                [(str(p.image), p.title) for p in presets],
-                columns=6,
-                height=230,
-                allow_preview=False,
-                show_label=False,
-                elem_id="presets",
-            )
             gallery.select(
                 apply_preset,
                 None,
