@@ -10,22 +10,22 @@ from __future__ import annotations
 import html
 import json
 import logging
-from dataclasses import dataclass, field
-from functools import cache
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 
 import generation
 import media
 import seedance
-from settings import Settings, load_settings
+from sessions import NoKey, Session, backends, new_session
 from wavespeed_client import (
     SubmissionOutcomeUnknown,
     TaskFailed,
     TaskTimeout,
-    WaveSpeedClient,
     WaveSpeedError,
 )
 
@@ -36,81 +36,6 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 GENERATE_CONCURRENCY = 64
 AUTO_RATIO = "auto"
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
-
-
-# --------------------------------------------------------------------------- backends
-
-
-class Backends:
-    """Process-wide clients: the owner's key from settings and the offline emulator.
-
-    Built on first use, never at import. A visitor's own key gets its own client, held in
-    that visitor's session only.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.stats = generation.DurationStats()
-        self._server: tuple[WaveSpeedClient, generation.UploadCache] | None = None
-        self._offline: tuple[WaveSpeedClient, generation.UploadCache] | None = None
-        self._emulator: Any = None
-
-    def server(self) -> tuple[WaveSpeedClient, generation.UploadCache] | None:
-        if self.settings.api_key and self._server is None:
-            client = WaveSpeedClient(self.settings.api_key, base_url=self.settings.base_url)
-            self._server = (client, generation.UploadCache())
-        return self._server
-
-    def offline(self) -> tuple[WaveSpeedClient, generation.UploadCache]:
-        if self._offline is None:
-            import emulator  # only offline mode needs the server and its renderer
-
-            self._emulator = emulator.start_in_thread(data_dir=self.settings.data_dir / ".emulator")
-            client = WaveSpeedClient("offline-emulator", base_url=self._emulator.base_url)
-            self._offline = (client, generation.UploadCache())
-        return self._offline
-
-
-@cache
-def backends() -> Backends:
-    return Backends(load_settings())
-
-
-@dataclass
-class Session:
-    """One browser session's private state, kept server-side in gr.State."""
-
-    offline: bool = False
-    api_key: str | None = field(default=None, repr=False)
-    client: WaveSpeedClient | None = field(default=None, repr=False)
-    uploads: generation.UploadCache = field(default_factory=generation.UploadCache)
-    task_id: str | None = None
-    last_seed: int | None = None
-    last_record: dict[str, Any] | None = None
-
-
-def new_session() -> Session:
-    settings = backends().settings
-    return Session(offline=settings.offline or not settings.api_key)
-
-
-def client_for(session: Session) -> tuple[WaveSpeedClient, generation.UploadCache, str]:
-    """The client this session generates with, and a label for the run card."""
-    b = backends()
-    if session.offline:
-        client, uploads = b.offline()
-        return client, uploads, "offline emulator"
-    if session.api_key:
-        if session.client is None:
-            session.client = WaveSpeedClient(session.api_key, base_url=b.settings.base_url)
-        return session.client, session.uploads, "WaveSpeed (your key)"
-    if server := b.server():
-        return server[0], server[1], "WaveSpeed"
-    raise gr.Error(
-        "No WaveSpeed API key is set. Paste your key under “API key”, or choose "
-        "Offline mode to try the playground with synthetic motion.",
-        title="No API key",
-    )
 
 
 # --------------------------------------------------------------------------- handlers
@@ -145,6 +70,7 @@ async def generate(
     """
     if not image:
         raise gr.Error("Add a start image first: drop a photo in “Start image”.")
+    b = backends()
     request = seedance.SeedanceRequest(
         image=Path(image).name,
         prompt=prompt or "",
@@ -152,14 +78,21 @@ async def generate(
         aspect_ratio=None if aspect_ratio in (AUTO_RATIO, "", None) else aspect_ratio,  # type: ignore[arg-type]
         camera_fixed=bool(camera_fixed),
         seed=_as_int(seed, "Seed"),
-        model=(model or backends().settings.default_model).strip(),
+        model=(model or b.settings.default_model).strip(),
     )
     if problems := request.problems():
         raise gr.Error(" ".join(problems), title="Check the settings")
     start = _prepare(image, "start image")
     end = _prepare(last_image, "end image") if last_image else None
-    client, uploads, backend = client_for(session)
-    settings = backends().settings
+    try:
+        backend = b.backend_for(session)
+    except NoKey:
+        raise gr.Error(NO_KEY_MESSAGE, title="No API key") from None
+    client, uploads = b.client_for(session, backend)
+
+    def on_save(record: generation.RunRecord) -> None:
+        session.current, session.last_seed = record, record.seed
+        b.save(session, backend, record)
 
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
     try:
@@ -168,30 +101,30 @@ async def generate(
             request,
             start,
             end,
-            output_dir=settings.data_dir,
-            stats=backends().stats,
+            output_dir=b.settings.data_dir,
+            stats=b.stats,
             uploads=uploads,
-            backend=backend,
-            on_accepted=lambda record: _remember_task(session, record),
+            backend=backend.label,
+            on_save=on_save,
         ):
             if isinstance(item, generation.Progress):
                 yield gr.skip(), gr.skip(), _status_html(item.describe(), "busy")
             else:
-                session.task_id = None
-                session.last_seed = item.seed
-                session.last_record = item.to_json()
+                session.current = None
                 done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
                 yield item.video_path, item.to_json(), _status_html(done, "ok")
     except (WaveSpeedError, media.ImageError) as exc:
-        session.task_id = None
+        if isinstance(exc, TaskTimeout) and session.current is not None:
+            b.finish_in_background(session, backend, session.current)
+        session.current = None
         log.warning("generation failed: %s", exc)
         raise gr.Error(user_message(exc), title=_error_title(exc)) from None
 
 
-def _remember_task(session: Session, record: generation.RunRecord) -> None:
-    session.task_id = record.id
-    session.last_seed = record.seed
-    log.info("task %s accepted (model %s, seed %d)", record.id, record.model, record.seed)
+NO_KEY_MESSAGE = (
+    "No WaveSpeed API key is set. Paste your key under “Backend & API key”, or choose "
+    "Offline to try the playground with synthetic motion."
+)
 
 
 def _prepare(path: str, what: str) -> generation.ImageInput:
@@ -217,7 +150,8 @@ def user_message(exc: Exception) -> str:
     if isinstance(exc, TaskTimeout):
         return (
             f"Stopped waiting after {exc.waited_s:.0f} s. Task {exc.task_id} may still "
-            "finish and be billed; its id is in the log to look it up later."
+            "finish and be billed; it keeps being polled in the background and will appear "
+            "in History when done."
         )
     if isinstance(exc, TaskFailed):
         return f"The task failed: {exc.reason}. Task id {exc.task_id}. Adjust and try again."
@@ -233,15 +167,18 @@ def _error_title(exc: Exception) -> str:
 
 
 def cancel(session: Session):
-    """Stop waiting; the task keeps running on the server and may be billed."""
-    task = session.task_id
-    session.task_id = None
-    if task:
-        message = (
-            f"Stopped waiting for task {task}. It may still finish on the server and be billed."
-        )
-    else:
+    """Stop waiting. The task keeps running on the server and may be billed, so it is
+    finished in the background and lands in History."""
+    record, session.current = session.current, None
+    if record is None:
         message = "Stopped."
+    else:
+        b = backends()
+        b.finish_in_background(session, b.backend_for(session), record)
+        message = (
+            f"Stopped waiting for task {record.id}. It may still finish on the server and be "
+            "billed; it will appear in History when done."
+        )
     gr.Warning(message)
     return _status_html(message, "warn")
 
@@ -273,6 +210,7 @@ def random_seed() -> int:
 
 
 def last_seed(session: Session) -> int:
+    """The seed of this session's latest run, to repeat it with other settings."""
     if session.last_seed is None:
         gr.Info("No seed yet: generate once, then reuse its seed.")
         return -1
@@ -372,6 +310,7 @@ def set_key(key: str, session: Session):
     if not key:
         raise gr.Error("Paste a WaveSpeed API key first (from wavespeed.ai → Access keys).")
     session.api_key, session.client, session.offline = key, None, False
+    session.uploads = generation.UploadCache()  # uploads belong to the account that made them
     gr.Info("Key saved for this session only. It is not stored anywhere else.")
     return "", backend_banner(session), "WaveSpeed"
 
@@ -434,7 +373,121 @@ def apply_preset(evt: gr.SelectData):
     )
 
 
+# --------------------------------------------------------------------------- history
+
+
+def list_runs(search: str, session: Session):
+    """The session's runs (all runs on a local app), newest first, and the total spent."""
+    b = backends()
+    owner = b.visible_owner(session)
+    runs = b.history.list(owner=owner, search=search or "")
+    items, ids = [], []
+    for run in runs:
+        picture = _picture_of(run.record)
+        if picture:
+            items.append((picture, _caption(run.record)))
+            ids.append(run.id)
+    done = [r for r in runs if r.status == "completed"]
+    spent = (
+        f"<div class='hint'>{len(runs)} runs · {len(done)} completed · total spent "
+        f"<b>{seedance.format_usd(b.history.total_spent(owner=owner))}</b></div>"
+    )
+    choices = [(_caption(r.record), r.id) for r in done]
+    return items, ids, spent, gr.CheckboxGroup(choices=choices)
+
+
+def _picture_of(record: dict[str, Any]) -> str | None:
+    files = record.get("input_files") or {}
+    for path in (files.get("thumb"), files.get("start")):
+        if path and Path(path).is_file():
+            return path
+    return None
+
+
+def _caption(record: dict[str, Any]) -> str:
+    inputs = record.get("inputs", {})
+    status = record.get("status", "")
+    mark = "" if status == "completed" else f"[{status}] "
+    prompt = (inputs.get("prompt") or "no prompt")[:40]
+    return f"{mark}seed {record.get('seed')} · {inputs.get('duration', '?')} s · {prompt}"
+
+
+def show_run(ids: list[str], session: Session, evt: gr.SelectData):
+    """A past run's video and card, if it belongs to this session (or the app is local)."""
+    b = backends()
+    run = b.history.get(ids[evt.index], owner=b.visible_owner(session)) if ids else None
+    if run is None:
+        raise gr.Error("That run is not in your history any more; press Refresh.")
+    video = run.record.get("video_path")
+    video = video if run.status == "completed" and video and Path(video).is_file() else None
+    return video, run_card(run.record), run.record
+
+
+def load_run_into_form(record: dict[str, Any] | None):
+    """A past run's images and settings back into the form, to repeat or vary it."""
+    if not record:
+        raise gr.Error("Choose a run in History first.")
+    files = record.get("input_files") or {}
+    start, end = files.get("start"), files.get("end")
+    if not start or not Path(start).is_file():
+        raise gr.Error("This run's start image was not kept; upload it again.")
+    prompt, duration, ratio, camera_fixed, seed, model = reuse_settings(record)
+    end = end if end and Path(end).is_file() else None
+    return (
+        start,
+        end,
+        prompt,
+        duration,
+        ratio,
+        camera_fixed,
+        seed,
+        model,
+        gr.Tabs(selected="play"),
+    )
+
+
+COMPARED_FIELDS = ("prompt", "seed", "duration", "aspect_ratio", "camera_fixed", "model")
+
+
+def compare_runs(ids: list[str], session: Session) -> str:
+    """Videos side by side (played in sync by the page script) and the settings that differ."""
+    b = backends()
+    owner = b.visible_owner(session)
+    runs = [run for i in ids or [] if (run := b.history.get(i, owner=owner))]
+    runs = [
+        r for r in runs if r.record.get("video_path") and Path(r.record["video_path"]).is_file()
+    ]
+    if len(runs) < 2:
+        raise gr.Error("Pick at least two finished runs to compare.")
+    videos = "".join(
+        f"<figure><video src='/gradio_api/file={quote(r.record['video_path'])}' muted loop "
+        "playsinline autoplay preload='auto'></video>"
+        f"<figcaption>seed {r.record['seed']}</figcaption></figure>"
+        for r in runs
+    )
+    rows = []
+    for name in COMPARED_FIELDS:
+        values = [_field(r.record, name) for r in runs]
+        cls = " class='diff'" if len(set(values)) > 1 else ""
+        cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+        rows.append(f"<tr{cls}><th>{name}</th>{cells}</tr>")
+    return (
+        f"<div class='compare-grid' style='--n:{len(runs)}'>{videos}</div>"
+        "<div class='compare-controls'><button class='compare-play'>Play all</button>"
+        "<button class='compare-pause'>Pause all</button></div>"
+        f"<table class='compare-table'>{''.join(rows)}</table>"
+    )
+
+
+def _field(record: dict[str, Any], name: str) -> str:
+    value = record.get(name) if name in ("seed", "model") else record.get("inputs", {}).get(name)
+    return "match image" if name == "aspect_ratio" and not value else str(value)
+
+
 # --------------------------------------------------------------------------- layout
+
+# Small events that only touch this page: no API endpoint, no queue, no spinner.
+PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
 
 CSS = """
 .gradio-container {max-width: min(1320px, 100vw) !important; margin: auto;}
@@ -454,6 +507,8 @@ CSS = """
 #presets .grid-container {grid-template-columns: none !important; grid-auto-flow: column;
   grid-auto-columns: minmax(110px, 1fr); overflow-x: auto;}
 #presets, #presets .grid-wrap {min-width: 0 !important;}
+#history-gallery .grid-container {grid-template-columns: repeat(auto-fill, minmax(150px, 1fr))
+  !important; grid-auto-rows: 150px;}
 .status {padding: .55rem .85rem; border-radius: 10px; font-weight: 600; font-size: .92rem;
   border: 1px solid transparent;}
 .status.idle {background: var(--block-background-fill); border-color: var(--border-color-primary);
@@ -475,6 +530,17 @@ dl.card .flag {color: #b91c1c;}
 .card.empty {opacity: .6; padding: .85rem 1rem; font-size: .88rem; border-radius: 12px;
   border: 1px dashed var(--border-color-primary);}
 #generate-btn {font-size: 1.05rem; min-height: 2.9rem;}
+.compare-grid {display: grid; gap: .75rem;
+  grid-template-columns: repeat(auto-fit, minmax(min(100%, 260px), 1fr));}
+.compare-grid figure {margin: 0;} .compare-grid video {width: 100%; border-radius: 10px;}
+.compare-grid figcaption {font-size: .8rem; opacity: .7; text-align: center;}
+.compare-controls {display: flex; gap: .5rem; margin: .6rem 0;}
+.compare-controls button {padding: .35rem .9rem; border-radius: 8px;
+  border: 1px solid var(--border-color-primary); background: var(--block-background-fill);}
+.compare-table {width: 100%; border-collapse: collapse; font-size: .85rem;}
+.compare-table th, .compare-table td {padding: .35rem .6rem; text-align: left;
+  border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
+.compare-table tr.diff td {background: #fff4d6; color: #5c4200; font-weight: 600;}
 .hint {font-size: .8rem; opacity: .7; margin-top: -.3rem;}
 #seed-row {align-items: flex-end;}
 #seed-row button {min-height: 2.6rem; margin-bottom: var(--spacing-sm);}
@@ -487,8 +553,8 @@ dl.card .flag {color: #b91c1c;}
 }
 """
 
-# Ctrl/Cmd+Enter anywhere on the page generates.
-SHORTCUT_JS = """
+# Page script: Ctrl/Cmd+Enter generates; the Compare view's videos play in sync.
+PAGE_JS = """
 () => {
   document.addEventListener('keydown', (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
@@ -496,6 +562,25 @@ SHORTCUT_JS = """
       if (b) { e.preventDefault(); b.click(); }
     }
   });
+  const compared = () => [...document.querySelectorAll('#compare-view video')];
+  document.addEventListener('click', (e) => {
+    if (e.target.closest('.compare-play')) {
+      compared().forEach((v) => { v.currentTime = 0; v.play(); });
+    } else if (e.target.closest('.compare-pause')) {
+      compared().forEach((v) => v.pause());
+    }
+  });
+  // Keep clips of equal length on the first one's clock, so motion lines up frame by frame.
+  setInterval(() => {
+    const [lead, ...rest] = compared();
+    if (!lead || lead.paused) return;
+    rest.forEach((v) => {
+      if (Math.abs(v.duration - lead.duration) < 0.05
+          && Math.abs(v.currentTime - lead.currentTime) > 0.08) {
+        v.currentTime = lead.currentTime;
+      }
+    });
+  }, 500);
 }
 """
 
@@ -519,127 +604,181 @@ def build_demo() -> gr.Blocks:
             "continuity.</p></header>"
         )
         banner = gr.HTML(elem_id="banner")
-        if presets:
-            gallery = gr.Gallery(
-                [(str(p.image), p.title) for p in presets],
-                label="Start from a preset",
-                columns=8,
-                height=170,
-                object_fit="cover",
-                allow_preview=False,
-                elem_id="presets",
-            )
-        with gr.Row(equal_height=False, elem_id="main-row"):
-            with gr.Column(scale=5, min_width=320):
-                with gr.Row():
-                    image = gr.Image(
-                        label="Start image",
-                        type="filepath",
-                        image_mode=None,
-                        sources=["upload", "clipboard"],
-                        height=240,
-                        elem_id="start-image",
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Playground", id="play"):
+                if presets:
+                    gallery = gr.Gallery(
+                        [(str(p.image), p.title) for p in presets],
+                        label="Start from a preset",
+                        columns=8,
+                        height=170,
+                        object_fit="cover",
+                        allow_preview=False,
+                        elem_id="presets",
                     )
-                    last_image = gr.Image(
-                        label="End image (optional)",
-                        type="filepath",
-                        image_mode=None,
-                        sources=["upload", "clipboard"],
-                        height=240,
-                        elem_id="end-image",
-                    )
-                prompt = gr.Textbox(
-                    label="Motion prompt",
-                    placeholder="The woman turns toward the window and smiles; slow push-in; "
-                    "dust drifts in the sunlight; her red scarf stays on.",
-                    lines=4,
-                    max_lines=12,
-                    elem_id="prompt",
-                )
-                count = gr.HTML(prompt_count(""), elem_id="prompt-count")
-                with gr.Row():
-                    duration = gr.Slider(
-                        seedance.DURATION_MIN_S,
-                        seedance.DURATION_MAX_S,
-                        value=seedance.DURATION_DEFAULT_S,
-                        step=1,
-                        label="Duration (s)",
-                        elem_id="duration",
-                    )
-                    aspect_ratio = gr.Dropdown(
-                        ratio_choices, value=AUTO_RATIO, label="Aspect ratio", elem_id="ratio"
-                    )
-                with gr.Row(elem_id="seed-row"):
-                    seed = gr.Number(
-                        value=-1,
-                        precision=0,
-                        minimum=-1,
-                        maximum=seedance.SEED_MAX,
-                        label="Seed (-1 = random)",
-                        elem_id="seed",
-                        scale=3,
-                        min_width=140,
-                    )
-                    dice = gr.Button("Random", scale=1, min_width=80, elem_id="dice")
-                    reuse_last = gr.Button("Last seed", scale=1, min_width=90, elem_id="last-seed")
+                with gr.Row(equal_height=False, elem_id="main-row"):
+                    with gr.Column(scale=5, min_width=320):
+                        with gr.Row():
+                            image = gr.Image(
+                                label="Start image",
+                                type="filepath",
+                                image_mode=None,
+                                sources=["upload", "clipboard"],
+                                height=240,
+                                elem_id="start-image",
+                            )
+                            last_image = gr.Image(
+                                label="End image (optional)",
+                                type="filepath",
+                                image_mode=None,
+                                sources=["upload", "clipboard"],
+                                height=240,
+                                elem_id="end-image",
+                            )
+                        prompt = gr.Textbox(
+                            label="Motion prompt",
+                            placeholder="The woman turns toward the window and smiles; "
+                            "slow push-in; dust drifts in the sunlight; her red scarf stays on.",
+                            lines=4,
+                            max_lines=12,
+                            elem_id="prompt",
+                        )
+                        count = gr.HTML(prompt_count(""), elem_id="prompt-count")
+                        with gr.Row():
+                            duration = gr.Slider(
+                                seedance.DURATION_MIN_S,
+                                seedance.DURATION_MAX_S,
+                                value=seedance.DURATION_DEFAULT_S,
+                                step=1,
+                                label="Duration (s)",
+                                elem_id="duration",
+                            )
+                            aspect_ratio = gr.Dropdown(
+                                ratio_choices,
+                                value=AUTO_RATIO,
+                                label="Aspect ratio",
+                                elem_id="ratio",
+                            )
+                        with gr.Row(elem_id="seed-row"):
+                            seed = gr.Number(
+                                value=-1,
+                                precision=0,
+                                minimum=-1,
+                                maximum=seedance.SEED_MAX,
+                                label="Seed (-1 = random)",
+                                elem_id="seed",
+                                scale=3,
+                                min_width=140,
+                            )
+                            dice = gr.Button("Random", scale=1, min_width=80, elem_id="dice")
+                            reuse_last = gr.Button(
+                                "Last seed", scale=1, min_width=90, elem_id="last-seed"
+                            )
+                        with gr.Row(equal_height=True):
+                            camera_fixed = gr.Checkbox(
+                                label="Camera fixed", elem_id="camera-fixed", scale=1, min_width=140
+                            )
+                            model = gr.Dropdown(
+                                model_choices,
+                                value=settings.default_model,
+                                allow_custom_value=True,
+                                label="Model",
+                                scale=2,
+                                min_width=200,
+                            )
+                        with gr.Row():
+                            go = gr.Button(
+                                f"Generate · {default_price}",
+                                variant="primary",
+                                elem_id="generate-btn",
+                                scale=3,
+                            )
+                            stop = gr.Button(
+                                "Cancel", variant="secondary", elem_id="cancel-btn", scale=1
+                            )
+                        price = gr.HTML(
+                            price_text(settings.default_model, seedance.DURATION_DEFAULT_S),
+                            elem_id="price",
+                        )
+                        with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
+                            backend_choice = gr.Radio(
+                                ["WaveSpeed", "Offline (synthetic)"],
+                                label="Backend",
+                                info="Offline runs a local emulator: your image moves, but it is "
+                                "synthetic motion, not Seedance.",
+                            )
+                            key = gr.Textbox(
+                                label="Your WaveSpeed API key",
+                                type="password",
+                                placeholder="Kept only in this session's server memory",
+                                elem_id="api-key",
+                            )
+                            save_key = gr.Button("Use this key", elem_id="save-key")
+                    with gr.Column(scale=6, min_width=320):
+                        status = gr.HTML(
+                            _status_html(
+                                "Ready · add a start image, describe the motion, press Generate"
+                            ),
+                            label="Status",
+                            elem_id="status",
+                        )
+                        video = gr.Video(
+                            label="Result",
+                            autoplay=True,
+                            loop=True,
+                            interactive=False,
+                            elem_id="result-video",
+                            height=400,
+                        )
+                        card = gr.HTML(run_card(None), elem_id="run-card")
+                        with gr.Row():
+                            use_seed = gr.Button("Reuse this seed", elem_id="reuse-seed", size="sm")
+                            use_all = gr.Button(
+                                "Reuse all settings", elem_id="reuse-all", size="sm"
+                            )
+                        with gr.Accordion("Run record (JSON)", open=False):
+                            record = gr.JSON(label="Run record")
+            with gr.Tab("History", id="history") as history_tab:
                 with gr.Row(equal_height=True):
-                    camera_fixed = gr.Checkbox(
-                        label="Camera fixed", elem_id="camera-fixed", scale=1, min_width=140
+                    search = gr.Textbox(
+                        placeholder="Search prompt, seed, model or task id",
+                        show_label=False,
+                        scale=4,
+                        elem_id="history-search",
                     )
-                    model = gr.Dropdown(
-                        model_choices,
-                        value=settings.default_model,
-                        allow_custom_value=True,
-                        label="Model",
-                        scale=2,
-                        min_width=200,
-                    )
-                with gr.Row():
-                    go = gr.Button(
-                        f"Generate · {default_price}",
-                        variant="primary",
-                        elem_id="generate-btn",
-                        scale=3,
-                    )
-                    stop = gr.Button("Cancel", variant="secondary", elem_id="cancel-btn", scale=1)
-                price = gr.HTML(
-                    price_text(settings.default_model, seedance.DURATION_DEFAULT_S),
-                    elem_id="price",
+                    refresh = gr.Button("Refresh", scale=0, min_width=100)
+                spent = gr.HTML(elem_id="spent")
+                listed = gr.State([])
+                runs = gr.Gallery(
+                    label="Your runs, newest first",
+                    columns=5,
+                    height=340,
+                    object_fit="cover",
+                    allow_preview=False,
+                    elem_id="history-gallery",
                 )
-                with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
-                    backend_choice = gr.Radio(
-                        ["WaveSpeed", "Offline (synthetic)"],
-                        label="Backend",
-                        info="Offline runs a local emulator: your image moves, but it is "
-                        "synthetic motion, not Seedance.",
+                with gr.Row(equal_height=False):
+                    past_video = gr.Video(
+                        label="Selected run",
+                        autoplay=True,
+                        loop=True,
+                        interactive=False,
+                        height=360,
+                        elem_id="history-video",
                     )
-                    key = gr.Textbox(
-                        label="Your WaveSpeed API key",
-                        type="password",
-                        placeholder="Kept only in this session's server memory",
-                        elem_id="api-key",
-                    )
-                    save_key = gr.Button("Use this key", elem_id="save-key")
-            with gr.Column(scale=6, min_width=320):
-                status = gr.HTML(
-                    _status_html("Ready · add a start image, describe the motion, press Generate"),
-                    label="Status",
-                    elem_id="status",
+                    with gr.Column():
+                        past_card = gr.HTML(run_card(None), elem_id="history-card")
+                        past_record = gr.State(None)
+                        load_run = gr.Button("Load its settings and images", elem_id="load-run")
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                gr.HTML(
+                    "<div class='hint'>Pick two or more finished runs; they play side by side "
+                    "in sync, and the settings that differ are highlighted.</div>"
                 )
-                video = gr.Video(
-                    label="Result",
-                    autoplay=True,
-                    loop=True,
-                    interactive=False,
-                    elem_id="result-video",
-                    height=400,
-                )
-                card = gr.HTML(run_card(None), elem_id="run-card")
-                with gr.Row():
-                    use_seed = gr.Button("Reuse this seed", elem_id="reuse-seed", size="sm")
-                    use_all = gr.Button("Reuse all settings", elem_id="reuse-all", size="sm")
-                with gr.Accordion("Run record (JSON)", open=False):
-                    record = gr.JSON(label="Run record")
+                picks = gr.CheckboxGroup(label="Runs to compare", elem_id="compare-picks")
+                compare_btn = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+                compared = gr.HTML(elem_id="compare-view")
+
         if presets:
             gallery.select(
                 apply_preset,
@@ -649,6 +788,17 @@ def build_demo() -> gr.Blocks:
             )
 
         # ---- wiring
+        history_outputs = [runs, listed, spent, picks]
+        for trigger in (history_tab.select, compare_tab.select, refresh.click, search.submit):
+            trigger(list_runs, [search, session], history_outputs, **PRIVATE)
+        runs.select(show_run, [listed, session], [past_video, past_card, past_record], **PRIVATE)
+        load_run.click(
+            load_run_into_form,
+            past_record,
+            [image, last_image, prompt, duration, aspect_ratio, camera_fixed, seed, model, tabs],
+            **PRIVATE,
+        )
+        compare_btn.click(compare_runs, [picks, session], compared, **PRIVATE)
         form = [image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model]
         run = go.click(
             generate,
@@ -658,79 +808,53 @@ def build_demo() -> gr.Blocks:
             concurrency_limit=GENERATE_CONCURRENCY,
             show_progress="minimal",
         )
-        run.then(run_card, record, card, api_visibility="private", queue=False)
-        stop.click(cancel, session, status, cancels=[run], api_visibility="private", queue=False)
-        prompt.change(
-            prompt_count,
-            prompt,
-            count,
-            api_visibility="private",
-            queue=False,
-            show_progress="hidden",
-        )
+        run.then(run_card, record, card, **PRIVATE)
+        stop.click(cancel, session, status, cancels=[run], **PRIVATE)
+        prompt.change(prompt_count, prompt, count, **PRIVATE)
         for widget in (model, duration):
-            widget.change(
-                price_text,
-                [model, duration],
-                price,
-                api_visibility="private",
-                queue=False,
-                show_progress="hidden",
-            )
-            widget.change(
-                generate_label,
-                [model, duration],
-                go,
-                api_visibility="private",
-                queue=False,
-                show_progress="hidden",
-            )
-        dice.click(random_seed, None, seed, api_visibility="private", queue=False)
-        reuse_last.click(last_seed, session, seed, api_visibility="private", queue=False)
-        use_seed.click(reuse_seed, record, seed, api_visibility="private", queue=False)
+            widget.change(price_text, [model, duration], price, **PRIVATE)
+            widget.change(generate_label, [model, duration], go, **PRIVATE)
+        dice.click(random_seed, None, seed, **PRIVATE)
+        reuse_last.click(last_seed, session, seed, **PRIVATE)
+        use_seed.click(reuse_seed, record, seed, **PRIVATE)
         use_all.click(
             reuse_settings,
             record,
             [prompt, duration, aspect_ratio, camera_fixed, seed, model],
-            api_visibility="private",
-            queue=False,
+            **PRIVATE,
         )
-        backend_choice.input(
-            set_backend, [backend_choice, session], banner, api_visibility="private", queue=False
-        )
+        backend_choice.input(set_backend, [backend_choice, session], banner, **PRIVATE)
         # The key is an input of private events only: never recorded in run history.
-        save_key.click(
-            set_key,
-            [key, session],
-            [key, banner, backend_choice],
-            api_visibility="private",
-            queue=False,
-        )
-        key.submit(
-            set_key,
-            [key, session],
-            [key, banner, backend_choice],
-            api_visibility="private",
-            queue=False,
-        )
+        for trigger in (save_key.click, key.submit):
+            trigger(set_key, [key, session], [key, banner, backend_choice], **PRIVATE)
         demo.load(init_session, session, [banner, backend_choice], api_visibility="private")
     return demo
 
 
 def main() -> None:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = backends().settings
+    b = backends()
+    settings = b.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     backend = "offline emulator" if settings.offline or not settings.api_key else settings.base_url
     log.info("backend %s · model %s · data %s", backend, settings.default_model, settings.data_dir)
-    build_demo().queue(default_concurrency_limit=GENERATE_CONCURRENCY).launch(
+    b.resume()
+    launch(build_demo(), settings.data_dir)
+
+
+def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
+    """Queue and launch with the page's theme, style and script (tests launch the same way)."""
+    demo.queue(default_concurrency_limit=GENERATE_CONCURRENCY).launch(
         theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
         css=CSS,
-        js=SHORTCUT_JS,
-        allowed_paths=[str(settings.data_dir.resolve())],
+        js=PAGE_JS,
+        allowed_paths=[str(Path(data_dir).resolve())],
+        **kwargs,
     )
+    return demo
 
 
 if __name__ == "__main__":

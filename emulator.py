@@ -340,6 +340,21 @@ class _Task:
     never_finish: bool
     nsfw: bool
     render: Future[Path] | None
+    rendered_at: float | None = None  # time.monotonic() when the render finished
+
+    @property
+    def done_at(self) -> float | None:
+        """Monotonic time from which `state` reports a terminal status (None: not yet known).
+
+        For benchmarks: in one process it is comparable with a client's time.monotonic().
+        """
+        if self.never_finish:
+            return None
+        if self.render is None:
+            return self.started + self.inference_s
+        if self.rendered_at is None:
+            return None
+        return max(self.started + self.inference_s, self.rendered_at)
 
     def state(self, now: float) -> tuple[str, str, int | None]:
         """(status, error, code) at monotonic time `now`."""
@@ -428,6 +443,8 @@ class Emulator:
             faults.nsfw,
             render,
         )
+        if render is not None:
+            render.add_done_callback(lambda _: setattr(task, "rendered_at", time.monotonic()))
         self.tasks[task_id] = task
         log.info("task %s created (%s, %.2fs)", task_id, job.model, inference_s)
         return task

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import os
 import statistics
 import time
 from collections import defaultdict, deque
@@ -20,8 +22,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import media
 import seedance
-from wavespeed_client import Prediction, Status, WaitUpdate, WaveSpeedClient
+from wavespeed_client import Prediction, Status, TaskFailed, WaitUpdate, WaveSpeedClient
 
 
 class Stage(StrEnum):
@@ -79,11 +82,20 @@ class RunRecord:
     cost_usd: float | None
     backend: str
     created_at: str
+    api_base: str = ""
     timings: Timings = field(default_factory=Timings)
     nsfw: bool = False
     video_path: str | None = None
+    output_url: str | None = None
+    input_files: dict[str, str] = field(default_factory=dict)
     error: str = ""
     error_code: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        timings = {k: v for k, v in (data.get("timings") or {}).items() if k != "queue_s"}
+        return cls(**{**fields, "timings": Timings(**timings)})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -148,7 +160,7 @@ class UploadCache:
             raise
 
 
-OnAccepted = Callable[[RunRecord], Awaitable[None] | None]
+OnSave = Callable[[RunRecord], Awaitable[None] | None]
 
 
 async def run(
@@ -161,13 +173,15 @@ async def run(
     stats: DurationStats,
     uploads: UploadCache,
     backend: str,
-    on_accepted: OnAccepted | None = None,
+    on_save: OnSave | None = None,
     deadline_s: float | None = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """Generate one video, yielding Progress about once a second and finally the RunRecord.
 
     The images come as `start`/`end` and are uploaded (once per content) so the submit
     carries URLs, not megabytes of base64; `request.image` need only name the start image.
+    `on_save` is called with the record the moment the API accepts the task (before the
+    first poll) and at every change after, so a crash never loses a paid task.
     Raises the client's typed errors; after acceptance they carry the task id.
     """
     request.validated()  # before anything is uploaded or paid for
@@ -193,36 +207,125 @@ async def run(
         cost_usd=request.cost_usd,
         backend=backend,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        api_base=client.base_url,
         timings=timings,
     )
-    if on_accepted is not None and (pending := on_accepted(record)) is not None:
-        await pending
+    record.video_path = str(output_dir / output_name(record))
+    await _save(on_save, record)
+    await asyncio.to_thread(_keep_inputs, record, start, end)
 
-    expected = stats.expected(request.model, request.duration)
+    async for item in finish(
+        client,
+        record,
+        stats=stats,
+        on_save=on_save,
+        deadline_s=deadline_s,
+        t0=t0,
+        started_at=t_submit,
+    ):
+        yield item
+
+
+async def finish(
+    client: WaveSpeedClient,
+    record: RunRecord,
+    *,
+    stats: DurationStats,
+    on_save: OnSave | None = None,
+    deadline_s: float | None = None,
+    t0: float | None = None,
+    started_at: float | None = None,
+) -> AsyncIterator[Progress | RunRecord]:
+    """Wait for an accepted task, download its video, and complete its record.
+
+    Used by `run`, and on its own to resume a task after a restart or a Cancel. A failed
+    task is saved as failed, then TaskFailed is raised; a wait that times out leaves the
+    record unfinished, so it can be resumed.
+    """
+    now = time.monotonic()
+    t0 = now if t0 is None else t0
+    started_at = now if started_at is None else started_at
+    timings = record.timings
+    model, duration = record.model, int(record.inputs.get("duration", 0))
+    expected = stats.expected(model, duration)
     final: Prediction | None = None
-    async for item in _wait_with_ticks(client, prediction.id, t_submit, expected, deadline_s):
-        if isinstance(item, Prediction):
-            final = item
-        else:
-            stage = Stage.QUEUED if item.status is Status.CREATED else Stage.PROCESSING
-            eta = _eta(expected, t0, t_submit)
-            yield Progress(stage, time.monotonic() - t0, prediction.id, eta, item.polls)
+    try:
+        async for item in _wait_with_ticks(client, record.id, started_at, expected, deadline_s):
+            if isinstance(item, Prediction):
+                final = item
+            else:
+                stage = Stage.QUEUED if item.status is Status.CREATED else Stage.PROCESSING
+                eta = _eta(expected, t0, started_at)
+                yield Progress(stage, time.monotonic() - t0, record.id, eta, item.polls)
+    except TaskFailed as exc:
+        record.status, record.error, record.error_code = Status.FAILED.value, exc.reason, exc.code
+        await _save(on_save, record)
+        await asyncio.to_thread(write_sidecar, record)
+        raise
     assert final is not None
-    timings.wait_s = time.monotonic() - t_submit
-    stats.add(request.model, request.duration, timings.wait_s)
+    timings.wait_s = time.monotonic() - started_at
+    stats.add(model, duration, timings.wait_s)
     timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
 
-    yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, prediction.id)
+    yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, record.id)
     t_download = time.monotonic()
-    dest = output_dir / output_name(record)
+    dest = Path(record.video_path or "")
     await client.download(final.outputs[0], dest)
+    await asyncio.to_thread(media.tag_video, dest, _video_tags(record))
+    thumb = dest.with_name(f"{dest.stem}_thumb.jpg")
+    record.input_files["thumb"] = str(await asyncio.to_thread(media.save_thumbnail, dest, thumb))
     timings.download_s = time.monotonic() - t_download
     timings.total_s = time.monotonic() - t0
 
     record.status = Status.COMPLETED.value
     record.nsfw = final.nsfw
-    record.video_path = str(dest)
+    record.output_url = final.outputs[0]
+    await asyncio.to_thread(write_sidecar, record)
+    await _save(on_save, record)
     yield record
+
+
+async def _save(on_save: OnSave | None, record: RunRecord) -> None:
+    if on_save is not None and (pending := on_save(record)) is not None:
+        await pending
+
+
+def _keep_inputs(record: RunRecord, start: ImageInput, end: ImageInput | None) -> None:
+    """Keep the input images beside the video, so a run can be repeated after the API
+    has forgotten its uploads (7 days)."""
+    stem = Path(record.video_path or "").with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for image, suffix in ((start, "start"), (end, "end")):
+        if image is not None and image.data:
+            path = stem.with_name(f"{stem.name}_{suffix}.jpg")
+            path.write_bytes(image.data)
+            record.input_files[suffix] = str(path)
+
+
+def write_sidecar(record: RunRecord) -> Path:
+    """The full record as JSON next to the video: <name>.json, written atomically."""
+    path = Path(record.video_path or "").with_suffix(".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _video_tags(record: RunRecord) -> dict[str, str]:
+    """Prompt and seed in the MP4's own metadata, so the file explains itself."""
+    return {
+        "title": record.inputs.get("prompt", "")[:200] or f"Seedance run {record.id}",
+        "comment": json.dumps(
+            {
+                "prompt": record.inputs.get("prompt", ""),
+                "seed": record.seed,
+                "model": record.model,
+                "task_id": record.id,
+            },
+            ensure_ascii=False,
+        ),
+    }
 
 
 def _eta(expected: float | None, t0: float, t_submit: float) -> float | None:

@@ -447,3 +447,51 @@ def prepare_image(path: str | Path, *, max_side: int = MAX_SIDE_PX) -> PreparedI
     if len(data) > MAX_UPLOAD_BYTES:  # pragma: no cover - 2048 px JPEGs are far smaller
         raise ImageError("even re-encoded it is over 10 MB; use a smaller image.")
     return PreparedImage(data, flat.width, flat.height, f"{path.stem}.jpg")
+
+
+# --------------------------------------------------------------------------- output videos
+
+
+def tag_video(path: str | Path, tags: dict[str, str]) -> bool:
+    """Write `tags` (title, comment...) into an MP4's own metadata, without re-encoding.
+
+    Remuxes to a temp file and swaps it in; on any failure the original stays untouched
+    and False is returned: a paid video matters more than its labels.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tagging")
+    try:
+        with av.open(str(path)) as src, av.open(
+            str(tmp), "w", format="mp4", options={"movflags": "+faststart"}
+        ) as dst:
+            dst.metadata.update(tags)
+            copies = {
+                s.index: dst.add_stream_from_template(s)
+                for s in src.streams
+                if s.type in ("video", "audio")
+            }
+            for packet in src.demux(*[src.streams[i] for i in copies]):
+                if packet.dts is None:  # demuxer's end-of-stream marker
+                    continue
+                packet.stream = copies[packet.stream.index]
+                dst.mux(packet)
+        os.replace(tmp, path)
+        return True
+    except (av.FFmpegError, OSError, ValueError):
+        tmp.unlink(missing_ok=True)
+        return False
+
+
+def video_tags(path: str | Path) -> dict[str, str]:
+    with av.open(str(path)) as container:
+        return dict(container.metadata)
+
+
+def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> Path:
+    """A JPEG of the clip's middle frame, for history lists."""
+    frames = probe_video(video).frames
+    frame = read_frame(video, max(0, frames // 2))
+    frame.thumbnail((width, width * 4), Image.Resampling.LANCZOS)
+    dest = Path(dest)
+    frame.save(dest, "JPEG", quality=85)
+    return dest

@@ -23,12 +23,14 @@ class Settings:
     data_dir: Path
     default_model: str
     offline: bool
+    shared: bool = False
 
     def __repr__(self) -> str:  # never shows the key
         return (
             f"Settings(api_key={'set' if self.api_key else 'unset'}, "
             f"base_url={self.base_url!r}, data_dir={str(self.data_dir)!r}, "
-            f"default_model={self.default_model!r}, offline={self.offline})"
+            f"default_model={self.default_model!r}, offline={self.offline}, "
+            f"shared={self.shared})"
         )
 
 
@@ -37,7 +39,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
 
     WAVESPEED_API_KEY, WAVESPEED_BASE_URL (default https://api.wavespeed.ai),
     PLAYGROUND_DATA_DIR (default ./outputs), SEEDANCE_MODEL (the model selected at start),
-    PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator).
+    PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator), PLAYGROUND_SHARED=1
+    or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs).
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -49,5 +52,10 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         base_url=(get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
         data_dir=Path(get("PLAYGROUND_DATA_DIR") or "outputs"),
         default_model=get("SEEDANCE_MODEL") or DEFAULT_MODEL,
-        offline=get("PLAYGROUND_OFFLINE").lower() in ("1", "true", "yes", "on"),
+        offline=_flag(get("PLAYGROUND_OFFLINE")),
+        shared=_flag(get("PLAYGROUND_SHARED")) or bool(get("SPACE_ID")),
     )
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,174 @@
+"""A durable record of every run, in SQLite: written the moment the API accepts a task.
+
+One row per task id, holding the run record as JSON plus the few columns that are searched
+or sorted on. WAL mode, so the UI reads while a run writes, and a crash mid-write loses
+nothing committed. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Statuses after which a run needs no more polling.
+FINISHED = ("completed", "failed", "cancelled", "timeout", "deleted", "interrupted")
+LOCAL_OWNER = "local"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    cost_usd    REAL,
+    resumable   INTEGER NOT NULL DEFAULT 0,
+    record      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_owner_created ON runs (owner, created_at DESC);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+"""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: str
+    owner: str
+    status: str
+    created_at: str
+    record: dict[str, Any]
+    resumable: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class History:
+    """The run store. Thread-safe: one connection per thread, all in WAL mode."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            # timeout: wait for another writer's lock rather than fail the run
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def save(self, record: dict[str, Any], *, owner: str, resumable: bool) -> None:
+        """Insert or update a run. `resumable`: it can be polled again after a restart."""
+        now = _now()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO runs (id, owner, status, created_at, updated_at, cost_usd,
+                                     resumable, record)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET status=excluded.status,
+                       updated_at=excluded.updated_at, cost_usd=excluded.cost_usd,
+                       record=excluded.record""",
+                (
+                    record["id"],
+                    owner,
+                    record["status"],
+                    record.get("created_at") or now,
+                    now,
+                    record.get("cost_usd"),
+                    int(resumable),
+                    json.dumps(record, ensure_ascii=False),
+                ),
+            )
+
+    def get(self, run_id: str, *, owner: str | None = None) -> StoredRun | None:
+        """One run; with `owner`, only if it belongs to that owner."""
+        sql = "SELECT * FROM runs WHERE id = ?"
+        args: list[Any] = [run_id]
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        row = self._connection().execute(sql, args).fetchone()
+        return _stored(row) if row else None
+
+    def list(
+        self, *, owner: str | None = None, search: str = "", limit: int = 200
+    ) -> list[StoredRun]:
+        """Runs newest first; `owner` None means every owner (the local single-user app)."""
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        if search.strip():
+            # The record holds prompt, seed, id and model: one LIKE finds any of them.
+            sql += " AND record LIKE ? ESCAPE '\\'"
+            args.append(f"%{_escape_like(search.strip())}%")
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        return [_stored(row) for row in self._connection().execute(sql, args)]
+
+    def unfinished(self) -> list[StoredRun]:
+        """Runs accepted by the API whose outcome is not known yet, oldest first."""
+        marks = ",".join("?" * len(FINISHED))
+        rows = self._connection().execute(
+            f"SELECT * FROM runs WHERE status NOT IN ({marks}) ORDER BY created_at", FINISHED
+        )
+        return [_stored(row) for row in rows]
+
+    def total_spent(self, *, owner: str | None = None) -> float:
+        """USD of completed runs (failed tasks are not billed)."""
+        sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = 'completed'"
+        args: list[Any] = []
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        return float(self._connection().execute(sql, args).fetchone()[0])
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _stored(row: sqlite3.Row) -> StoredRun:
+    return StoredRun(
+        id=row["id"],
+        owner=row["owner"],
+        status=row["status"],
+        created_at=row["created_at"],
+        record=json.loads(row["record"]),
+        resumable=bool(row["resumable"]),
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

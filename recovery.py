@@ -1,0 +1,131 @@
+"""Paid tasks are finished even when nobody waits for them any more.
+
+After a Cancel, a client-side timeout, or a restart of the app, an accepted task may still
+complete on the server and be billed. The Recovery worker owns one event loop in a daemon
+thread and drives such tasks to the end with `generation.finish`: the video is downloaded
+into the data directory and the record in history completed (or marked failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import generation
+from history import History
+from wavespeed_client import TaskFailed, WaveSpeedClient, WaveSpeedError
+
+log = logging.getLogger(__name__)
+
+# A task nobody watches may queue for a long time on a busy account; after this it is left
+# unfinished in history (and retried at the next start) rather than polled forever.
+BACKGROUND_DEADLINE_S = 60 * 60.0
+
+ClientFactory = Callable[[], WaveSpeedClient]
+
+
+class Recovery:
+    def __init__(self, history: History, stats: generation.DurationStats) -> None:
+        self.history = history
+        self.stats = stats
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="recovery", daemon=True)
+        self._thread.start()
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    def finish(
+        self,
+        make_client: ClientFactory,
+        record: generation.RunRecord,
+        *,
+        owner: str,
+        resumable: bool,
+    ) -> Future[Any] | None:
+        """Poll `record`'s task to completion in the background; None if already running.
+
+        `make_client` is called inside the worker's loop (httpx clients belong to one loop).
+        """
+        with self._lock:
+            if record.id in self._active:
+                return None
+            self._active.add(record.id)
+        coro = self._finish(make_client, record, owner, resumable)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    async def _finish(
+        self,
+        make_client: ClientFactory,
+        record: generation.RunRecord,
+        owner: str,
+        resumable: bool,
+    ) -> generation.RunRecord:
+        def save(rec: generation.RunRecord) -> None:
+            self.history.save(rec.to_json(), owner=owner, resumable=resumable)
+
+        try:
+            async with make_client() as client:
+                async for item in generation.finish(
+                    client,
+                    record,
+                    stats=self.stats,
+                    on_save=save,
+                    deadline_s=BACKGROUND_DEADLINE_S,
+                ):
+                    if isinstance(item, generation.RunRecord):
+                        log.info("task %s finished in the background", record.id)
+        except TaskFailed:
+            log.info("task %s failed; its record says why", record.id)
+        except WaveSpeedError as exc:
+            # Left unfinished in history: the next start tries again.
+            log.warning("task %s could not be finished now: %s", record.id, exc)
+        finally:
+            with self._lock:
+                self._active.discard(record.id)
+        return record
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+def resume_unfinished(
+    history: History,
+    recovery: Recovery,
+    *,
+    api_key: str | None,
+    base_url: str,
+) -> list[str]:
+    """At start-up: poll again every accepted-but-unfinished run this app can still reach.
+
+    Runs started with the owner's key on the same API are resumed. Runs started with a
+    visitor's key (never stored) or on the in-process emulator (gone with the old process)
+    cannot be; they are marked interrupted, with their task id kept for looking them up.
+    Returns the ids being resumed.
+    """
+    resumed = []
+    for run in history.unfinished():
+        record = generation.RunRecord.from_json(run.record)
+        if run.resumable and api_key and record.api_base == base_url:
+            recovery.finish(
+                lambda: WaveSpeedClient(api_key, base_url=base_url),
+                record,
+                owner=run.owner,
+                resumable=True,
+            )
+            resumed.append(record.id)
+        elif not run.resumable:
+            record.status = "interrupted"
+            record.error = (
+                "The app restarted while this task ran, and it cannot be polled again "
+                f"(it used a key the app does not keep, or the offline emulator). Task id "
+                f"{record.id}: look it up on WaveSpeed if it was a paid run."
+            )
+            history.save(record.to_json(), owner=run.owner, resumable=False)
+    if resumed:
+        log.info("resuming %d unfinished task(s) from history", len(resumed))
+    return resumed

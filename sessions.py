@@ -1,0 +1,160 @@
+"""Who generates with which key, and what each browser session keeps to itself.
+
+Process-wide: the owner's key from settings, the offline emulator, the run history and the
+recovery worker, all built on first use (never at import). Per session: a visitor's own
+key and client, which never leave that session's server-side state.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from typing import Any, Literal
+
+import generation
+import history
+import recovery
+from settings import Settings, load_settings
+from wavespeed_client import WaveSpeedClient
+
+log = logging.getLogger(__name__)
+
+KeySource = Literal["env", "session", "offline"]
+OFFLINE_KEY = "offline-emulator"  # the in-process emulator accepts any non-empty key
+
+
+class NoKey(Exception):
+    """No key to generate with: the UI asks for one or offers offline mode."""
+
+
+@dataclass(frozen=True, repr=False)
+class Backend:
+    """Where a run goes and with which key; `label` is what the run card shows."""
+
+    api_key: str
+    base_url: str
+    source: KeySource
+    label: str
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Backend({self.source}, {self.base_url!r})"
+
+    @property
+    def resumable(self) -> bool:
+        """Only the owner's key survives a restart, so only its runs can be resumed."""
+        return self.source == "env"
+
+    def new_client(self) -> WaveSpeedClient:
+        return WaveSpeedClient(self.api_key, base_url=self.base_url)
+
+
+@dataclass
+class Session:
+    """One browser session's private state, kept server-side in gr.State."""
+
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    offline: bool = False
+    api_key: str | None = field(default=None, repr=False)
+    client: WaveSpeedClient | None = field(default=None, repr=False)
+    uploads: generation.UploadCache = field(default_factory=generation.UploadCache)
+    current: generation.RunRecord | None = None  # the run being waited for, if any
+    last_seed: int | None = None
+
+
+class Backends:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = generation.DurationStats()
+        self._server_client: WaveSpeedClient | None = None
+        self._server_uploads = generation.UploadCache()
+        self._offline_client: WaveSpeedClient | None = None
+        self._offline_uploads = generation.UploadCache()
+        self._emulator: Any = None
+
+    @cached_property
+    def history(self) -> history.History:
+        return history.History(self.settings.data_dir / "history.db")
+
+    @cached_property
+    def recovery(self) -> recovery.Recovery:
+        return recovery.Recovery(self.history, self.stats)
+
+    @property
+    def shared(self) -> bool:
+        """A public server (a Space): each session sees only its own runs."""
+        return self.settings.shared
+
+    def owner_of(self, session: Session) -> str:
+        return session.owner if self.shared else history.LOCAL_OWNER
+
+    def visible_owner(self, session: Session) -> str | None:
+        """Whose runs a session may list: its own on a shared server, all of them locally."""
+        return session.owner if self.shared else None
+
+    def backend_for(self, session: Session) -> Backend:
+        if session.offline:
+            return Backend(OFFLINE_KEY, self.emulator_url(), "offline", "offline emulator")
+        if session.api_key:
+            return Backend(
+                session.api_key, self.settings.base_url, "session", "WaveSpeed (your key)"
+            )
+        if self.settings.api_key:
+            return Backend(self.settings.api_key, self.settings.base_url, "env", "WaveSpeed")
+        raise NoKey
+
+    def client_for(
+        self, session: Session, backend: Backend
+    ) -> tuple[WaveSpeedClient, generation.UploadCache]:
+        """A client for the UI's event loop, reused across runs of the same backend."""
+        if backend.source == "session":
+            if session.client is None:
+                session.client = backend.new_client()
+            return session.client, session.uploads
+        if backend.source == "env":
+            if self._server_client is None:
+                self._server_client = backend.new_client()
+            return self._server_client, self._server_uploads
+        if self._offline_client is None:
+            self._offline_client = backend.new_client()
+        return self._offline_client, self._offline_uploads
+
+    def emulator_url(self) -> str:
+        if self._emulator is None:
+            import emulator  # only offline mode needs the server and its renderer
+
+            self._emulator = emulator.start_in_thread()  # its files live in a temp dir
+        return self._emulator.base_url
+
+    def save(self, session: Session, backend: Backend, record: generation.RunRecord) -> None:
+        self.history.save(
+            record.to_json(), owner=self.owner_of(session), resumable=backend.resumable
+        )
+
+    def finish_in_background(
+        self, session: Session, backend: Backend, record: generation.RunRecord
+    ) -> None:
+        """Nobody waits any more, but the task may still complete and be billed: keep it."""
+        self.recovery.finish(
+            backend.new_client, record, owner=self.owner_of(session), resumable=backend.resumable
+        )
+
+    def resume(self) -> list[str]:
+        """Start-up: poll again the runs a previous process left unfinished."""
+        return recovery.resume_unfinished(
+            self.history,
+            self.recovery,
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url,
+        )
+
+
+@cache
+def backends() -> Backends:
+    return Backends(load_settings())
+
+
+def new_session() -> Session:
+    settings = backends().settings
+    return Session(offline=settings.offline or not settings.api_key)
