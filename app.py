@@ -250,10 +250,10 @@ def run_card(record: dict[str, Any] | None) -> str:
 
     cost = record.get("cost_usd")
     rows = [
-        ("Seed", f"<code>{record['seed']}</code>"),
+        ("Seed", f"<code>{html.escape(str(record['seed']))}</code>"),
         ("Model", html.escape(record["model"])),
-        ("Duration", f"{inputs.get('duration', '?')} s"),
-        ("Aspect ratio", inputs.get("aspect_ratio") or "match image"),
+        ("Duration", f"{html.escape(str(inputs.get('duration', '?')))} s"),
+        ("Aspect ratio", html.escape(str(inputs.get("aspect_ratio") or "match image"))),
         ("Camera", "fixed" if inputs.get("camera_fixed") else "free"),
         ("Cost", "unknown" if cost is None else seedance.format_usd(cost)),
         ("Inference (server)", secs(t.get("inference_s"))),
@@ -444,6 +444,17 @@ def load_run_into_form(record: dict[str, Any] | None):
         model,
         gr.Tabs(selected="play"),
     )
+
+
+def delete_run(record: dict[str, Any] | None, search: str, session: Session):
+    """Delete a finished run and its files, when the user asks (and only then)."""
+    if not record:
+        raise gr.Error("Choose a run in History first.")
+    b = backends()
+    if not b.history.delete(record["id"], owner=b.visible_owner(session)):
+        raise gr.Error("Only finished runs of yours can be deleted.")
+    gr.Info(f"Deleted run {record['id'][:8]} and its files.")
+    return (*list_runs(search, session), None, run_card(None), None)
 
 
 COMPARED_FIELDS = ("prompt", "seed", "duration", "aspect_ratio", "camera_fixed", "model")
@@ -769,7 +780,12 @@ def build_demo() -> gr.Blocks:
                     with gr.Column():
                         past_card = gr.HTML(run_card(None), elem_id="history-card")
                         past_record = gr.State(None)
-                        load_run = gr.Button("Load its settings and images", elem_id="load-run")
+                        load_run = gr.Button(
+                            "Load its settings and images", variant="primary", elem_id="load-run"
+                        )
+                        delete = gr.Button(
+                            "Delete this run", variant="stop", size="sm", elem_id="delete-run"
+                        )
             with gr.Tab("Compare", id="compare") as compare_tab:
                 gr.HTML(
                     "<div class='hint'>Pick two or more finished runs; they play side by side "
@@ -799,6 +815,12 @@ def build_demo() -> gr.Blocks:
             **PRIVATE,
         )
         compare_btn.click(compare_runs, [picks, session], compared, **PRIVATE)
+        delete.click(
+            delete_run,
+            [past_record, search, session],
+            [*history_outputs, past_video, past_card, past_record],
+            **PRIVATE,
+        )
         form = [image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model]
         run = go.click(
             generate,
@@ -841,6 +863,7 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     backend = "offline emulator" if settings.offline or not settings.api_key else settings.base_url
     log.info("backend %s · model %s · data %s", backend, settings.default_model, settings.data_dir)
+    b.prune()
     b.resume()
     launch(build_demo(), settings.data_dir)
 

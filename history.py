@@ -148,6 +148,46 @@ class History:
             args.append(owner)
         return float(self._connection().execute(sql, args).fetchone()[0])
 
+    def delete(self, run_id: str, *, owner: str | None = None) -> bool:
+        """Forget a finished run and delete its files (video, sidecar, inputs, thumbnail)."""
+        run = self.get(run_id, owner=owner)
+        if run is None or not run.finished:
+            return False
+        with self._tx() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        for path in run_files(run.record):
+            path.unlink(missing_ok=True)
+        return True
+
+    def prune(
+        self, *, max_age_days: float | None = None, max_bytes: int | None = None
+    ) -> list[str]:
+        """Housekeeping, only where a limit is set: delete the oldest finished runs until
+        none is older than `max_age_days` and all files fit in `max_bytes`."""
+        if max_age_days is None and max_bytes is None:
+            return []
+        finished = [r for r in reversed(self.list(limit=1_000_000)) if r.finished]  # oldest first
+        sizes = {
+            r.id: sum(p.stat().st_size for p in run_files(r.record) if p.is_file())
+            for r in finished
+        }
+        total = sum(sizes.values())
+        cutoff = (
+            datetime.now(UTC).timestamp() - max_age_days * 86400
+            if max_age_days is not None
+            else None
+        )
+        deleted = []
+        for run in finished:
+            too_old = cutoff is not None and _timestamp(run.created_at) < cutoff
+            too_big = max_bytes is not None and total > max_bytes
+            if not (too_old or too_big):
+                continue
+            if self.delete(run.id):
+                total -= sizes[run.id]
+                deleted.append(run.id)
+        return deleted
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
@@ -164,6 +204,21 @@ def _stored(row: sqlite3.Row) -> StoredRun:
         record=json.loads(row["record"]),
         resumable=bool(row["resumable"]),
     )
+
+
+def run_files(record: dict[str, Any]) -> list[Path]:
+    """Every file a run wrote: the video, its JSON sidecar, its kept inputs and thumbnail."""
+    files = [Path(p) for p in (record.get("input_files") or {}).values()]
+    if video := record.get("video_path"):
+        files += [Path(video), Path(video).with_suffix(".json")]
+    return files
+
+
+def _timestamp(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return float("inf")  # unreadable dates are never "too old"
 
 
 def _escape_like(text: str) -> str:

@@ -131,6 +131,17 @@ class Backends:
         self.history.save(
             record.to_json(), owner=self.owner_of(session), resumable=backend.resumable
         )
+        if record.status == "completed":
+            self.prune()
+
+    def prune(self) -> list[str]:
+        """Housekeeping by the limits in settings; with none set, nothing is ever deleted."""
+        s = self.settings
+        max_bytes = int(s.max_data_mb * 1024 * 1024) if s.max_data_mb else None
+        deleted = self.history.prune(max_age_days=s.max_age_days, max_bytes=max_bytes)
+        if deleted:
+            log.info("housekeeping deleted %d old run(s)", len(deleted))
+        return deleted
 
     def finish_in_background(
         self, session: Session, backend: Backend, record: generation.RunRecord
@@ -139,6 +150,16 @@ class Backends:
         self.recovery.finish(
             backend.new_client, record, owner=self.owner_of(session), resumable=backend.resumable
         )
+
+    def close(self) -> None:
+        """Stop background work and the offline emulator (tests, and a clean shutdown)."""
+        if "recovery" in self.__dict__:
+            self.recovery.stop()
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+        if "history" in self.__dict__:
+            self.history.close()
 
     def resume(self) -> list[str]:
         """Start-up: poll again the runs a previous process left unfinished."""

@@ -24,6 +24,8 @@ class Settings:
     default_model: str
     offline: bool
     shared: bool = False
+    max_age_days: float | None = None
+    max_data_mb: float | None = None
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -40,7 +42,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     WAVESPEED_API_KEY, WAVESPEED_BASE_URL (default https://api.wavespeed.ai),
     PLAYGROUND_DATA_DIR (default ./outputs), SEEDANCE_MODEL (the model selected at start),
     PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator), PLAYGROUND_SHARED=1
-    or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs).
+    or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs),
+    PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything).
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -54,7 +57,21 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         default_model=get("SEEDANCE_MODEL") or DEFAULT_MODEL,
         offline=_flag(get("PLAYGROUND_OFFLINE")),
         shared=_flag(get("PLAYGROUND_SHARED")) or bool(get("SPACE_ID")),
+        max_age_days=_number(get("PLAYGROUND_MAX_AGE_DAYS"), "PLAYGROUND_MAX_AGE_DAYS"),
+        max_data_mb=_number(get("PLAYGROUND_MAX_DATA_MB"), "PLAYGROUND_MAX_DATA_MB"),
     )
+
+
+def _number(value: str, name: str) -> float | None:
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"{name} must be positive, not {value!r}")
+    return number
 
 
 def _flag(value: str) -> bool:

@@ -1,0 +1,563 @@
+"""The playground app: its handlers called directly, then the launched app over gradio_client.
+
+Every test builds the app's backends from the environment it sets here (never a stray
+`.env`: the working directory is a fresh tmp_path) and talks real HTTP to an emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import gradio as gr
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image, ImageDraw
+
+import app
+import emulator as emulator_module
+import seedance
+from emulator import EmulatorConfig, RunningEmulator
+from wavespeed_client import TaskTimeout
+
+ENV_NAMES = (
+    "WAVESPEED_API_KEY",
+    "WAVESPEED_BASE_URL",
+    "PLAYGROUND_DATA_DIR",
+    "SEEDANCE_MODEL",
+    "PLAYGROUND_OFFLINE",
+    "PLAYGROUND_SHARED",
+    "SPACE_ID",
+)
+CANARY = "sk-CANARY-7b1f"
+GOOD_KEY = "good"
+API_PARAMETERS = [
+    "image",
+    "prompt",
+    "last_image",
+    "duration",
+    "aspect_ratio",
+    "camera_fixed",
+    "seed",
+    "model",
+]
+RECORD_FIELDS = {"id", "model", "status", "seed", "timings", "cost_usd", "inputs"}
+PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
+
+
+def make_image(path: Path, size: tuple[int, int]) -> Path:
+    image = Image.new("RGB", size, (40, 110, 170))
+    ImageDraw.Draw(image).rectangle((size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A clean environment and cwd (no `.env`), data in tmp_path; returns the data dir."""
+    monkeypatch.chdir(tmp_path)
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+    app.backends.cache_clear()
+    yield data_dir
+    shutdown_backends()
+    app.backends.cache_clear()
+
+
+def shutdown_backends() -> None:
+    """Stop what the process-wide backends started lazily (recovery, emulator, history)."""
+    if app.backends.cache_info().currsize:
+        app.backends().close()
+
+
+@pytest.fixture
+def live(env: Path, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The owner's key in the environment, pointing at the emulator, which knows only it."""
+    emulator.config.api_keys = frozenset({GOOD_KEY})
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("WAVESPEED_API_KEY", GOOD_KEY)
+    return env
+
+
+@pytest.fixture
+def fast_offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[RunningEmulator]]:
+    """Offline mode's in-process emulator, with short tasks, stopped after the test."""
+    started: list[RunningEmulator] = []
+    real_start = emulator_module.start_in_thread
+
+    def start(config: EmulatorConfig | None = None, **kwargs: Any) -> RunningEmulator:
+        running = real_start(EmulatorConfig(inference_seconds=0.3), **kwargs)
+        started.append(running)
+        return running
+
+    monkeypatch.setattr(emulator_module, "start_in_thread", start)
+    yield started
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    folder = tmp_path_factory.mktemp("images")
+    return SimpleNamespace(
+        start=make_image(folder / "start.png", (640, 360)),
+        small=make_image(folder / "small.png", (200, 200)),
+    )
+
+
+async def drive(session: app.Session, image: Path | None, **overrides: Any) -> list[tuple]:
+    """Run the generate handler to its end, as Gradio would; every output it yielded."""
+    inputs: dict[str, Any] = {
+        "image": str(image) if image else None,
+        "prompt": PROMPT,
+        "last_image": None,
+        "duration": 2,
+        "aspect_ratio": app.AUTO_RATIO,
+        "camera_fixed": False,
+        "seed": -1,
+        "model": seedance.DEFAULT_MODEL,
+    }
+    inputs.update(overrides)
+    return [outputs async for outputs in app.generate(**inputs, session=session)]
+
+
+def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
+    assert record.keys() >= RECORD_FIELDS
+    assert record["status"] == "completed"
+    assert 0 <= record["seed"] <= seedance.SEED_MAX
+    assert record["inputs"]["seed"] == record["seed"]
+    assert record["cost_usd"] == seedance.price_usd(record["model"], duration)
+    assert record["inputs"]["duration"] == duration
+    assert record["inputs"]["image"].startswith("http")
+    timings = record["timings"]
+    assert timings["total_s"] >= timings["wait_s"] >= 0
+    text = json.dumps(record)
+    assert "base64" not in text and "data:image" not in text
+    assert len(text) < 4000  # no image bytes hiding in any field
+
+
+# ---------------------------------------------------------------- generate, called directly
+
+
+async def test_generate_without_a_start_image_asks_for_one(env: Path) -> None:
+    with pytest.raises(gr.Error) as info:
+        await drive(app.new_session(), None)
+    assert "start image" in info.value.message.lower()
+
+
+async def test_generate_names_the_prompt_limit(env: Path, images: SimpleNamespace) -> None:
+    with pytest.raises(gr.Error) as info:
+        await drive(app.new_session(), images.start, prompt="x" * 2001)
+    assert "2000" in info.value.message
+    assert "prompt" in info.value.message.lower()
+
+
+async def test_generate_refuses_a_too_small_image(env: Path, images: SimpleNamespace) -> None:
+    with pytest.raises(gr.Error) as info:
+        await drive(app.new_session(), images.small)
+    assert "300×300" in info.value.message
+    assert "200×200" in info.value.message
+
+
+async def test_without_a_key_a_session_generates_offline(
+    env: Path, images: SimpleNamespace, fast_offline: list[RunningEmulator]
+) -> None:
+    session = app.new_session()
+    assert session.offline
+    outputs = await drive(session, images.start, seed=4321, aspect_ratio="16:9")
+    assert len(fast_offline) == 1  # the in-process emulator, started on first use
+    video, record, status = outputs[-1]
+    assert Path(video).is_file()
+    assert Path(video).resolve().is_relative_to(env.resolve())
+    assert_public_record(record)
+    assert record["seed"] == 4321
+    assert record["inputs"]["aspect_ratio"] == "16:9"
+    assert record["backend"] == "offline emulator"
+    assert "4321" in status
+    # the session remembers the seed for "Last seed", and no task is pending
+    assert (session.last_seed, session.current) == (4321, None)
+    # everything before the end only updated the status line
+    for early in outputs[:-1]:
+        assert early[0] == gr.skip() and early[1] == gr.skip()
+
+
+async def test_a_refused_key_is_reported_without_the_key(
+    live: Path,
+    emulator: RunningEmulator,
+    images: SimpleNamespace,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    visitor_key = "sk-visitor-9d2e71"
+    session = app.new_session()
+    assert app.set_key(visitor_key, session)[0] == ""  # the field is cleared
+    with pytest.raises(gr.Error) as info:
+        await drive(session, images.start)
+    message = info.value.message
+    assert "key" in message.lower()
+    assert visitor_key not in message
+    assert visitor_key not in caplog.text
+    assert emulator.stats()["submits"] == 0  # refused at the upload, nothing billed
+
+
+async def test_a_failed_task_reports_the_reason_and_task_id(
+    live: Path, emulator: RunningEmulator, images: SimpleNamespace
+) -> None:
+    emulator.config.faults.fail_code = 1200
+    emulator.config.faults.fail_message = "content moderation: the output was flagged"
+    session = app.new_session()
+    assert not session.offline
+    with pytest.raises(gr.Error) as info:
+        await drive(session, images.start)
+    (task_id,) = emulator.emulator.tasks
+    assert "content moderation: the output was flagged" in info.value.message
+    assert task_id in info.value.message
+    assert session.current is None
+
+
+def test_a_timeout_message_gives_the_task_id_and_warns_of_billing() -> None:
+    message = app.user_message(TaskTimeout("task-abc123", waited_s=900.0))
+    assert "task-abc123" in message
+    assert "billed" in message
+
+
+async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
+    live: Path, images: SimpleNamespace
+) -> None:
+    session = app.new_session()
+    run = app.generate(str(images.start), PROMPT, None, 2, app.AUTO_RATIO, False, -1, "", session)
+    async for _ in run:  # as a person would: press Cancel once the task is waiting
+        if session.current is not None:
+            break
+    task_id = session.current.id
+    await run.aclose()
+    with pytest.warns(UserWarning, match="billed"):
+        status = app.cancel(session)
+    assert task_id in status
+    assert "may still finish" in status and "billed" in status
+    assert session.current is None
+    with pytest.warns(UserWarning):
+        assert "Stopped" in app.cancel(session)  # nothing pending: nothing to warn about
+    # the paid task is finished in the background and kept
+    history = app.backends().history
+    deadline = time.monotonic() + 15
+    while not (stored := history.get(task_id)) or not stored.finished:
+        assert time.monotonic() < deadline, stored
+        await asyncio.sleep(0.1)
+    assert stored.status == "completed"
+    assert Path(stored.record["video_path"]).is_file()
+
+
+# ---------------------------------------------------------------- the small handlers
+
+
+def test_price_and_button_label_say_the_cost_before_the_click() -> None:
+    assert "$0.160" in app.price_text(seedance.DEFAULT_MODEL, 5)
+    assert app.generate_label(seedance.DEFAULT_MODEL, 5).value == "Generate · $0.160"
+    assert "$0.064" in app.price_text(seedance.DEFAULT_MODEL, 2)
+    assert "unknown" in app.price_text("someone/other-model", 5)
+
+
+def test_prompt_count_flags_only_over_the_limit() -> None:
+    assert "over" not in app.prompt_count("x" * 2000)
+    assert "2000 / 2000" in app.prompt_count("x" * 2000)
+    over = app.prompt_count("x" * 2001)
+    assert "over" in over and "2001 / 2000" in over
+    assert "0 / 2000" in app.prompt_count(None)  # type: ignore[arg-type]
+
+
+RECORD: dict[str, Any] = {
+    "id": "0123456789abcdef0123456789abcdef",
+    "model": "bytedance/seedance-v1-lite-i2v-480p",
+    "status": "completed",
+    "seed": 98765,
+    "inputs": {
+        "image": "https://example.com/a.jpg",
+        "prompt": "the cat turns its head",
+        "duration": 3,
+        "aspect_ratio": None,
+        "camera_fixed": True,
+        "seed": 98765,
+        "model": "bytedance/seedance-v1-lite-i2v-480p",
+    },
+    "cost_usd": 0.048,
+    "backend": "WaveSpeed",
+    "timings": {"total_s": 12.5, "wait_s": 10.0, "inference_s": 8.0, "queue_s": 2.0},
+}
+
+
+def test_reuse_puts_a_records_values_back() -> None:
+    assert app.reuse_settings(RECORD) == (
+        "the cat turns its head",
+        3,
+        app.AUTO_RATIO,
+        True,
+        98765,
+        "bytedance/seedance-v1-lite-i2v-480p",
+    )
+    assert app.reuse_seed(RECORD) == 98765
+    for handler in (app.reuse_settings, app.reuse_seed):
+        with pytest.raises(gr.Error):
+            handler(None)
+
+
+def test_run_card_shows_seed_cost_and_task_id() -> None:
+    card = app.run_card(RECORD)
+    assert "98765" in card
+    assert "$0.048" in card
+    assert RECORD["id"] in card
+    assert "12.5 s" in card
+    assert "empty" in app.run_card(None)
+
+
+def test_run_card_escapes_the_texts_it_is_given() -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    card = app.run_card({**RECORD, "id": hostile, "model": hostile, "backend": hostile})
+    assert hostile not in card
+    assert "&lt;img src=x onerror=alert(1)&gt;" in card
+
+
+def test_run_card_escapes_every_field_of_the_record() -> None:
+    """The record reaches run_card from the browser's JSON component: trust none of it."""
+    hostile = "<img src=x onerror=alert(1)>"
+    inputs = {**RECORD["inputs"], "aspect_ratio": hostile, "duration": hostile}
+    card = app.run_card({**RECORD, "seed": hostile, "inputs": inputs})
+    assert hostile not in card
+
+
+def test_presets_load_with_their_files() -> None:
+    presets = app.load_presets()
+    assert len(presets) >= 6
+    for preset in presets:
+        assert preset.image.is_file(), preset.name
+        assert preset.last_image is None or preset.last_image.is_file(), preset.name
+        assert preset.prompt and preset.title
+
+
+def test_apply_preset_fills_the_form() -> None:
+    presets = app.load_presets()
+    for index, preset in enumerate(presets):
+        image, prompt, last, duration, ratio, camera_fixed, seed = app.apply_preset(
+            SimpleNamespace(index=index)  # type: ignore[arg-type]
+        )
+        assert Path(image) == preset.image and Path(image).is_file()
+        assert prompt == preset.prompt
+        assert last == (str(preset.last_image) if preset.last_image else None)
+        assert duration == preset.duration
+        assert ratio == (preset.aspect_ratio or app.AUTO_RATIO)
+        assert ratio == app.AUTO_RATIO or ratio in seedance.ASPECT_RATIOS
+        assert (camera_fixed, seed) == (preset.camera_fixed, preset.seed)
+
+
+def test_a_visitors_key_stays_in_their_session(live: Path) -> None:
+    visitor_key = "sk-VISITOR-51d2"
+    session, other = app.new_session(), app.new_session()
+    field, banner, backend = app.set_key(f"  {visitor_key}\n", session)
+    assert (field, backend) == ("", "WaveSpeed")
+    assert visitor_key not in banner
+    assert session.api_key == visitor_key
+    assert visitor_key not in repr(session)
+    assert visitor_key not in os.environ.values()
+    assert other.api_key is None
+    backends = app.backends()
+    mine, theirs = backends.backend_for(session), backends.backend_for(other)
+    assert (mine.label, theirs.label) == ("WaveSpeed (your key)", "WaveSpeed")
+    assert theirs.api_key == GOOD_KEY  # the owner's key, not the visitor's
+    assert visitor_key not in repr(mine)
+    assert backends.settings.api_key == GOOD_KEY
+    with pytest.raises(gr.Error):
+        app.set_key("   ", app.new_session())
+
+
+# ---------------------------------------------------------------- the launched app
+#
+# One app for these tests (launching costs a second), served as `python app.py` serves it:
+# the owner's key (a canary) in the environment, its own emulator. They come last in this
+# file, so the function-scoped `env` fixture above never resets backends() under it.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Served:
+    demo: gr.Blocks
+    url: str
+    emulator: RunningEmulator
+    data_dir: Path
+    image: Path
+    downloads: Path
+
+    def client(self) -> Client:
+        return Client(self.url, verbose=False, download_files=str(self.downloads))
+
+    def generate(self, client: Client, **overrides: Any) -> tuple[Any, dict[str, Any], str]:
+        inputs: dict[str, Any] = {
+            "image": handle_file(str(self.image)),
+            "prompt": PROMPT,
+            "last_image": None,
+            "duration": 2,
+            "aspect_ratio": "16:9",
+            "camera_fixed": False,
+            "seed": -1,
+            "model": seedance.DEFAULT_MODEL,
+        }
+        inputs.update(overrides)
+        return client.predict(**inputs, api_name="/generate")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, images: SimpleNamespace) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("served")
+    data_dir = root / "data"
+    config = EmulatorConfig(inference_seconds=0.3, jitter=0.0)
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        emulator_module.start_in_thread(config) as running,
+    ):
+        mp.chdir(root)
+        for name in ENV_NAMES:
+            mp.delenv(name, raising=False)
+        mp.setenv("WAVESPEED_API_KEY", CANARY)
+        mp.setenv("WAVESPEED_BASE_URL", running.base_url)
+        mp.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        app.backends.cache_clear()
+        demo = app.build_demo().queue(default_concurrency_limit=app.GENERATE_CONCURRENCY)
+        demo.launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            allowed_paths=[str(data_dir.resolve())],
+            quiet=True,
+        )
+        try:
+            yield Served(
+                demo, demo.local_url.rstrip("/"), running, data_dir, images.start, root / "dl"
+            )
+        finally:
+            demo.close()
+            shutdown_backends()
+            app.backends.cache_clear()
+
+
+def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: Served) -> None:
+    api = served.client().view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/generate"]
+    assert not api["unnamed_endpoints"]
+    generate = api["named_endpoints"]["/generate"]
+    assert [p["parameter_name"] for p in generate["parameters"]] == API_PARAMETERS
+    assert [r["component"] for r in generate["returns"]][:2] == ["Video", "Json"]
+    (fn,) = [fn for fn in served.demo.fns.values() if fn.api_name == "generate"]
+    assert fn.concurrency_limit is not None and fn.concurrency_limit > 1
+
+
+def test_generate_over_the_api_returns_a_video_and_its_record(served: Served) -> None:
+    client = served.client()
+    video, record, _ = served.generate(client)
+    assert Path(video).is_file()
+    assert_public_record(record)
+    assert record["model"] == seedance.DEFAULT_MODEL
+    assert record["inputs"]["aspect_ratio"] == "16:9"
+
+    uploads = served.emulator.stats()["uploads"]
+    video2, fixed, _ = served.generate(client, seed=1234, camera_fixed=True)
+    assert fixed["seed"] == 1234
+    assert fixed["inputs"]["camera_fixed"] is True
+    assert Path(video2).is_file() and video2 != video
+    assert served.emulator.stats()["uploads"] == uploads  # the same image is not sent again
+
+
+def test_two_sessions_generate_at_the_same_time(served: Served) -> None:
+    clients = [served.client(), served.client()]
+    results: dict[int, tuple[Any, dict[str, Any], str]] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = served.generate(clients[i], seed=100 + i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    served.emulator.config.inference_seconds = 2.0
+    try:
+        t0 = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        wall = time.monotonic() - t0
+    finally:
+        served.emulator.config.inference_seconds = 0.3
+    assert not errors, errors
+    (video_a, record_a, _), (video_b, record_b, _) = results[0], results[1]
+    assert (record_a["seed"], record_b["seed"]) == (100, 101)
+    assert record_a["id"] != record_b["id"]
+    assert record_a["video_path"] != record_b["video_path"]
+    assert video_a != video_b
+    assert Path(video_a).read_bytes() != Path(video_b).read_bytes()
+    # Both tasks were on the server at once: the second was submitted before the first
+    # could have finished. One after the other, the wall time would exceed their sum.
+    tasks = served.emulator.emulator.tasks
+    submitted = sorted(tasks[r["id"]].started for r in (record_a, record_b))
+    assert submitted[1] - submitted[0] < 2.0
+    each = [record_a["timings"]["total_s"], record_b["timings"]["total_s"]]
+    assert min(each) >= 2.0
+    assert wall < sum(each), (wall, each)
+
+
+def test_a_bad_request_over_the_api_is_an_error_sentence(served: Served) -> None:
+    client = served.client()
+    submits = served.emulator.stats()["submits"]
+    with pytest.raises(AppError) as info:
+        served.generate(client, duration=20)
+    assert "20" in str(info.value) and "12" in str(info.value)
+    assert "Traceback" not in str(info.value)
+    with pytest.raises(AppError) as info:
+        served.generate(client, prompt="x" * 2001)
+    assert "2000" in str(info.value) and "prompt" in str(info.value).lower()
+    assert served.emulator.stats()["submits"] == submits
+
+
+def test_the_owners_key_is_never_shown_stored_or_logged(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = served.client()
+    video, record, status = served.generate(client)
+    assert Path(video).is_file()
+
+    places: dict[str, str] = {
+        "run record": json.dumps(record),
+        "status": status,
+        "api info": json.dumps(client.view_api(return_format="dict", print_info=False)),
+        "log": caplog.text + "".join(r.getMessage() for r in caplog.records),
+    }
+    for path in ("/", "/config", "/gradio_api/info"):
+        response = httpx.get(served.url + path, timeout=10)
+        assert response.status_code == 200, path
+        places[f"GET {path}"] = response.text
+    for name, text in places.items():
+        assert CANARY not in text, name
+    files = [p for p in served.data_dir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".mp4" for p in files)
+    for path in files:
+        assert CANARY.encode() not in path.read_bytes(), path
+    assert CANARY not in repr(app.backends().settings)
