@@ -553,12 +553,19 @@ dl.card .flag {color: #b91c1c;}
   border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
 .compare-table tr.diff td {background: #fff4d6; color: #5c4200; font-weight: 600;}
 .hint {font-size: .8rem; opacity: .7; margin-top: -.3rem;}
+.html-container:has(#title, .banner, .status, dl.card, .card.empty) {padding-left: 0 !important;
+  padding-right: 0 !important;}
 #seed-row {align-items: flex-end;}
 #seed-row button {min-height: 2.6rem; margin-bottom: var(--spacing-sm);}
 @media (max-width: 720px) {
   /* Phones: one column, form first, result below it. */
   #main-row {flex-direction: column;}
   #main-row > .column {width: 100%; min-width: 0 !important;}
+  .form:has(> #duration) > *, .form:has(> #camera-fixed) > * {flex: 1 1 100% !important;}
+  #seed-row > .form {flex: 1 1 100% !important;}
+  #seed-row > button {flex: 1 1 0 !important; min-width: 0 !important;}
+  #result-video, #result-video video {height: auto !important; max-height: 70vh;}
+  dl.card {gap: .3rem .8rem; font-size: .84rem;}
   #title h1 {font-size: 1.45rem;}
   #title p {font-size: .85rem;}
 }
@@ -874,7 +881,8 @@ def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
         theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
         css=CSS,
         js=PAGE_JS,
-        allowed_paths=[str(Path(data_dir).resolve())],
+        # Outputs, and the preset images whatever the working directory.
+        allowed_paths=[str(Path(data_dir).resolve()), str(PRESETS_DIR)],
         **kwargs,
     )
     return demo

@@ -124,7 +124,8 @@ class Backends:
         if self._emulator is None:
             import emulator  # only offline mode needs the server and its renderer
 
-            self._emulator = emulator.start_in_thread()  # its files live in a temp dir
+            config = emulator.EmulatorConfig(inference_seconds=self.settings.offline_seconds)
+            self._emulator = emulator.start_in_thread(config)  # its files live in a temp dir
         return self._emulator.base_url
 
     def save(self, session: Session, backend: Backend, record: generation.RunRecord) -> None:

@@ -26,6 +26,7 @@ class Settings:
     shared: bool = False
     max_age_days: float | None = None
     max_data_mb: float | None = None
+    offline_seconds: float = 3.0
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -43,7 +44,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     PLAYGROUND_DATA_DIR (default ./outputs), SEEDANCE_MODEL (the model selected at start),
     PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator), PLAYGROUND_SHARED=1
     or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs),
-    PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything).
+    PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything),
+    PLAYGROUND_OFFLINE_SECONDS (the offline emulator's simulated inference time, default 3).
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -59,6 +61,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         shared=_flag(get("PLAYGROUND_SHARED")) or bool(get("SPACE_ID")),
         max_age_days=_number(get("PLAYGROUND_MAX_AGE_DAYS"), "PLAYGROUND_MAX_AGE_DAYS"),
         max_data_mb=_number(get("PLAYGROUND_MAX_DATA_MB"), "PLAYGROUND_MAX_DATA_MB"),
+        offline_seconds=_number(get("PLAYGROUND_OFFLINE_SECONDS"), "PLAYGROUND_OFFLINE_SECONDS")
+        or 3.0,
     )
 
 

@@ -1,0 +1,156 @@
+"""Browser fixtures: the real app, launched in-process in offline mode, and Debian's Chromium.
+
+`offline_app()` and `launch_chromium()` are plain helpers too, so `docs/make_screenshots.py`
+starts the app exactly the way these tests do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright drives the system's Chromium; it must never download its own (`playwright install`).
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Settings the app reads from the environment: cleared so a developer's own cannot leak in.
+APP_ENV = (
+    "WAVESPEED_API_KEY",
+    "WAVESPEED_BASE_URL",
+    "SEEDANCE_MODEL",
+    "PLAYGROUND_DATA_DIR",
+    "PLAYGROUND_OFFLINE",
+    "PLAYGROUND_SHARED",
+    "PLAYGROUND_OFFLINE_SECONDS",
+    "SPACE_ID",
+)
+# Fast enough for a quick suite, slow enough that the "Processing" state can be seen.
+EMULATOR_INFERENCE_S = 1.0
+
+
+def chromium_path() -> str | None:
+    return next((p for p in CHROMIUM_CANDIDATES if p and Path(p).is_file()), None)
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def offline_app(
+    inference_seconds: float = EMULATOR_INFERENCE_S, serve_from: Path | None = None
+) -> Iterator[str]:
+    """Launch the app as `app.main()` does, in offline mode; yield its URL.
+
+    Settings are read from a temp working directory, so a developer's `.env` (and key) stays
+    out. The app then serves from that temp directory, or from `serve_from` if given (the
+    repo root, as `python app.py` runs). Environment and working directory are restored.
+    """
+    import app
+
+    saved_env = {name: os.environ.get(name) for name in APP_ENV}
+    saved_cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="playground-e2e-") as tmp:
+        for name in APP_ENV:
+            os.environ.pop(name, None)
+        os.environ["PLAYGROUND_OFFLINE"] = "1"
+        os.environ["PLAYGROUND_DATA_DIR"] = str(Path(tmp) / "data")
+        os.environ["PLAYGROUND_OFFLINE_SECONDS"] = str(inference_seconds)
+        os.chdir(tmp)
+        app.backends.cache_clear()
+        demo = None
+        try:
+            backends = app.backends()  # reads the settings now, from the temp directory
+            settings = backends.settings
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            backends.resume()
+            if serve_from is not None:
+                os.chdir(serve_from)
+            demo = app.launch(
+                app.build_demo(),
+                settings.data_dir,
+                prevent_thread_lock=True,
+                server_name="127.0.0.1",
+                server_port=_free_port(),
+                quiet=True,
+            )
+            yield demo.local_url.rstrip("/")
+        finally:
+            if demo is not None:
+                demo.close()
+            app.backends().close()
+            app.backends.cache_clear()
+            os.chdir(saved_cwd)
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium not found, but CI installs it: the CI setup is broken")
+        pytest.skip("Chromium not found: apt-get install chromium to run browser tests")
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(chromium: str) -> Iterator[str]:
+    # Module scope: the working directory and environment are back before other tests run.
+    with offline_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str):
+    # Module scope: sync Playwright runs an event loop in this thread while it is open, which
+    # would break the pytest-asyncio tests of other modules.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context, so Gradio's scripts load from its cache after the first page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, app_url: str):
+    """A new page on the app: each page load is a fresh app session, 1280 px wide."""
+    page = context.new_page()
+    page.goto(app_url)
+    # The banner is filled by the page's load event: once it shows, the session is live.
+    page.locator("#banner .banner").wait_for()
+    yield page
+    page.close()
