@@ -56,6 +56,7 @@ MIN_IMAGE_SIDE = 300
 DURATION_RANGE = (2, 12)
 DEFAULT_DURATION = 5
 SEED_MAX = 2_147_483_647
+KEEP_ALIVE_S = 75  # idle keep-alive connections, see start_in_thread
 CREATED_PHASE_S = 0.2  # how long a new task reports "created" before "processing"
 PLACEHOLDER_SIZE = (1280, 720)  # stand-in source for URLs the emulator will not fetch
 RENDER_WORKERS = 2  # concurrent clip renders; each already uses both cores
@@ -828,6 +829,11 @@ def start_in_thread(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            # Idle keep-alive connections live longer here than in clients' pools (httpx
+            # drops them after 5 s), as behind real proxies (nginx: 75 s). uvicorn's default
+            # of 5 s equals httpx's: a client then reuses a connection the server is just
+            # closing, and a submit sent on it ends as "outcome unknown".
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     )
     thread = threading.Thread(

@@ -379,14 +379,23 @@ class WaveSpeedClient:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self.usage = _Usage()
-        timeout = httpx.Timeout(READ_TIMEOUT_GET_S, connect=CONNECT_TIMEOUT_S)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key.strip()}"},
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
+
+        def api_client(**limits: httpx.Limits) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {api_key.strip()}"},
+                timeout=httpx.Timeout(READ_TIMEOUT_GET_S, connect=CONNECT_TIMEOUT_S),
+                transport=transport,
+                follow_redirects=False,
+                **limits,
+            )
+
+        self._http = api_client()
+        # Submits go out on a fresh connection each: a POST sent on a pooled keep-alive
+        # connection that the server is closing at that moment fails with no answer, and
+        # since a submit is never resent, that would end an ordinary submit as
+        # SubmissionOutcomeUnknown. Submits are rare; one extra handshake is cheap.
+        self._submit_http = api_client(limits=httpx.Limits(max_keepalive_connections=0))
         # Output files live on a CDN: fetched with a client that never carries the key.
         self._cdn = httpx.AsyncClient(
             timeout=httpx.Timeout(READ_TIMEOUT_DOWNLOAD_S, connect=CONNECT_TIMEOUT_S),
@@ -405,6 +414,7 @@ class WaveSpeedClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._submit_http.aclose()
         await self._cdn.aclose()
 
     # ---- endpoints
@@ -419,7 +429,7 @@ class WaveSpeedClient:
         for attempt in range(1, MAX_SUBMIT_ATTEMPTS + 1):
             self.usage.submits += 1
             try:
-                response = await self._http.post(
+                response = await self._submit_http.post(
                     path, json=inputs, timeout=self._timeout(READ_TIMEOUT_SUBMIT_S)
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
