@@ -21,7 +21,7 @@ import gradio as gr
 import generation
 import media
 import seedance
-from sessions import NoKey, Session, backends, new_session
+from sessions import Backend, NoKey, Session, backends, new_session
 from wavespeed_client import (
     SubmissionOutcomeUnknown,
     TaskFailed,
@@ -68,57 +68,152 @@ async def generate(
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
     """
-    if not image:
-        raise gr.Error("Add a start image first: drop a photo in “Start image”.")
-    b = backends()
-    request = seedance.SeedanceRequest(
-        image=Path(image).name,
-        prompt=prompt or "",
-        duration=_as_int(duration, "Duration"),
-        aspect_ratio=None if aspect_ratio in (AUTO_RATIO, "", None) else aspect_ratio,  # type: ignore[arg-type]
-        camera_fixed=bool(camera_fixed),
-        seed=_as_int(seed, "Seed"),
-        model=(model or b.settings.default_model).strip(),
+    job = _Job.from_form(
+        image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
     )
-    if problems := request.problems():
-        raise gr.Error(" ".join(problems), title="Check the settings")
-    start = _prepare(image, "start image")
-    end = _prepare(last_image, "end image") if last_image else None
-    try:
-        backend = b.backend_for(session)
-    except NoKey:
-        raise gr.Error(NO_KEY_MESSAGE, title="No API key") from None
-    client, uploads = b.client_for(session, backend)
-
-    def on_save(record: generation.RunRecord) -> None:
-        session.current, session.last_seed = record, record.seed
-        b.save(session, backend, record)
-
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
     try:
-        async for item in generation.run(
-            client,
-            request,
-            start,
-            end,
-            output_dir=b.settings.data_dir,
-            stats=b.stats,
-            uploads=uploads,
-            backend=backend.label,
-            on_save=on_save,
-        ):
+        async for item in generation.run(job.client, job.request, job.start, job.end, **job.kwargs):
             if isinstance(item, generation.Progress):
                 yield gr.skip(), gr.skip(), _status_html(item.describe(), "busy")
             else:
-                session.current = None
                 done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
                 yield item.video_path, item.to_json(), _status_html(done, "ok")
     except (WaveSpeedError, media.ImageError) as exc:
-        if isinstance(exc, TaskTimeout) and session.current is not None:
-            b.finish_in_background(session, backend, session.current)
-        session.current = None
-        log.warning("generation failed: %s", exc)
+        job.give_up(exc)
         raise gr.Error(user_message(exc), title=_error_title(exc)) from None
+
+
+async def generate_variations(
+    image: str | None,
+    prompt: str,
+    last_image: str | None,
+    duration: int,
+    aspect_ratio: str,
+    camera_fixed: bool,
+    seed: int,
+    model: str,
+    count: int,
+    variants: str,
+    session: Session,
+):
+    """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt variants
+    (one per line of `variants`). The image is uploaded once for the whole batch."""
+    job = _Job.from_form(
+        image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
+    )
+    try:
+        requests = seedance.variations(job.request, _as_int(count, "Variations"), _lines(variants))
+    except seedance.InvalidRequest as exc:
+        raise gr.Error(str(exc), title="Check the variations") from None
+    labels = [
+        f"#{i + 1} · seed {r.seed} · {r.prompt[:60] or 'no prompt'}" for i, r in enumerate(requests)
+    ]
+    cells: list[tuple[str | None, str]] = [(None, f"{label} · waiting") for label in labels]
+    done = failed = 0
+    yield video_grid(cells), _status_html(f"Starting {len(requests)} variations…", "busy")
+    async for index, item in generation.run_many(
+        job.client, requests, job.start, job.end, **job.kwargs
+    ):
+        if isinstance(item, generation.Progress):
+            cells[index] = (None, f"{labels[index]} · {item.describe()}")
+        elif isinstance(item, generation.RunRecord):
+            cells[index], done = (item.video_path, labels[index]), done + 1
+        else:
+            job.give_up(item)
+            cells[index], failed = (None, f"{labels[index]} · {user_message(item)}"), failed + 1
+        summary = f"{done} of {len(requests)} done" + (f", {failed} failed" if failed else "")
+        finished = done + failed == len(requests)
+        yield (
+            video_grid(cells),
+            _status_html(summary, ("ok" if not failed else "warn") if finished else "busy"),
+        )
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def batch_text(model: str, duration: int, count: int, variants: str) -> str:
+    """The batch's price on its button, before the click."""
+    runs = len(_lines(variants)) or int(count)
+    return f"Run {runs} variations · {seedance.format_price(model, int(duration), runs)}"
+
+
+def batch_label(model: str, duration: int, count: int, variants: str) -> gr.Button:
+    return gr.Button(value=batch_text(model, duration, count, variants))
+
+
+@dataclass
+class _Job:
+    """A validated request with its prepared images and the session's backend: what both
+    Generate and Variations start from."""
+
+    session: Session
+    request: seedance.SeedanceRequest
+    start: generation.ImageInput
+    end: generation.ImageInput | None
+    backend: Backend
+    client: Any
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def from_form(
+        cls,
+        image: str | None,
+        prompt: str,
+        last_image: str | None,
+        duration: Any,
+        aspect_ratio: str | None,
+        camera_fixed: bool,
+        seed: Any,
+        model: str,
+        session: Session,
+    ) -> _Job:
+        if not image:
+            raise gr.Error("Add a start image first: drop a photo in “Start image”.")
+        b = backends()
+        request = seedance.SeedanceRequest(
+            image=Path(image).name,
+            prompt=prompt or "",
+            duration=_as_int(duration, "Duration"),
+            aspect_ratio=None if aspect_ratio in (AUTO_RATIO, "", None) else aspect_ratio,
+            camera_fixed=bool(camera_fixed),
+            seed=_as_int(seed, "Seed"),
+            model=(model or b.settings.default_model).strip(),
+        )
+        if problems := request.problems():
+            raise gr.Error(" ".join(problems), title="Check the settings")
+        start = _prepare(image, "start image")
+        end = _prepare(last_image, "end image") if last_image else None
+        try:
+            backend = b.backend_for(session)
+        except NoKey:
+            raise gr.Error(NO_KEY_MESSAGE, title="No API key") from None
+        client, uploads = b.client_for(session, backend)
+
+        def on_save(record: generation.RunRecord) -> None:
+            session.track(record, backend)
+            b.save(session, backend, record)
+
+        kwargs = {
+            "output_dir": b.settings.data_dir,
+            "stats": b.stats,
+            "uploads": uploads,
+            "backend": backend.label,
+            "on_save": on_save,
+            "pacer": b.pacer_for(session, backend),
+        }
+        return cls(session, request, start, end, backend, client, kwargs)
+
+    def give_up(self, exc: Exception) -> None:
+        """After an error: a run whose wait timed out is finished in the background."""
+        log.warning("generation failed: %s", exc)
+        if isinstance(exc, TaskTimeout) and exc.task_id:
+            pending = self.session.pending.pop(exc.task_id, None)
+            if pending is not None:
+                record, backend = pending
+                backends().finish_in_background(self.session, backend, record)
 
 
 NO_KEY_MESSAGE = (
@@ -167,16 +262,18 @@ def _error_title(exc: Exception) -> str:
 
 
 def cancel(session: Session):
-    """Stop waiting. The task keeps running on the server and may be billed, so it is
-    finished in the background and lands in History."""
-    record, session.current = session.current, None
-    if record is None:
+    """Stop waiting. The tasks keep running on the server and may be billed, so they are
+    finished in the background and land in History."""
+    waiting = list(session.pending.values())
+    session.pending.clear()
+    if not waiting:
         message = "Stopped."
     else:
-        b = backends()
-        b.finish_in_background(session, b.backend_for(session), record)
+        for record, backend in waiting:
+            backends().finish_in_background(session, backend, record)
+        ids = ", ".join(record.id for record, _ in waiting)
         message = (
-            f"Stopped waiting for task {record.id}. It may still finish on the server and be "
+            f"Stopped waiting for task {ids}. It may still finish on the server and be "
             "billed; it will appear in History when done."
         )
     gr.Warning(message)
@@ -373,6 +470,63 @@ def apply_preset(evt: gr.SelectData):
     )
 
 
+# --------------------------------------------------------------------------- storyboard
+
+
+def continue_from(record: dict[str, Any] | None, session: Session):
+    """Chain shots: this run joins the storyboard, its last frame becomes the next start."""
+    if not record or not Path(record.get("video_path") or "").is_file():
+        raise gr.Error("Generate a video first, then continue from its last frame.")
+    video = Path(record["video_path"])
+    frame = video.with_name(f"{video.stem}_last.png")
+    if not frame.is_file():
+        media.read_frame(video).save(frame)  # full quality, lossless
+    _add_shot(session, record)
+    gr.Info("The last frame is the new start image. Describe the next beat and generate.")
+    return str(frame), None, storyboard_view(session)
+
+
+def add_to_storyboard(record: dict[str, Any] | None, session: Session):
+    if not record or not Path(record.get("video_path") or "").is_file():
+        raise gr.Error("Generate a video first, then add it to the storyboard.")
+    _add_shot(session, record)
+    gr.Info(f"Added as shot {len(session.storyboard)} of the storyboard.")
+    return storyboard_view(session)
+
+
+def _add_shot(session: Session, record: dict[str, Any]) -> None:
+    if all(shot["id"] != record["id"] for shot in session.storyboard):
+        session.storyboard.append(record)
+
+
+def storyboard_view(session: Session):
+    """The shots in order, as a gallery."""
+    shots = [
+        (_picture_of(shot) or shot["video_path"], f"Shot {i + 1} · {_caption(shot)}")
+        for i, shot in enumerate(session.storyboard)
+    ]
+    return shots
+
+
+def stitch_storyboard(session: Session):
+    """One MP4 of every shot in order; without re-encoding when the clips allow."""
+    shots = [s for s in session.storyboard if Path(s.get("video_path") or "").is_file()]
+    if not shots:
+        raise gr.Error("The storyboard is empty: use “Continue from last frame” on a result.")
+    data_dir = backends().settings.data_dir
+    dest = data_dir / "storyboards" / f"{shots[0]['id'][:8]}_{len(shots)}_shots.mp4"
+    path, reencoded = media.stitch([s["video_path"] for s in shots], dest)
+    how = "re-encoded (the clips differ)" if reencoded else "joined without re-encoding"
+    total = sum(int(s["inputs"].get("duration", 0)) for s in shots)
+    note = f"<div class='hint'>{len(shots)} shots · {total} s · {how}</div>"
+    return str(path), note
+
+
+def clear_storyboard(session: Session):
+    session.storyboard.clear()
+    return [], None, ""
+
+
 # --------------------------------------------------------------------------- history
 
 
@@ -470,23 +624,36 @@ def compare_runs(ids: list[str], session: Session) -> str:
     ]
     if len(runs) < 2:
         raise gr.Error("Pick at least two finished runs to compare.")
-    videos = "".join(
-        f"<figure><video src='/gradio_api/file={quote(r.record['video_path'])}' muted loop "
-        "playsinline autoplay preload='auto'></video>"
-        f"<figcaption>seed {r.record['seed']}</figcaption></figure>"
-        for r in runs
-    )
     rows = []
     for name in COMPARED_FIELDS:
         values = [_field(r.record, name) for r in runs]
         cls = " class='diff'" if len(set(values)) > 1 else ""
         cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
         rows.append(f"<tr{cls}><th>{name}</th>{cells}</tr>")
+    grid = video_grid([(r.record["video_path"], f"seed {r.record['seed']}") for r in runs])
+    return f"{grid}<table class='compare-table'>{''.join(rows)}</table>"
+
+
+def video_grid(cells: list[tuple[str | None, str]]) -> str:
+    """Videos side by side that the page script plays in sync; a cell without a video
+    shows its caption as a status instead. Captions are HTML-escaped here."""
+    figures = []
+    for path, caption in cells:
+        if path:
+            media_html = (
+                f"<video src='/gradio_api/file={quote(path)}' muted loop playsinline autoplay "
+                "preload='auto'></video>"
+            )
+        else:
+            media_html = f"<div class='pending'>{html.escape(caption)}</div>"
+        figures.append(
+            f"<figure>{media_html}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
     return (
-        f"<div class='compare-grid' style='--n:{len(runs)}'>{videos}</div>"
-        "<div class='compare-controls'><button class='compare-play'>Play all</button>"
-        "<button class='compare-pause'>Pause all</button></div>"
-        f"<table class='compare-table'>{''.join(rows)}</table>"
+        "<div class='sync-block'><div class='compare-grid'>"
+        + "".join(figures)
+        + "</div><div class='compare-controls'><button class='compare-play'>Play all</button>"
+        "<button class='compare-pause'>Pause all</button></div></div>"
     )
 
 
@@ -544,7 +711,11 @@ dl.card .flag {color: #b91c1c;}
 .compare-grid {display: grid; gap: .75rem;
   grid-template-columns: repeat(auto-fit, minmax(min(100%, 260px), 1fr));}
 .compare-grid figure {margin: 0;} .compare-grid video {width: 100%; border-radius: 10px;}
-.compare-grid figcaption {font-size: .8rem; opacity: .7; text-align: center;}
+.compare-grid figcaption {font-size: .8rem; opacity: .75; text-align: center;
+  overflow-wrap: anywhere;}
+.compare-grid .pending {aspect-ratio: 16 / 9; display: grid; place-items: center;
+  border-radius: 10px; border: 1px dashed var(--border-color-primary); font-size: .85rem;
+  opacity: .75; padding: .5rem; text-align: center;}
 .compare-controls {display: flex; gap: .5rem; margin: .6rem 0;}
 .compare-controls button {padding: .35rem .9rem; border-radius: 8px;
   border: 1px solid var(--border-color-primary); background: var(--block-background-fill);}
@@ -580,23 +751,27 @@ PAGE_JS = """
       if (b) { e.preventDefault(); b.click(); }
     }
   });
-  const compared = () => [...document.querySelectorAll('#compare-view video')];
+  const videosOf = (block) => [...block.querySelectorAll('video')];
   document.addEventListener('click', (e) => {
+    const block = e.target.closest('.sync-block');
+    if (!block) return;
     if (e.target.closest('.compare-play')) {
-      compared().forEach((v) => { v.currentTime = 0; v.play(); });
+      videosOf(block).forEach((v) => { v.currentTime = 0; v.play(); });
     } else if (e.target.closest('.compare-pause')) {
-      compared().forEach((v) => v.pause());
+      videosOf(block).forEach((v) => v.pause());
     }
   });
   // Keep clips of equal length on the first one's clock, so motion lines up frame by frame.
   setInterval(() => {
-    const [lead, ...rest] = compared();
-    if (!lead || lead.paused) return;
-    rest.forEach((v) => {
-      if (Math.abs(v.duration - lead.duration) < 0.05
-          && Math.abs(v.currentTime - lead.currentTime) > 0.08) {
-        v.currentTime = lead.currentTime;
-      }
+    document.querySelectorAll('.sync-block').forEach((block) => {
+      const [lead, ...rest] = videosOf(block);
+      if (!lead || lead.paused) return;
+      rest.forEach((v) => {
+        if (Math.abs(v.duration - lead.duration) < 0.05
+            && Math.abs(v.currentTime - lead.currentTime) > 0.08) {
+          v.currentTime = lead.currentTime;
+        }
+      });
     });
   }, 500);
 }
@@ -718,6 +893,24 @@ def build_demo() -> gr.Blocks:
                             price_text(settings.default_model, seedance.DURATION_DEFAULT_S),
                             elem_id="price",
                         )
+                        with gr.Accordion("Variations", open=False, elem_id="variations"):
+                            with gr.Row(equal_height=True):
+                                var_count = gr.Slider(
+                                    2,
+                                    seedance.MAX_VARIATIONS,
+                                    value=4,
+                                    step=1,
+                                    label="How many (different seeds)",
+                                    elem_id="var-count",
+                                )
+                            variants = gr.Textbox(
+                                label="…or prompt variants, one per line (up to 4, one seed)",
+                                lines=3,
+                                elem_id="var-prompts",
+                            )
+                            batch_go = gr.Button(
+                                batch_text(settings.default_model, 5, 4, ""), elem_id="batch-btn"
+                            )
                         with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
                             backend_choice = gr.Radio(
                                 ["WaveSpeed", "Offline (synthetic)"],
@@ -754,6 +947,7 @@ def build_demo() -> gr.Blocks:
                             use_all = gr.Button(
                                 "Reuse all settings", elem_id="reuse-all", size="sm"
                             )
+                        batch_view = gr.HTML(elem_id="variations-view")
                         with gr.Accordion("Run record (JSON)", open=False):
                             record = gr.JSON(label="Run record")
             with gr.Tab("History", id="history") as history_tab:
@@ -838,7 +1032,17 @@ def build_demo() -> gr.Blocks:
             show_progress="minimal",
         )
         run.then(run_card, record, card, **PRIVATE)
-        stop.click(cancel, session, status, cancels=[run], **PRIVATE)
+        batch = batch_go.click(
+            generate_variations,
+            [*form, var_count, variants, session],
+            [batch_view, status],
+            api_visibility="private",
+            concurrency_limit=GENERATE_CONCURRENCY,
+            show_progress="hidden",
+        )
+        stop.click(cancel, session, status, cancels=[run, batch], **PRIVATE)
+        for widget in (model, duration, var_count, variants):
+            widget.change(batch_label, [model, duration, var_count, variants], batch_go, **PRIVATE)
         prompt.change(prompt_count, prompt, count, **PRIVATE)
         for widget in (model, duration):
             widget.change(price_text, [model, duration], price, **PRIVATE)

@@ -24,13 +24,21 @@ from typing import Any
 
 import media
 import seedance
-from wavespeed_client import Prediction, Status, TaskFailed, WaitUpdate, WaveSpeedClient
+from wavespeed_client import (
+    Prediction,
+    RateLimitError,
+    Status,
+    TaskFailed,
+    WaitUpdate,
+    WaveSpeedClient,
+)
 
 
 class Stage(StrEnum):
     PREPARING = "preparing"
     UPLOADING = "uploading"
     SUBMITTING = "submitting"
+    RATE_LIMITED = "waiting for the rate limit"
     QUEUED = "queued"
     PROCESSING = "processing"
     DOWNLOADING = "downloading"
@@ -162,6 +170,87 @@ class UploadCache:
 
 OnSave = Callable[[RunRecord], Awaitable[None] | None]
 
+# Videos per minute by WaveSpeed account tier (../shared/WAVESPEED_API.md).
+TIER_VIDEOS_PER_MINUTE = {"bronze": 2, "silver": 500, "gold": 3000}
+# A 429 without Retry-After: the per-minute window resets within a minute.
+RATE_LIMIT_FALLBACK_S = 15.0
+
+
+class Pacer:
+    """Keeps one account's submits within `per_minute` in any 60 s window.
+
+    Shared by every run of that account (all variations of a batch, all tabs), so a batch
+    queues politely here instead of collecting 429s.
+    """
+
+    WINDOW_S = 60.0
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._not_before = 0.0
+        self._lock = asyncio.Lock()
+
+    def delay(self) -> float:
+        """Seconds until a submit may go out now."""
+        now = self._clock()
+        while self._sent and now - self._sent[0] >= self.WINDOW_S:
+            self._sent.popleft()
+        wait = self._not_before - now
+        if len(self._sent) >= self.per_minute:
+            wait = max(wait, self._sent[0] + self.WINDOW_S - now)
+        return max(0.0, wait)
+
+    async def acquire(self) -> None:
+        """Wait for a slot in the window and take it."""
+        async with self._lock:
+            while (wait := self.delay()) > 0:
+                await asyncio.sleep(wait)
+            self._sent.append(self._clock())
+
+    def back_off(self, seconds: float) -> None:
+        """After a 429: nobody submits for `seconds`."""
+        self._not_before = max(self._not_before, self._clock() + seconds)
+
+
+async def run_many(
+    client: WaveSpeedClient,
+    requests: list[seedance.SeedanceRequest],
+    start: ImageInput,
+    end: ImageInput | None,
+    **kwargs: Any,
+) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception]]:
+    """Several runs at once (variations), as (index, item) in the order things happen.
+
+    Each run fails alone: its exception comes out as an item and the others go on. The
+    shared UploadCache in `kwargs` sends the image once for the whole batch.
+    """
+    queue: asyncio.Queue[tuple[int, Progress | RunRecord | Exception | None]] = asyncio.Queue()
+
+    async def one(index: int, request: seedance.SeedanceRequest) -> None:
+        try:
+            async for item in run(client, request, start, end, **kwargs):
+                await queue.put((index, item))
+        except Exception as exc:  # reported to the caller as this variation's outcome
+            await queue.put((index, exc))
+        finally:
+            await queue.put((index, None))
+
+    tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            index, item = await queue.get()
+            if item is None:
+                remaining -= 1
+            else:
+                yield index, item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
 
 async def run(
     client: WaveSpeedClient,
@@ -175,13 +264,15 @@ async def run(
     backend: str,
     on_save: OnSave | None = None,
     deadline_s: float | None = None,
+    pacer: Pacer | None = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """Generate one video, yielding Progress about once a second and finally the RunRecord.
 
     The images come as `start`/`end` and are uploaded (once per content) so the submit
     carries URLs, not megabytes of base64; `request.image` need only name the start image.
     `on_save` is called with the record the moment the API accepts the task (before the
-    first poll) and at every change after, so a crash never loses a paid task.
+    first poll) and at every change after, so a crash never loses a paid task. With a
+    `pacer`, submits keep to the account's rate limit and a 429 means wait, not fail.
     Raises the client's typed errors; after acceptance they carry the task id.
     """
     request.validated()  # before anything is uploaded or paid for
@@ -193,9 +284,21 @@ async def run(
     timings.upload_s = time.monotonic() - t0
 
     request = replace(request, image=start_url, last_image=end_url).with_seed().validated()
-    yield Progress(Stage.SUBMITTING, time.monotonic() - t0)
-    t_submit = time.monotonic()
-    prediction = await client.submit(request.model, request.payload())
+    while True:
+        if pacer is not None:
+            if pacer.delay() > 0:
+                yield Progress(Stage.RATE_LIMITED, time.monotonic() - t0)
+            await pacer.acquire()
+        yield Progress(Stage.SUBMITTING, time.monotonic() - t0)
+        t_submit = time.monotonic()
+        try:
+            prediction = await client.submit(request.model, request.payload())
+            break
+        except RateLimitError as exc:
+            # 429 means "not accepted": safe to send again once the window has passed.
+            if pacer is None:
+                raise
+            pacer.back_off(exc.retry_after or RATE_LIMIT_FALLBACK_S)
     timings.submit_s = time.monotonic() - t_submit
 
     record = RunRecord(
@@ -211,8 +314,9 @@ async def run(
         timings=timings,
     )
     record.video_path = str(output_dir / output_name(record))
-    await _save(on_save, record)
+    # Kept before the first save (a few ms), so even a run cut short knows its images.
     await asyncio.to_thread(_keep_inputs, record, start, end)
+    await _save(on_save, record)
 
     async for item in finish(
         client,
@@ -254,6 +358,9 @@ async def finish(
             if isinstance(item, Prediction):
                 final = item
             else:
+                if item.polls and item.status.value != record.status:
+                    record.status = item.status.value  # history shows queued -> processing
+                    await _save(on_save, record)
                 stage = Stage.QUEUED if item.status is Status.CREATED else Stage.PROCESSING
                 eta = _eta(expected, t0, started_at)
                 yield Progress(stage, time.monotonic() - t0, record.id, eta, item.polls)

@@ -165,3 +165,33 @@ def format_price(model: str, duration_s: int, runs: int = 1) -> str:
 
 def format_usd(amount: float) -> str:
     return f"${amount:.3f}" if amount < 1 else f"${amount:.2f}"
+
+
+MAX_VARIATIONS = 8
+MAX_PROMPT_VARIANTS = 4
+
+
+def variations(
+    base: SeedanceRequest,
+    count: int,
+    prompts: list[str] | None = None,
+    rng: random.Random | None = None,
+) -> list[SeedanceRequest]:
+    """Requests for a batch: `count` different seeds, or one seed across prompt variants.
+
+    Seeds mode keeps a concrete base seed for the first request, so the batch contains the
+    run it started from. Prompt mode shares one seed, so only the prompt differs.
+    """
+    prompts = [p.strip() for p in prompts or [] if p.strip()]
+    if prompts:
+        if len(prompts) > MAX_PROMPT_VARIANTS:
+            raise InvalidRequest(
+                [f"Up to {MAX_PROMPT_VARIANTS} prompt variants at once, not {len(prompts)}."]
+            )
+        seeded = base.with_seed(rng)
+        return [replace(seeded, prompt=p).validated() for p in prompts]
+    if not 1 <= count <= MAX_VARIATIONS:
+        raise InvalidRequest([f"Variations: choose 1 to {MAX_VARIATIONS}, not {count}."])
+    first = [base] if base.seed != RANDOM_SEED else []
+    rest = [replace(base, seed=choose_seed(rng)) for _ in range(count - len(first))]
+    return [r.validated() for r in first + rest]

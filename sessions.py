@@ -59,8 +59,30 @@ class Session:
     api_key: str | None = field(default=None, repr=False)
     client: WaveSpeedClient | None = field(default=None, repr=False)
     uploads: generation.UploadCache = field(default_factory=generation.UploadCache)
-    current: generation.RunRecord | None = None  # the run being waited for, if any
+    # accepted, unfinished runs, with the backend each was sent to
+    pending: dict[str, tuple[generation.RunRecord, Backend]] = field(default_factory=dict)
     last_seed: int | None = None
+    pacer: generation.Pacer | None = field(default=None, repr=False)  # for the session's key
+    storyboard: list[dict[str, Any]] = field(default_factory=list)  # chained shots, in order
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Session:
+        # Gradio deep-copies a gr.State's initial value for each browser session: each copy
+        # is a new visitor, with its own owner id and no key, client, uploads or runs.
+        return Session(offline=self.offline)
+
+    @property
+    def current(self) -> generation.RunRecord | None:
+        """The latest run this session waits for, if any."""
+        latest = next(reversed(self.pending.values()), None)
+        return latest[0] if latest else None
+
+    def track(self, record: generation.RunRecord, backend: Backend) -> None:
+        """Remember a run while it is unfinished; forget it once it has an outcome."""
+        self.last_seed = record.seed
+        if record.status in history.FINISHED:
+            self.pending.pop(record.id, None)
+        else:
+            self.pending[record.id] = (record, backend)
 
 
 class Backends:
@@ -72,6 +94,7 @@ class Backends:
         self._offline_client: WaveSpeedClient | None = None
         self._offline_uploads = generation.UploadCache()
         self._emulator: Any = None
+        self._server_pacer = generation.Pacer(self.videos_per_minute)
 
     @cached_property
     def history(self) -> history.History:
@@ -119,6 +142,20 @@ class Backends:
         if self._offline_client is None:
             self._offline_client = backend.new_client()
         return self._offline_client, self._offline_uploads
+
+    @property
+    def videos_per_minute(self) -> int:
+        return generation.TIER_VIDEOS_PER_MINUTE[self.settings.tier]
+
+    def pacer_for(self, session: Session, backend: Backend) -> generation.Pacer | None:
+        """One pacer per account: the owner's key is shared by every session."""
+        if backend.source == "env":
+            return self._server_pacer
+        if backend.source == "session":
+            if session.pacer is None:
+                session.pacer = generation.Pacer(self.videos_per_minute)
+            return session.pacer
+        return None  # the emulator has no rate limit
 
     def emulator_url(self) -> str:
         if self._emulator is None:

@@ -27,6 +27,7 @@ class Settings:
     max_age_days: float | None = None
     max_data_mb: float | None = None
     offline_seconds: float = 3.0
+    tier: str = "bronze"
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -45,7 +46,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     PLAYGROUND_OFFLINE=1 (serve everyone from the built-in emulator), PLAYGROUND_SHARED=1
     or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs),
     PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything),
-    PLAYGROUND_OFFLINE_SECONDS (the offline emulator's simulated inference time, default 3).
+    PLAYGROUND_OFFLINE_SECONDS (the offline emulator's simulated inference time, default 3),
+    WAVESPEED_TIER (bronze, silver or gold: paces submits to the account's rate limit).
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -63,7 +65,18 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         max_data_mb=_number(get("PLAYGROUND_MAX_DATA_MB"), "PLAYGROUND_MAX_DATA_MB"),
         offline_seconds=_number(get("PLAYGROUND_OFFLINE_SECONDS"), "PLAYGROUND_OFFLINE_SECONDS")
         or 3.0,
+        tier=_tier(get("WAVESPEED_TIER")),
     )
+
+
+TIERS = ("bronze", "silver", "gold")
+
+
+def _tier(value: str) -> str:
+    tier = (value or "bronze").lower()
+    if tier not in TIERS:
+        raise ValueError(f"WAVESPEED_TIER must be one of {', '.join(TIERS)}, not {value!r}")
+    return tier
 
 
 def _number(value: str, name: str) -> float | None:

@@ -1,0 +1,691 @@
+"""Run history: every accepted task recorded, kept on disk, listed, compared, pruned, private.
+
+Against the emulator over real HTTP on loopback: `generation.run` and the app's handlers are
+called in-process, and the launched app is driven with gradio_client. The owner's key is a
+canary the emulator accepts, so any place it leaks to can be searched for it.
+(Kill -9 and restart are covered by test_recovery.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image, ImageDraw
+
+import app
+import generation
+import media
+import seedance
+import sessions
+from emulator import RunningEmulator
+from history import FINISHED, History, run_files
+from sessions import Session
+from wavespeed_client import TaskFailed, WaveSpeedClient
+
+MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
+CANARY = "sk-CANARY-history-5e0c"
+ENV_NAMES = (
+    "WAVESPEED_API_KEY",
+    "WAVESPEED_BASE_URL",
+    "PLAYGROUND_DATA_DIR",
+    "SEEDANCE_MODEL",
+    "PLAYGROUND_OFFLINE",
+    "PLAYGROUND_SHARED",
+    "SPACE_ID",
+    "PLAYGROUND_MAX_AGE_DAYS",
+    "PLAYGROUND_MAX_DATA_MB",
+    "PLAYGROUND_OFFLINE_SECONDS",
+    "WAVESPEED_TIER",
+)
+POLL_S = 0.05
+BACKGROUND_S = 15  # Cancel: how long the background finish may take (inference is ~0.5 s)
+NAME = re.compile(r"(\d{4}-\d{2}-\d{2})/(\d{6})_([0-9a-f]{8})_(\d+)\.mp4")
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+
+def make_image(path: Path, size: tuple[int, int], colour: tuple[int, int, int]) -> Path:
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).ellipse((size[0] // 3, size[1] // 3, size[0] // 2, size[1] // 2))
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("images")
+    return {
+        "start": make_image(folder / "start.png", (640, 360), (30, 90, 160)),
+        "end": make_image(folder / "end.png", (640, 360), (160, 60, 30)),
+    }
+
+
+def shutdown_backends() -> None:
+    """Stop what the process-wide backends started lazily (recovery, emulator, history)."""
+    if sessions.backends.cache_info().currsize:
+        sessions.backends().close()
+
+
+@pytest.fixture
+def data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator
+) -> Iterator[Path]:
+    """The app configured from the environment: the owner's (canary) key, the emulator,
+    data in tmp_path/data, cwd tmp_path (no stray `.env`). Returns the data directory."""
+    monkeypatch.chdir(tmp_path)
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    emulator.config.api_keys = frozenset({CANARY})
+    monkeypatch.setenv("WAVESPEED_API_KEY", CANARY)
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
+    data = tmp_path / "data"
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no submit pacing: runs follow each other
+    sessions.backends.cache_clear()
+    assert app.backends is sessions.backends
+    yield data
+    shutdown_backends()
+    sessions.backends.cache_clear()
+
+
+def form(image: Path, **overrides: Any) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "image": str(image),
+        "prompt": "slow push-in; dust drifts in the light",
+        "last_image": None,
+        "duration": 2,
+        "aspect_ratio": "16:9",
+        "camera_fixed": False,
+        "seed": -1,
+        "model": MODEL,
+    }
+    inputs.update(overrides)
+    return inputs
+
+
+async def generate(session: Session, image: Path, **overrides: Any) -> dict[str, Any]:
+    """Run the generate handler to its end, as Gradio would; the final run record."""
+    outputs = [out async for out in app.generate(**form(image, **overrides), session=session)]
+    video, record, _ = outputs[-1]
+    assert Path(video).is_file()
+    return record
+
+
+def select(index: int) -> gr.SelectData:
+    return gr.SelectData(None, {"index": index, "value": None, "selected": True})
+
+
+async def quick_sleep(seconds: float) -> None:
+    await asyncio.sleep(min(seconds, POLL_S))
+
+
+def prepared(path: Path) -> generation.ImageInput:
+    image = media.prepare_image(path)
+    return generation.ImageInput(data=image.data, filename=image.filename)
+
+
+def request(**overrides: Any) -> seedance.SeedanceRequest:
+    values: dict[str, Any] = {
+        "image": "start.jpg",
+        "prompt": "the lamp flickers on; slow push-in",
+        "duration": 2,
+        "aspect_ratio": "16:9",
+        "seed": 4242,
+        "model": MODEL,
+    }
+    values.update(overrides)
+    return seedance.SeedanceRequest(**values)
+
+
+async def run_direct(
+    emulator: RunningEmulator,
+    history: History,
+    images: dict[str, Path],
+    out: Path,
+    *,
+    end: bool = False,
+    on_save: Any = None,
+    **overrides: Any,
+) -> generation.RunRecord:
+    """generation.run against the emulator, saving every change into `history`."""
+
+    def save(record: generation.RunRecord) -> None:
+        history.save(record.to_json(), owner="local", resumable=True)
+        if on_save is not None:
+            on_save(record)
+
+    async with WaveSpeedClient(CANARY, base_url=emulator.base_url, sleep=quick_sleep) as client:
+        items = [
+            item
+            async for item in generation.run(
+                client,
+                request(**overrides),
+                prepared(images["start"]),
+                prepared(images["end"]) if end else None,
+                output_dir=out,
+                stats=generation.DurationStats(),
+                uploads=generation.UploadCache(),
+                backend="WaveSpeed",
+                on_save=save,
+            )
+        ]
+    final = items[-1]
+    assert isinstance(final, generation.RunRecord)
+    return final
+
+
+def journal_mode(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        return con.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.1)
+    return result
+
+
+# ---------------------------------------------------------------- recorded before the poll
+
+
+async def test_a_run_is_recorded_when_accepted_before_the_first_poll_then_updated(
+    tmp_path: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    db = tmp_path / "data" / "history.db"
+    history = History(db)
+    saves: list[tuple[dict[str, Any], dict[str, int], str | None]] = []
+
+    def snapshot(record: generation.RunRecord) -> None:
+        row = history.get(record.id)
+        saves.append((record.to_json(), emulator.stats(), row.status if row else None))
+
+    final = await run_direct(
+        emulator, history, images, tmp_path / "data", on_save=snapshot, seed=777
+    )
+
+    first, stats, stored_status = saves[0]
+    assert first["status"] in ("created", "processing")
+    assert stats["submits"] == 1 and stats["result_gets"] == 0  # before the first poll
+    assert stored_status == first["status"]  # committed, not just handed over
+    assert first["id"] == final.id and first["seed"] == 777
+    assert first["video_path"] and first["cost_usd"] == seedance.price_usd(MODEL, 2)
+    # then updated as it progresses, ending completed
+    assert saves[-1][0]["status"] == "completed"
+    assert journal_mode(db) == "wal"
+
+    (run,) = history.list()
+    record = run.record
+    assert (run.id, run.status, run.owner) == (final.id, "completed", "local")
+    assert record["model"] == MODEL and record["seed"] == 777
+    assert record["inputs"]["prompt"] == "the lamp flickers on; slow push-in"
+    assert record["inputs"]["image"].startswith(emulator.base_url)  # a reference, not bytes
+    assert "data:" not in json.dumps(record)
+    assert record["timings"]["total_s"] >= record["timings"]["wait_s"] > 0
+    assert record["cost_usd"] == seedance.price_usd(MODEL, 2)
+    assert record["video_path"] == final.video_path and Path(final.video_path).is_file()
+    assert record["error"] == "" and record["error_code"] is None
+    history.close()
+
+
+# ---------------------------------------------------------------- outputs on disk
+
+
+async def test_a_finished_video_is_kept_with_sidecar_tags_inputs_and_thumbnail(
+    tmp_path: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    final = await run_direct(emulator, history, images, data, end=True, seed=31337)
+    history.close()
+
+    video = Path(final.video_path or "")
+    assert video.is_file() and video.resolve().is_relative_to(data.resolve())
+    match = NAME.fullmatch(video.relative_to(data).as_posix())
+    assert match, video
+    day, clock, short_id, seed = match.groups()
+    assert datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H%M%S").replace(
+        tzinfo=UTC
+    ) == pytest.approx(datetime.now(UTC), abs=timedelta(minutes=2))
+    assert (short_id, int(seed)) == (final.id[:8], 31337)
+    assert media.probe_video(video).frames > 0
+
+    sidecar = json.loads(video.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar == json.loads(json.dumps(final.to_json()))  # the full record
+    assert sidecar["status"] == "completed"
+
+    tags = media.video_tags(video)
+    comment = json.loads(tags["comment"])
+    assert comment["seed"] == 31337 and comment["task_id"] == final.id
+    assert comment["prompt"] == "the lamp flickers on; slow push-in"
+    assert tags["title"].startswith("the lamp flickers on")
+
+    files = final.input_files
+    assert set(files) == {"start", "end", "thumb"}
+    for name in ("start", "end"):
+        kept = Path(files[name])
+        assert kept.parent == video.parent and kept.name.startswith(video.stem)
+        assert kept.read_bytes() == prepared(images[name]).data  # exactly what was sent
+    with Image.open(files["thumb"]) as thumb:
+        assert thumb.format == "JPEG" and thumb.width > 0
+
+
+async def test_a_run_cut_short_while_waiting_still_records_its_kept_images(
+    tmp_path: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    emulator.config.inference_seconds = 2.0
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    async with WaveSpeedClient(CANARY, base_url=emulator.base_url, sleep=quick_sleep) as client:
+        run = generation.run(
+            client,
+            request(),
+            prepared(images["start"]),
+            None,
+            output_dir=data,
+            stats=generation.DurationStats(),
+            uploads=generation.UploadCache(),
+            backend="WaveSpeed",
+            on_save=lambda r: history.save(r.to_json(), owner="local", resumable=True),
+        )
+        async for item in run:  # the app dies once the task is being waited for
+            if isinstance(item, generation.Progress) and item.task_id:
+                break
+        await run.aclose()
+    (stored,) = history.unfinished()
+    kept = data.rglob("*_start.jpg")
+    assert [str(p) for p in kept] == [stored.record["input_files"].get("start")]
+    history.close()
+
+
+async def test_a_failed_task_is_saved_as_failed_with_reason_code_and_sidecar(
+    tmp_path: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    emulator.config.faults.fail_code = 1200
+    emulator.config.faults.fail_message = "content moderation: the output was flagged"
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    with pytest.raises(TaskFailed) as info:
+        await run_direct(emulator, history, images, data)
+    (run,) = history.list()
+    history.close()
+
+    assert run.id == info.value.task_id and run.status == "failed" and run.finished
+    assert run.record["error"] == "content moderation: the output was flagged"
+    assert run.record["error_code"] == 1200
+    video = Path(run.record["video_path"])
+    assert not video.exists()
+    sidecar = json.loads(video.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar["status"] == "failed" and sidecar["error_code"] == 1200
+    assert sidecar["error"] == "content moderation: the output was flagged"
+    assert Path(run.record["input_files"]["start"]).is_file()  # kept to try again
+
+
+# ---------------------------------------------------------------- cancel
+
+
+async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_history(
+    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    emulator.config.inference_seconds = 1.0
+    session = app.new_session()
+    assert not session.offline
+
+    async def consume() -> None:
+        async for _ in app.generate(**form(images["start"], seed=2024), session=session):
+            pass
+
+    waiting = asyncio.create_task(consume())
+    await wait_for(lambda: session.current is not None, 15, "the accepted run")
+    task_id = session.current.id
+    waiting.cancel()  # what Gradio does to the event when Cancel is pressed
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    assert not app.backends().history.get(task_id).finished  # the wait really stopped early
+    with pytest.warns(UserWarning, match="billed"):
+        app.cancel(session)
+
+    history = app.backends().history
+    run = await wait_for(
+        lambda: (r := history.get(task_id)) and r.finished and r, BACKGROUND_S, "the finish"
+    )
+    assert run.status == "completed" and run.record["seed"] == 2024
+    assert Path(run.record["video_path"]).is_file()
+    assert emulator.stats()["submits"] == 1
+    _, ids, _, _ = app.list_runs("", session)
+    assert ids == [task_id]
+
+
+# ---------------------------------------------------------------- the History view
+
+
+async def test_history_lists_searches_shows_loads_and_compares_runs(
+    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    session = app.new_session()
+    first = await generate(
+        session, images["start"], seed=424242, prompt="a red kite rises over the dunes"
+    )
+    second = await generate(
+        session,
+        images["start"],
+        seed=515151,
+        prompt="a red kite rises over the dunes",
+        last_image=str(images["end"]),
+        camera_fixed=True,
+    )
+    emulator.config.faults.fail_code = 1200
+    emulator.config.faults.fail_message = "flagged"
+    try:
+        with pytest.raises(gr.Error):
+            await generate(session, images["start"], seed=616161, prompt="waves crash slowly")
+    finally:
+        emulator.config.faults.fail_code = None
+    failed = app.backends().history.list(limit=1)[0]
+    assert failed.status == "failed"
+
+    # newest first; every run pictured (the failed one by its kept start image)
+    items, ids, spent, picks = app.list_runs("", session)
+    assert ids == [failed.id, second["id"], first["id"]]
+    assert len(items) == 3 and all(Path(picture).is_file() for picture, _ in items)
+    assert "[failed]" in items[0][1] and "seed 515151" in items[1][1]
+    # total spent counts completed runs only (a failed task is not billed)
+    paid = seedance.format_usd(first["cost_usd"] + second["cost_usd"])
+    assert f"<b>{paid}</b>" in spent and "3 runs" in spent and "2 completed" in spent
+    assert {value for _, value in picks.choices} == {first["id"], second["id"]}
+
+    # search by prompt text, by seed, by task id
+    assert app.list_runs("red kite", session)[1] == [second["id"], first["id"]]
+    assert app.list_runs("waves crash", session)[1] == [failed.id]
+    assert app.list_runs("424242", session)[1] == [first["id"]]
+    assert app.list_runs(second["id"], session)[1] == [second["id"]]
+    assert app.list_runs("no such thing", session)[1] == []
+
+    # show a run: its video and card
+    video, card, record = app.show_run(ids, session, select(1))
+    assert video == second["video_path"] and Path(video).is_file()
+    assert "515151" in card and second["id"] in card
+    assert record["id"] == second["id"]
+    video, card, _ = app.show_run(ids, session, select(0))
+    assert video is None and failed.id in card  # no video for a failed run, still a card
+
+    # load it into the form: the kept images and its settings
+    start, end, prompt, duration, ratio, camera_fixed, seed, model, _ = app.load_run_into_form(
+        record
+    )
+    assert start == second["input_files"]["start"] and Path(start).is_file()
+    assert end == second["input_files"]["end"] and Path(end).is_file()
+    assert (prompt, duration, ratio, camera_fixed, seed, model) == (
+        "a red kite rises over the dunes",
+        2,
+        "16:9",
+        True,
+        515151,
+        MODEL,
+    )
+
+    # compare two: two videos, the differing settings highlighted, equal ones not
+    compared = app.compare_runs([first["id"], second["id"]], session)
+    assert compared.count("<video") == 2
+    rows = {name: attrs for attrs, name in re.findall(r"<tr([^>]*)><th>(\w+)</th>", compared)}
+    assert "diff" in rows["seed"] and "diff" in rows["camera_fixed"]
+    assert "diff" not in rows["prompt"] and "diff" not in rows["model"]
+    assert "diff" not in rows["duration"]
+    with pytest.raises(gr.Error):
+        app.compare_runs([first["id"]], session)
+    with pytest.raises(gr.Error):
+        app.compare_runs([], session)
+    with pytest.raises(gr.Error):  # a failed run has no video to compare
+        app.compare_runs([first["id"], failed.id], session)
+
+
+# ---------------------------------------------------------------- users
+
+
+def test_on_a_shared_server_two_browser_sessions_are_two_owners(
+    data_dir: Path,
+    emulator: RunningEmulator,
+    images: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PLAYGROUND_SHARED", "1")
+    demo = app.launch(
+        app.build_demo(), data_dir, prevent_thread_lock=True, server_port=free_port(), quiet=True
+    )
+    try:
+        records: dict[int, dict[str, Any]] = {}
+
+        def work(i: int) -> None:
+            client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "dl"))
+            inputs = form(images["start"], seed=900 + i)
+            inputs["image"] = handle_file(inputs["image"])
+            records[i] = client.predict(**inputs, api_name="/generate")[1]
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        demo.close()
+    assert len(records) == 2
+    history = app.backends().history
+    runs = history.list()
+    assert {r.id for r in runs} == {records[0]["id"], records[1]["id"]}
+    owners = {r.owner for r in runs}
+    assert len(owners) == 2, owners
+    for owner in owners:
+        assert [r.owner for r in history.list(owner=owner)] == [owner]
+
+
+async def test_on_a_shared_server_each_session_sees_and_touches_only_its_runs(
+    data_dir: Path,
+    emulator: RunningEmulator,
+    images: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLAYGROUND_SHARED", "1")
+    assert app.backends().shared
+    alice, bob = app.new_session(), app.new_session()
+    assert alice.owner != bob.owner
+    mine, theirs = await asyncio.gather(
+        generate(alice, images["start"], seed=11), generate(bob, images["start"], seed=22)
+    )
+    history = app.backends().history
+    assert {r.owner for r in history.list()} == {alice.owner, bob.owner}
+    assert [r.id for r in history.list(owner=alice.owner)] == [mine["id"]]
+    assert [r.id for r in history.list(owner=bob.owner)] == [theirs["id"]]
+
+    _, alice_ids, spent, _ = app.list_runs("", alice)
+    assert alice_ids == [mine["id"]] and "1 runs" in spent
+    assert app.list_runs(theirs["id"], alice)[1] == []  # not even by its task id
+    assert app.show_run(alice_ids, alice, select(0))[0] == mine["video_path"]
+    with pytest.raises(gr.Error):
+        app.show_run([theirs["id"]], alice, select(0))
+    with pytest.raises(gr.Error):
+        app.delete_run(theirs, "", alice)
+    with pytest.raises(gr.Error):
+        app.compare_runs([mine["id"], theirs["id"]], alice)
+    assert history.get(theirs["id"]).finished
+    assert Path(theirs["video_path"]).is_file()
+
+
+async def test_a_local_app_lists_every_sessions_runs_and_keeps_them_across_a_restart(
+    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    assert not app.backends().shared
+    one, two = app.new_session(), app.new_session()
+    first = await generate(one, images["start"], seed=1)
+    second = await generate(two, images["start"], seed=2)
+    expected = [second["id"], first["id"]]
+    assert app.list_runs("", app.new_session())[1] == expected
+
+    shutdown_backends()  # the app stops ...
+    sessions.backends.cache_clear()
+    assert app.list_runs("", app.new_session())[1] == expected  # ... and starts again
+    reopened = History(data_dir / "history.db")
+    assert [r.id for r in reopened.list()] == expected
+    reopened.close()
+
+
+# ---------------------------------------------------------------- housekeeping
+
+
+def fake_run(
+    history: History,
+    data: Path,
+    run_id: str,
+    *,
+    age_days: float = 0.0,
+    status: str = "completed",
+    size: int = 1000,
+    owner: str = "local",
+) -> list[Path]:
+    """A run saved as generation would, with its video, sidecar, start image and thumb."""
+    created = datetime.now(UTC) - timedelta(days=age_days)
+    video = data / f"{created:%Y-%m-%d}" / f"{created:%H%M%S}_{run_id[:8]}_1.mp4"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    record = generation.RunRecord(
+        id=run_id,
+        model=MODEL,
+        status=status,
+        seed=1,
+        inputs={"prompt": run_id, "duration": 2},
+        cost_usd=0.04,
+        backend="WaveSpeed",
+        created_at=created.isoformat(timespec="seconds"),
+        video_path=str(video),
+    )
+    start = video.with_name(f"{video.stem}_start.jpg")
+    thumb = video.with_name(f"{video.stem}_thumb.jpg")
+    record.input_files = {"start": str(start), "thumb": str(thumb)}
+    video.write_bytes(b"v" * size)
+    start.write_bytes(b"s" * 10)
+    thumb.write_bytes(b"t" * 10)
+    generation.write_sidecar(record)
+    history.save(record.to_json(), owner=owner, resumable=True)
+    files = run_files(record.to_json())
+    assert len(files) == 4 and all(p.is_file() for p in files)
+    return files
+
+
+def test_prune_deletes_nothing_without_limits_and_only_old_finished_runs_by_age(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    files = {
+        "old-done": fake_run(history, data, "old-done", age_days=40),
+        "old-failed": fake_run(history, data, "old-failed", age_days=35, status="failed"),
+        "old-busy": fake_run(history, data, "old-busy", age_days=50, status="processing"),
+        "new-done": fake_run(history, data, "new-done", age_days=1),
+    }
+    assert history.prune() == []
+    assert len(history.list()) == 4
+
+    assert sorted(history.prune(max_age_days=30)) == ["old-done", "old-failed"]
+    assert sorted(r.id for r in history.list()) == ["new-done", "old-busy"]
+    for run_id, paths in files.items():
+        gone = run_id in ("old-done", "old-failed")
+        assert all(p.exists() != gone for p in paths), run_id
+    history.close()
+
+
+def test_prune_by_size_deletes_the_oldest_finished_first_until_under_the_limit(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    fake_run(history, data, "busy-oldest", age_days=9, status="processing", size=5000)
+    for age in (5, 4, 3, 2, 1):
+        fake_run(history, data, f"done-{age}", age_days=age, size=1000)
+    run_size = sum(p.stat().st_size for p in run_files(history.get("done-1").record))
+    # room for two finished runs and a bit: the three oldest finished ones go, in order
+    assert history.prune(max_bytes=2 * run_size + 10) == ["done-5", "done-4", "done-3"]
+    assert [r.id for r in history.list()] == ["done-1", "done-2", "busy-oldest"]
+    assert all(p.is_file() for p in run_files(history.get("busy-oldest").record))
+    assert all(p.is_file() for p in run_files(history.get("done-2").record))
+    # when everything finished is over the limit, only unfinished runs survive
+    assert history.prune(max_bytes=1) == ["done-2", "done-1"]
+    assert [r.id for r in history.list()] == ["busy-oldest"]
+    history.close()
+
+
+def test_backends_prune_deletes_nothing_when_no_limit_is_set(data_dir: Path) -> None:
+    b = sessions.backends()
+    assert (b.settings.max_age_days, b.settings.max_data_mb) == (None, None)
+    fake_run(b.history, data_dir, "ancient", age_days=3650, size=50_000)
+    assert b.prune() == []
+    assert b.history.get("ancient") is not None
+
+
+def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    busy = fake_run(history, data, "busy", status="processing")
+    theirs = fake_run(history, data, "theirs", owner="bob")
+    mine = fake_run(history, data, "mine", owner="alice")
+    assert "processing" not in FINISHED
+
+    assert history.delete("busy") is False
+    assert history.delete("theirs", owner="alice") is False
+    assert history.delete("no-such-run") is False
+    assert all(p.is_file() for p in busy + theirs)
+    assert history.get("busy") and history.get("theirs")
+
+    assert history.delete("mine", owner="alice") is True
+    assert history.get("mine") is None
+    assert not any(p.exists() for p in mine)
+    history.close()
+
+
+# ---------------------------------------------------------------- no secrets
+
+
+async def test_the_api_key_is_never_in_the_database_sidecars_or_records(
+    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    session = app.new_session()
+    await generate(session, images["start"], seed=5)
+    emulator.config.faults.fail_code = 1200
+    try:
+        with pytest.raises(gr.Error):
+            await generate(session, images["start"], seed=6)
+    finally:
+        emulator.config.faults.fail_code = None
+
+    history = app.backends().history
+    runs = history.list()
+    assert sorted(r.status for r in runs) == ["completed", "failed"]
+    for run in runs:
+        assert CANARY not in json.dumps(run.record)
+    db_files = list(data_dir.glob("history.db*"))  # the database, its WAL and shm
+    assert any(p.name == "history.db-wal" for p in db_files)
+    sidecars = list(data_dir.rglob("*.json"))
+    assert len(sidecars) == 2
+    for path in db_files + sidecars:
+        assert CANARY.encode() not in path.read_bytes(), path
