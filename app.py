@@ -7,6 +7,7 @@ Nothing runs at import; `python app.py` builds and launches.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -20,7 +21,9 @@ import gradio as gr
 
 import generation
 import media
+import prompting
 import seedance
+import snippets
 from sessions import Backend, NoKey, Session, backends, new_session
 from wavespeed_client import (
     SubmissionOutcomeUnknown,
@@ -68,7 +71,7 @@ async def generate(
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
     """
-    job = _Job.from_form(
+    job = await _Job.from_form(
         image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
     )
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
@@ -99,7 +102,7 @@ async def generate_variations(
 ):
     """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt variants
     (one per line of `variants`). The image is uploaded once for the whole batch."""
-    job = _Job.from_form(
+    job = await _Job.from_form(
         image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
     )
     try:
@@ -158,7 +161,7 @@ class _Job:
     kwargs: dict[str, Any]
 
     @classmethod
-    def from_form(
+    async def from_form(
         cls,
         image: str | None,
         prompt: str,
@@ -184,8 +187,19 @@ class _Job:
         )
         if problems := request.problems():
             raise gr.Error(" ".join(problems), title="Check the settings")
-        start = _prepare(image, "start image")
-        end = _prepare(last_image, "end image") if last_image else None
+        # Off the event loop: a 20 MB PNG takes about half a second to prepare.
+        start, start_info = await asyncio.to_thread(_prepare, image, "start image", request.model)
+        end, end_info = (
+            await asyncio.to_thread(_prepare, last_image, "end image", request.model)
+            if last_image
+            else (None, None)
+        )
+        if (
+            start_info
+            and end_info
+            and (note := media.aspect_mismatch_note(start_info.size, end_info.size))
+        ):
+            gr.Warning(note)
         try:
             backend = b.backend_for(session)
         except NoKey:
@@ -222,12 +236,19 @@ NO_KEY_MESSAGE = (
 )
 
 
-def _prepare(path: str, what: str) -> generation.ImageInput:
+def _prepare(
+    source: str, what: str, model: str
+) -> tuple[generation.ImageInput, media.PreparedImage | None]:
+    """An image ready to send: a URL passes through; a file is normalised to what the
+    model's output resolution can use."""
     try:
-        prepared = media.prepare_image(path)
+        if media.is_url(source):
+            return generation.ImageInput(url=media.validate_url(source)), None
+        info = seedance.MODELS.get(model)
+        prepared = media.prepare_image(source, resolution=info.resolution if info else None)
     except media.ImageError as exc:
         raise gr.Error(f"The {what}: {exc}", title="Image not usable") from None
-    return generation.ImageInput(data=prepared.data, filename=prepared.filename)
+    return generation.ImageInput(data=prepared.data, filename=prepared.filename), prepared
 
 
 def _as_int(value: Any, what: str) -> int:
@@ -470,6 +491,67 @@ def apply_preset(evt: gr.SelectData):
     )
 
 
+# --------------------------------------------------------------------------- framing
+
+
+def preview_framing(path: str | None, ratio: str):
+    """What the video will show when the chosen ratio differs from the image's (cover crop)."""
+    hidden = gr.Image(visible=False)
+    if not path or ratio in (AUTO_RATIO, "", None):
+        return hidden
+    try:
+        if not media.ratio_differs(media.image_size(path), ratio):
+            return hidden
+        preview = media.preview_aspect(path, ratio, "crop")
+    except media.ImageError:
+        return hidden  # Generate will say what is wrong with the image
+    return gr.Image(value=preview, visible=True, label=f"What the {ratio} video will show")
+
+
+def end_image_note(start: str | None, end: str | None) -> str:
+    """Say at upload time what happens when the end frame's shape differs from the start's."""
+    if not (start and end):
+        return ""
+    try:
+        note = media.aspect_mismatch_note(media.image_size(start), media.image_size(end))
+    except media.ImageError:
+        return ""
+    return f"<div class='hint warn-text'>{html.escape(note)}</div>" if note else ""
+
+
+# --------------------------------------------------------------------------- prompt & code
+
+
+def camera_move(prompt: str, move: str) -> tuple[str, bool]:
+    """One click puts a camera move in the prompt (replacing any earlier one); "fixed"
+    also fixes the camera. The prompt box stays the source of truth."""
+    return prompting.apply_camera_move(prompt or "", move)
+
+
+def compose_beats(action: str, camera: str, environment: str, continuity: str) -> str:
+    try:
+        composed = prompting.compose_prompt(action, camera, environment, continuity)
+    except prompting.PromptTooLong as exc:
+        raise gr.Error(str(exc)) from None
+    if not composed:
+        raise gr.Error("Fill in at least one beat (subject action, camera, environment…).")
+    return composed
+
+
+def copy_as_code(record: dict[str, Any] | None, request: gr.Request):
+    """curl, httpx and gradio_client snippets that repeat a run; the key only as a variable."""
+    if not record:
+        return "", "", ""
+    host = request.headers.get("host", "127.0.0.1:7860") if request else "127.0.0.1:7860"
+    scheme = request.headers.get("x-forwarded-proto", "http") if request else "http"
+    code = snippets.all_snippets(
+        record,
+        app_url=f"{scheme}://{host}/",
+        base_url=record.get("api_base") or snippets.DEFAULT_BASE_URL,
+    )
+    return code["curl"], code["python"], code["gradio_client"]
+
+
 # --------------------------------------------------------------------------- storyboard
 
 
@@ -685,8 +767,9 @@ CSS = """
 #presets .grid-container {grid-template-columns: none !important; grid-auto-flow: column;
   grid-auto-columns: minmax(110px, 1fr); overflow-x: auto;}
 #presets, #presets .grid-wrap {min-width: 0 !important;}
-#history-gallery .grid-container {grid-template-columns: repeat(auto-fill, minmax(150px, 1fr))
-  !important; grid-auto-rows: 150px;}
+#history-gallery .grid-container, #storyboard-shots .grid-container {
+  grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important;
+  grid-auto-rows: 150px;}
 .status {padding: .55rem .85rem; border-radius: 10px; font-weight: 600; font-size: .92rem;
   border: 1px solid transparent;}
 .status.idle {background: var(--block-background-fill); border-color: var(--border-color-primary);
@@ -724,6 +807,7 @@ dl.card .flag {color: #b91c1c;}
   border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
 .compare-table tr.diff td {background: #fff4d6; color: #5c4200; font-weight: 600;}
 .hint {font-size: .8rem; opacity: .7; margin-top: -.3rem;}
+.hint.warn-text {color: #8a5a00; opacity: 1;}
 .html-container:has(#title, .banner, .status, dl.card, .card.empty) {padding-left: 0 !important;
   padding-right: 0 !important;}
 #seed-row {align-items: flex-end;}
@@ -828,6 +912,14 @@ def build_demo() -> gr.Blocks:
                                 height=240,
                                 elem_id="end-image",
                             )
+                        end_note = gr.HTML(elem_id="end-note")
+                        framing = gr.Image(
+                            label="Framing preview",
+                            visible=False,
+                            interactive=False,
+                            height=200,
+                            elem_id="framing-preview",
+                        )
                         prompt = gr.Textbox(
                             label="Motion prompt",
                             placeholder="The woman turns toward the window and smiles; "
@@ -837,6 +929,25 @@ def build_demo() -> gr.Blocks:
                             elem_id="prompt",
                         )
                         count = gr.HTML(prompt_count(""), elem_id="prompt-count")
+                        with gr.Row(elem_id="camera-moves"):
+                            moves = [
+                                gr.Button(name, size="sm", min_width=70)
+                                for name in prompting.CAMERA_MOVES
+                            ]
+                        with gr.Accordion("Prompt builder", open=False, elem_id="builder"):
+                            beat_action = gr.Textbox(
+                                label="Subject action", placeholder="She turns and smiles"
+                            )
+                            beat_camera = gr.Textbox(
+                                label="Camera", placeholder="slow push-in toward her face"
+                            )
+                            beat_env = gr.Textbox(
+                                label="Environment", placeholder="dust drifts in warm light"
+                            )
+                            beat_cont = gr.Textbox(
+                                label="Continuity", placeholder="her red scarf stays on"
+                            )
+                            compose = gr.Button("Write into the prompt", size="sm")
                         with gr.Row():
                             duration = gr.Slider(
                                 seedance.DURATION_MIN_S,
@@ -947,7 +1058,18 @@ def build_demo() -> gr.Blocks:
                             use_all = gr.Button(
                                 "Reuse all settings", elem_id="reuse-all", size="sm"
                             )
+                        with gr.Row():
+                            chain = gr.Button(
+                                "Continue from last frame", elem_id="continue", size="sm"
+                            )
+                            add_shot = gr.Button("Add to storyboard", elem_id="add-shot", size="sm")
                         batch_view = gr.HTML(elem_id="variations-view")
+                        with gr.Accordion("Copy as code", open=False, elem_id="copy-code"):
+                            code_curl = gr.Code(label="curl (WaveSpeed API)", language="shell")
+                            code_python = gr.Code(label="Python (httpx)", language="python")
+                            code_client = gr.Code(
+                                label="gradio_client (this app)", language="python"
+                            )
                         with gr.Accordion("Run record (JSON)", open=False):
                             record = gr.JSON(label="Run record")
             with gr.Tab("History", id="history") as history_tab:
@@ -987,6 +1109,27 @@ def build_demo() -> gr.Blocks:
                         delete = gr.Button(
                             "Delete this run", variant="stop", size="sm", elem_id="delete-run"
                         )
+            with gr.Tab("Storyboard", id="storyboard"):
+                gr.HTML(
+                    "<div class='hint'>Chain shots with “Continue from last frame” under a "
+                    "result: each shot starts where the last one ended. Stitch them into "
+                    "one video here.</div>"
+                )
+                shots = gr.Gallery(
+                    label="Shots, in order",
+                    columns=6,
+                    height=220,
+                    object_fit="cover",
+                    allow_preview=False,
+                    elem_id="storyboard-shots",
+                )
+                with gr.Row():
+                    stitch = gr.Button("Stitch into one video", variant="primary", elem_id="stitch")
+                    clear_board = gr.Button("Clear storyboard", size="sm")
+                stitched = gr.Video(
+                    label="Storyboard", interactive=False, height=420, elem_id="stitched"
+                )
+                stitch_note = gr.HTML()
             with gr.Tab("Compare", id="compare") as compare_tab:
                 gr.HTML(
                     "<div class='hint'>Pick two or more finished runs; they play side by side "
@@ -1031,7 +1174,32 @@ def build_demo() -> gr.Blocks:
             concurrency_limit=GENERATE_CONCURRENCY,
             show_progress="minimal",
         )
-        run.then(run_card, record, card, **PRIVATE)
+        run.then(run_card, record, card, **PRIVATE).then(
+            copy_as_code, record, [code_curl, code_python, code_client], **PRIVATE
+        )
+        gr.on(
+            [image.change, aspect_ratio.change],
+            preview_framing,
+            [image, aspect_ratio],
+            framing,
+            **PRIVATE,
+        )
+        gr.on(
+            [image.change, last_image.change],
+            end_image_note,
+            [image, last_image],
+            end_note,
+            **PRIVATE,
+        )
+        for move_button in moves:
+            move_button.click(camera_move, [prompt, move_button], [prompt, camera_fixed], **PRIVATE)
+        compose.click(
+            compose_beats, [beat_action, beat_camera, beat_env, beat_cont], prompt, **PRIVATE
+        )
+        chain.click(continue_from, [record, session], [image, last_image, shots], **PRIVATE)
+        add_shot.click(add_to_storyboard, [record, session], shots, **PRIVATE)
+        stitch.click(stitch_storyboard, session, [stitched, stitch_note], api_visibility="private")
+        clear_board.click(clear_storyboard, session, [shots, stitched, stitch_note], **PRIVATE)
         batch = batch_go.click(
             generate_variations,
             [*form, var_count, variants, session],
