@@ -8,10 +8,13 @@ Nothing runs at import; `python app.py` builds and launches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
 import os
+import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,10 @@ from urllib.parse import quote
 import gradio as gr
 
 import generation
+import history
 import media
 import prompting
+import quotas
 import seedance
 import snippets
 from sessions import Backend, NoKey, Session, backends, new_session
@@ -38,6 +43,7 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 # Generating is a remote wait, not local compute: many sessions may wait side by side.
 GENERATE_CONCURRENCY = 64
 AUTO_RATIO = "auto"
+MAX_UPLOAD = "40mb"
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 
 
@@ -76,12 +82,15 @@ async def generate(
     )
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
     try:
-        async for item in generation.run(job.client, job.request, job.start, job.end, **job.kwargs):
-            if isinstance(item, generation.Progress):
-                yield gr.skip(), gr.skip(), _status_html(item.describe(), "busy")
-            else:
-                done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
-                yield item.video_path, item.to_json(), _status_html(done, "ok")
+        with job.spending(runs=1):
+            async for item in generation.run(
+                job.client, job.request, job.start, job.end, **job.kwargs
+            ):
+                if isinstance(item, generation.Progress):
+                    yield gr.skip(), gr.skip(), _status_html(item.describe(), "busy")
+                else:
+                    done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
+                    yield item.video_path, item.to_json(), _status_html(done, "ok")
     except (WaveSpeedError, media.ImageError) as exc:
         job.give_up(exc)
         raise gr.Error(user_message(exc), title=_error_title(exc)) from None
@@ -114,23 +123,22 @@ async def generate_variations(
     ]
     cells: list[tuple[str | None, str]] = [(None, f"{label} · waiting") for label in labels]
     done = failed = 0
-    yield video_grid(cells), _status_html(f"Starting {len(requests)} variations…", "busy")
-    async for index, item in generation.run_many(
-        job.client, requests, job.start, job.end, **job.kwargs
-    ):
-        if isinstance(item, generation.Progress):
-            cells[index] = (None, f"{labels[index]} · {item.describe()}")
-        elif isinstance(item, generation.RunRecord):
-            cells[index], done = (item.video_path, labels[index]), done + 1
-        else:
-            job.give_up(item)
-            cells[index], failed = (None, f"{labels[index]} · {user_message(item)}"), failed + 1
-        summary = f"{done} of {len(requests)} done" + (f", {failed} failed" if failed else "")
-        finished = done + failed == len(requests)
-        yield (
-            video_grid(cells),
-            _status_html(summary, ("ok" if not failed else "warn") if finished else "busy"),
-        )
+    with job.spending(runs=len(requests)):
+        yield video_grid(cells), _status_html(f"Starting {len(requests)} variations…", "busy")
+        async for index, item in generation.run_many(
+            job.client, requests, job.start, job.end, **job.kwargs
+        ):
+            if isinstance(item, generation.Progress):
+                cells[index] = (None, f"{labels[index]} · {item.describe()}")
+            elif isinstance(item, generation.RunRecord):
+                cells[index], done = (item.video_path, labels[index]), done + 1
+            else:
+                job.give_up(item)
+                cells[index] = (None, f"{labels[index]} · {user_message(item)}")
+                failed += 1
+            summary = f"{done} of {len(requests)} done" + (f", {failed} failed" if failed else "")
+            state = ("ok" if not failed else "warn") if done + failed == len(requests) else "busy"
+            yield video_grid(cells), _status_html(summary, state)
 
 
 def _lines(text: str | None) -> list[str]:
@@ -175,6 +183,7 @@ class _Job:
     ) -> _Job:
         if not image:
             raise gr.Error("Add a start image first: drop a photo in “Start image”.")
+        REQUEST_ID.set(uuid.uuid4().hex[:8])
         b = backends()
         request = seedance.SeedanceRequest(
             image=Path(image).name,
@@ -211,7 +220,7 @@ class _Job:
             b.save(session, backend, record)
 
         kwargs = {
-            "output_dir": b.settings.data_dir,
+            "output_dir": b.output_dir(session),
             "stats": b.stats,
             "uploads": uploads,
             "backend": backend.label,
@@ -219,6 +228,21 @@ class _Job:
             "pacer": b.pacer_for(session, backend),
         }
         return cls(session, request, start, end, backend, client, kwargs)
+
+    def spending(self, runs: int) -> contextlib.AbstractContextManager[None]:
+        """Hold `runs` against the demo's limits when they are spent on the owner's key."""
+        b = backends()
+        if self.backend.source != "env" or b.quota is None:
+            return contextlib.nullcontext()
+        try:
+            return b.quota.reserve(
+                b.owner_of(self.session),
+                runs=runs,
+                usd=(self.request.cost_usd or 0.0) * runs,
+                duration_s=self.request.duration,
+            )
+        except quotas.QuotaExceeded as exc:
+            raise gr.Error(str(exc), title="Demo limit reached") from None
 
     def give_up(self, exc: Exception) -> None:
         """After an error: a run whose wait timed out is finished in the background."""
@@ -392,7 +416,7 @@ def _status_html(text: str, kind: str = "idle") -> str:
 
 def backend_banner(session: Session) -> str:
     """Which backend this session generates with, said plainly wherever it matters."""
-    settings = backends().settings
+    b = backends()
     if session.offline:
         kind, text = (
             "offline",
@@ -404,7 +428,15 @@ def backend_banner(session: Session) -> str:
         )
     elif session.api_key:
         kind, text = "live", "<b>WaveSpeed · Seedance.</b> Using the key you entered."
-    elif settings.api_key:
+    elif b.owner_key_usable and b.quota is not None:
+        kind, text = (
+            "live",
+            (
+                "<b>WaveSpeed · Seedance on this demo's key.</b> "
+                f"{html.escape(b.quota.left(b.owner_of(session)))}. Your own key has no limits."
+            ),
+        )
+    elif b.owner_key_usable:
         kind, text = "live", "<b>WaveSpeed · Seedance.</b> Using the key from the environment."
     else:
         kind, text = (
@@ -595,8 +627,11 @@ def stitch_storyboard(session: Session):
     shots = [s for s in session.storyboard if Path(s.get("video_path") or "").is_file()]
     if not shots:
         raise gr.Error("The storyboard is empty: use “Continue from last frame” on a result.")
-    data_dir = backends().settings.data_dir
-    dest = data_dir / "storyboards" / f"{shots[0]['id'][:8]}_{len(shots)}_shots.mp4"
+    dest = (
+        backends().output_dir(session)
+        / "storyboards"
+        / f"{shots[0]['id'][:8]}_{len(shots)}_shots.mp4"
+    )
     path, reencoded = media.stitch([s["video_path"] for s in shots], dest)
     how = "re-encoded (the clips differ)" if reencoded else "joined without re-encoding"
     total = sum(int(s["inputs"].get("duration", 0)) for s in shots)
@@ -1176,7 +1211,7 @@ def build_demo() -> gr.Blocks:
         )
         run.then(run_card, record, card, **PRIVATE).then(
             copy_as_code, record, [code_curl, code_python, code_client], **PRIVATE
-        )
+        ).then(backend_banner, session, banner, **PRIVATE)
         gr.on(
             [image.change, aspect_ratio.change],
             preview_framing,
@@ -1208,6 +1243,7 @@ def build_demo() -> gr.Blocks:
             concurrency_limit=GENERATE_CONCURRENCY,
             show_progress="hidden",
         )
+        batch.then(backend_banner, session, banner, **PRIVATE)  # quota left, on a demo key
         stop.click(cancel, session, status, cancels=[run, batch], **PRIVATE)
         for widget in (model, duration, var_count, variants):
             widget.change(batch_label, [model, duration, var_count, variants], batch_go, **PRIVATE)
@@ -1232,11 +1268,31 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+# Each generation's log lines carry a short id, to follow one run among many visitors'.
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+class _RequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def configure_logging() -> None:
+    """Levels from LOG_LEVEL (default INFO). httpx logs URLs, never headers: no key."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestId())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, handlers=[handler])
+    if level != "DEBUG":  # one line per poll is noise; our own lines say what matters
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    configure_logging()
     b = backends()
     settings = b.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -1244,7 +1300,7 @@ def main() -> None:
     log.info("backend %s · model %s · data %s", backend, settings.default_model, settings.data_dir)
     b.prune()
     b.resume()
-    launch(build_demo(), settings.data_dir)
+    launch(build_demo(), settings.data_dir, mcp_server=settings.mcp)
 
 
 def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
@@ -1253,8 +1309,13 @@ def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
         theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
         css=CSS,
         js=PAGE_JS,
-        # Outputs, and the preset images whatever the working directory.
+        # Outputs, and the preset images whatever the working directory; never the history
+        # database beside the outputs, which holds every visitor's records.
         allowed_paths=[str(Path(data_dir).resolve()), str(PRESETS_DIR)],
+        blocked_paths=[str(p) for p in history.database_files(Path(data_dir).resolve())],
+        # Uploads beyond this are refused before they reach a handler (the API takes 10 MB;
+        # bigger photos are accepted here and scaled down).
+        max_file_size=MAX_UPLOAD,
         **kwargs,
     )
     return demo

@@ -37,6 +37,14 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
 
 
+DATABASE = "history.db"
+
+
+def database_files(data_dir: Path) -> list[Path]:
+    """The database and its WAL companions: never to be served over HTTP."""
+    return [data_dir / f"{DATABASE}{suffix}" for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 @dataclass(frozen=True)
 class StoredRun:
     id: str
@@ -188,11 +196,49 @@ class History:
                 deleted.append(run.id)
         return deleted
 
+    def count_runs(
+        self,
+        *,
+        owner: str | None = None,
+        since: datetime | None = None,
+        resumable: bool | None = None,
+    ) -> int:
+        """Accepted runs, whatever became of them (quotas count attempts)."""
+        where, args = _filters(owner, since, resumable)
+        return int(
+            self._connection().execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
+        )
+
+    def spent(self, *, since: datetime | None = None, resumable: bool | None = None) -> float:
+        """USD of runs that are or may be billed: all accepted runs but the failed ones."""
+        where, args = _filters(None, since, resumable)
+        where += (" AND" if where else " WHERE") + " status != 'failed'"
+        row = self._connection().execute(
+            f"SELECT COALESCE(SUM(cost_usd), 0) FROM runs{where}", args
+        )
+        return float(row.fetchone()[0])
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _filters(
+    owner: str | None, since: datetime | None, resumable: bool | None
+) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    if owner is not None:
+        clauses.append("owner = ?")
+        args.append(owner)
+    if since is not None:
+        clauses.append("created_at >= ?")
+        args.append(since.isoformat(timespec="seconds"))
+    if resumable is not None:
+        clauses.append("resumable = ?")
+        args.append(int(resumable))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def _stored(row: sqlite3.Row) -> StoredRun:

@@ -11,10 +11,12 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import generation
 import history
+import quotas
 import recovery
 from settings import Settings, load_settings
 from wavespeed_client import WaveSpeedClient
@@ -98,7 +100,7 @@ class Backends:
 
     @cached_property
     def history(self) -> history.History:
-        return history.History(self.settings.data_dir / "history.db")
+        return history.History(self.settings.data_dir / history.DATABASE)
 
     @cached_property
     def recovery(self) -> recovery.Recovery:
@@ -123,9 +125,28 @@ class Backends:
             return Backend(
                 session.api_key, self.settings.base_url, "session", "WaveSpeed (your key)"
             )
-        if self.settings.api_key:
-            return Backend(self.settings.api_key, self.settings.base_url, "env", "WaveSpeed")
+        if self.owner_key_usable:
+            return Backend(self.settings.api_key or "", self.settings.base_url, "env", "WaveSpeed")
         raise NoKey
+
+    @property
+    def owner_key_usable(self) -> bool:
+        """The owner's key serves visitors of a public server only within limits they set."""
+        return bool(self.settings.api_key) and (
+            not self.shared or self.settings.visitor_limits is not None
+        )
+
+    @cached_property
+    def quota(self) -> quotas.Quota | None:
+        """Limits on the owner's key for visitors; None where none apply (a local app)."""
+        limits = self.settings.visitor_limits
+        return quotas.Quota(limits, self.history) if self.shared and limits else None
+
+    def output_dir(self, session: Session) -> Path:
+        """Where a session's videos go. On a public server, under the visitor's random
+        owner id: file URLs are then unguessable to other visitors."""
+        data = self.settings.data_dir
+        return data / "visitors" / session.owner if self.shared else data
 
     def client_for(
         self, session: Session, backend: Backend
@@ -215,5 +236,5 @@ def backends() -> Backends:
 
 
 def new_session() -> Session:
-    settings = backends().settings
-    return Session(offline=settings.offline or not settings.api_key)
+    b = backends()
+    return Session(offline=b.settings.offline or not b.owner_key_usable)

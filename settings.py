@@ -7,13 +7,19 @@ Read once per call, never written back: a key typed into the UI must not end up 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from quotas import Limits
 from seedance import DEFAULT_MODEL
 from wavespeed_client import DEFAULT_BASE_URL
+
+# On a Space the disk is temporary and shared by strangers: a day of runs is plenty.
+SPACE_DATA_DIR = "/tmp/seedance-playground"
+SPACE_MAX_AGE_DAYS = 1.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,9 @@ class Settings:
     max_data_mb: float | None = None
     offline_seconds: float = 3.0
     tier: str = "bronze"
+    space: bool = False
+    visitor_limits: Limits | None = None  # set: visitors may spend the owner's key
+    mcp: bool = False
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -48,24 +57,53 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything),
     PLAYGROUND_OFFLINE_SECONDS (the offline emulator's simulated inference time, default 3),
     WAVESPEED_TIER (bronze, silver or gold: paces submits to the account's rate limit).
+
+    On a public server, visitors bring their own key unless the owner sets a daily cap,
+    PLAYGROUND_DAILY_USD; then the owner's key is spent within it and within
+    PLAYGROUND_MAX_DURATION (5), PLAYGROUND_MAX_VARIATIONS (2), PLAYGROUND_RUNS_PER_SESSION
+    (3) and PLAYGROUND_RUNS_PER_HOUR (20). PLAYGROUND_MCP=1 serves the MCP endpoint.
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
     def get(name: str) -> str:
         return (os.environ.get(name) or file_values.get(name) or "").strip()
 
+    space = bool(get("SPACE_ID"))
     return Settings(
         api_key=get("WAVESPEED_API_KEY") or None,
         base_url=(get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-        data_dir=Path(get("PLAYGROUND_DATA_DIR") or "outputs"),
+        data_dir=Path(get("PLAYGROUND_DATA_DIR") or (SPACE_DATA_DIR if space else "outputs")),
         default_model=get("SEEDANCE_MODEL") or DEFAULT_MODEL,
         offline=_flag(get("PLAYGROUND_OFFLINE")),
-        shared=_flag(get("PLAYGROUND_SHARED")) or bool(get("SPACE_ID")),
-        max_age_days=_number(get("PLAYGROUND_MAX_AGE_DAYS"), "PLAYGROUND_MAX_AGE_DAYS"),
+        shared=_flag(get("PLAYGROUND_SHARED")) or space,
+        max_age_days=_number(get("PLAYGROUND_MAX_AGE_DAYS"), "PLAYGROUND_MAX_AGE_DAYS")
+        or (SPACE_MAX_AGE_DAYS if space else None),
         max_data_mb=_number(get("PLAYGROUND_MAX_DATA_MB"), "PLAYGROUND_MAX_DATA_MB"),
         offline_seconds=_number(get("PLAYGROUND_OFFLINE_SECONDS"), "PLAYGROUND_OFFLINE_SECONDS")
         or 3.0,
         tier=_tier(get("WAVESPEED_TIER")),
+        space=space,
+        visitor_limits=_limits(get),
+        mcp=_flag(get("PLAYGROUND_MCP")),
+    )
+
+
+def _limits(get: Callable[[str], str]) -> Limits | None:
+    daily = _number(get("PLAYGROUND_DAILY_USD"), "PLAYGROUND_DAILY_USD")
+    if daily is None:
+        return None
+    defaults = Limits(daily_usd=daily)
+
+    def whole(name: str, default: int | None) -> int | None:
+        value = _number(get(name), name)
+        return default if value is None else int(value)
+
+    return Limits(
+        daily_usd=daily,
+        max_duration_s=whole("PLAYGROUND_MAX_DURATION", defaults.max_duration_s),
+        max_variations=whole("PLAYGROUND_MAX_VARIATIONS", defaults.max_variations),
+        runs_per_session=whole("PLAYGROUND_RUNS_PER_SESSION", defaults.runs_per_session),
+        runs_per_hour=whole("PLAYGROUND_RUNS_PER_HOUR", defaults.runs_per_hour),
     )
 
 

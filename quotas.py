@@ -1,0 +1,132 @@
+"""Limits on spending the owner's key on a public server (a Space).
+
+Counts come from history, so they survive restarts: a run counts from the moment the API
+accepts it. Runs not yet accepted are held as reservations, so many visitors clicking at
+once cannot all slip under the limit together. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from history import History
+
+
+class QuotaExceeded(Exception):
+    """Over a limit; the message says which, and what the visitor can do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the owner allows visitors to spend of the owner's key (None: no limit)."""
+
+    daily_usd: float
+    max_duration_s: int | None = 5
+    max_variations: int | None = 2
+    runs_per_session: int | None = 3
+    runs_per_hour: int | None = 20
+
+
+@dataclass
+class _Held:
+    runs: int = 0
+    usd: float = 0.0
+
+
+class Quota:
+    def __init__(self, limits: Limits, history: History) -> None:
+        self.limits = limits
+        self.history = history
+        self._lock = threading.Lock()
+        self._held: dict[str, _Held] = {}  # per owner, not yet in history
+
+    def reserve(
+        self, owner: str, *, runs: int, usd: float, duration_s: int
+    ) -> AbstractContextManager[None]:
+        """Check every limit now (QuotaExceeded), and hold `runs` costing `usd` until the
+        returned context exits; enter it at once."""
+        with self._lock:
+            self._check(owner, runs, usd, duration_s)
+            held = self._held.setdefault(owner, _Held())
+            held.runs += runs
+            held.usd += usd
+
+        @contextmanager
+        def holding() -> Iterator[None]:
+            try:
+                yield
+            finally:
+                with self._lock:
+                    held.runs -= runs
+                    held.usd -= usd
+
+        return holding()
+
+    def _check(self, owner: str, runs: int, usd: float, duration_s: int) -> None:
+        lim = self.limits
+        if lim.max_duration_s is not None and duration_s > lim.max_duration_s:
+            raise QuotaExceeded(
+                f"On this demo, videos are at most {lim.max_duration_s} s. Shorten the "
+                "duration, or use your own WaveSpeed key for longer clips."
+            )
+        if lim.max_variations is not None and runs > lim.max_variations:
+            raise QuotaExceeded(
+                f"On this demo, at most {lim.max_variations} variations at once. Ask for "
+                "fewer, or use your own WaveSpeed key."
+            )
+        used = self.usage(owner)
+        if lim.runs_per_session is not None and used.session_runs + runs > lim.runs_per_session:
+            raise QuotaExceeded(
+                f"You have used your {lim.runs_per_session} runs on this demo's key. Enter "
+                "your own WaveSpeed key under “Backend & API key” to go on."
+            )
+        if lim.runs_per_hour is not None and used.hour_runs + runs > lim.runs_per_hour:
+            raise QuotaExceeded(
+                f"This demo's key has made its {lim.runs_per_hour} runs this hour for all "
+                "visitors. Try again later, or use your own WaveSpeed key."
+            )
+        if used.day_usd + usd > lim.daily_usd + 1e-9:
+            raise QuotaExceeded(
+                f"This demo's key has spent its ${lim.daily_usd:.2f} for today. Try again "
+                "tomorrow (UTC), or use your own WaveSpeed key."
+            )
+
+    def usage(self, owner: str) -> Usage:
+        now = datetime.now(UTC)
+        held_all = _Held(
+            sum(h.runs for h in self._held.values()), sum(h.usd for h in self._held.values())
+        )
+        held_own = self._held.get(owner, _Held())
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return Usage(
+            session_runs=self.history.count_runs(owner=owner, resumable=True) + held_own.runs,
+            hour_runs=self.history.count_runs(since=now - timedelta(hours=1), resumable=True)
+            + held_all.runs,
+            day_usd=self.history.spent(since=day_start, resumable=True) + held_all.usd,
+        )
+
+    def left(self, owner: str) -> str:
+        """What a visitor has left, in one line."""
+        used, lim = self.usage(owner), self.limits
+        parts = []
+        if lim.runs_per_session is not None:
+            parts.append(
+                f"{max(0, lim.runs_per_session - used.session_runs)} of "
+                f"{lim.runs_per_session} runs left for you"
+            )
+        parts.append(
+            f"${max(0.0, lim.daily_usd - used.day_usd):.2f} of "
+            f"${lim.daily_usd:.2f} left today for everyone"
+        )
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Usage:
+    session_runs: int
+    hour_runs: int
+    day_usd: float
