@@ -587,9 +587,22 @@ def copy_as_code(record: dict[str, Any] | None, request: gr.Request):
 # --------------------------------------------------------------------------- storyboard
 
 
+def _own_run(record: dict[str, Any] | None, session: Session) -> dict[str, Any] | None:
+    """The finished run the page names, as this server recorded it, if this session may
+    see it. The page's copy of a record is only a pointer: a client can send it edited."""
+    if not record or not isinstance(record.get("id"), str):
+        return None
+    b = backends()
+    run = b.history.get(record["id"], owner=b.visible_owner(session))
+    if run is None or run.status != "completed":
+        return None
+    return run.record if Path(run.record.get("video_path") or "").is_file() else None
+
+
 def continue_from(record: dict[str, Any] | None, session: Session):
     """Chain shots: this run joins the storyboard, its last frame becomes the next start."""
-    if not record or not Path(record.get("video_path") or "").is_file():
+    record = _own_run(record, session)
+    if record is None:
         raise gr.Error("Generate a video first, then continue from its last frame.")
     video = Path(record["video_path"])
     frame = video.with_name(f"{video.stem}_last.png")
@@ -601,7 +614,8 @@ def continue_from(record: dict[str, Any] | None, session: Session):
 
 
 def add_to_storyboard(record: dict[str, Any] | None, session: Session):
-    if not record or not Path(record.get("video_path") or "").is_file():
+    record = _own_run(record, session)
+    if record is None:
         raise gr.Error("Generate a video first, then add it to the storyboard.")
     _add_shot(session, record)
     gr.Info(f"Added as shot {len(session.storyboard)} of the storyboard.")
@@ -1042,7 +1056,7 @@ def build_demo() -> gr.Blocks:
                         with gr.Accordion("Variations", open=False, elem_id="variations"):
                             with gr.Row(equal_height=True):
                                 var_count = gr.Slider(
-                                    2,
+                                    1,
                                     seedance.MAX_VARIATIONS,
                                     value=4,
                                     step=1,

@@ -147,22 +147,26 @@ class UploadCache:
     """Each distinct image goes up once per account: content hash -> download URL.
 
     Concurrent runs with the same image share one upload; a failed upload is forgotten so
-    the next run tries again.
+    the next run tries again. WaveSpeed deletes uploads after 7 days, so a URL is reused
+    for at most UPLOAD_REUSE_S.
     """
 
-    def __init__(self) -> None:
-        self._uploads: dict[str, asyncio.Future[str]] = {}
+    UPLOAD_REUSE_S = 6 * 24 * 3600.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._uploads: dict[str, tuple[float, asyncio.Future[str]]] = {}
+        self._clock = clock
 
     async def url_for(self, client: WaveSpeedClient, image: ImageInput) -> str:
         if image.url:
             return image.url
-        key = image.sha256
-        if key not in self._uploads:
+        key, now = image.sha256, self._clock()
+        if key not in self._uploads or now - self._uploads[key][0] > self.UPLOAD_REUSE_S:
             upload = client.upload(image.data or b"", filename=image.filename)
-            self._uploads[key] = asyncio.ensure_future(upload)
+            self._uploads[key] = (now, asyncio.ensure_future(upload))
         try:
             # shield: one caller's cancel must not cancel the upload others wait on
-            return await asyncio.shield(self._uploads[key])
+            return await asyncio.shield(self._uploads[key][1])
         except Exception:
             self._uploads.pop(key, None)
             raise

@@ -7,6 +7,7 @@ key and client, which never leave that session's server-side state.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -64,7 +65,6 @@ class Session:
     # accepted, unfinished runs, with the backend each was sent to
     pending: dict[str, tuple[generation.RunRecord, Backend]] = field(default_factory=dict)
     last_seed: int | None = None
-    pacer: generation.Pacer | None = field(default=None, repr=False)  # for the session's key
     storyboard: list[dict[str, Any]] = field(default_factory=list)  # chained shots, in order
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
@@ -97,6 +97,7 @@ class Backends:
         self._offline_uploads = generation.UploadCache()
         self._emulator: Any = None
         self._server_pacer = generation.Pacer(self.videos_per_minute)
+        self._key_pacers: dict[str, generation.Pacer] = {}  # sha256 of a visitor's key
 
     @cached_property
     def history(self) -> history.History:
@@ -173,9 +174,11 @@ class Backends:
         if backend.source == "env":
             return self._server_pacer
         if backend.source == "session":
-            if session.pacer is None:
-                session.pacer = generation.Pacer(self.videos_per_minute)
-            return session.pacer
+            # by the key, not the session: two tabs with one key are one account
+            account = hashlib.sha256(backend.api_key.encode()).hexdigest()
+            if account not in self._key_pacers:
+                self._key_pacers[account] = generation.Pacer(self.videos_per_minute)
+            return self._key_pacers[account]
         return None  # the emulator has no rate limit
 
     def emulator_url(self) -> str:

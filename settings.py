@@ -17,6 +17,27 @@ from quotas import Limits
 from seedance import DEFAULT_MODEL
 from wavespeed_client import DEFAULT_BASE_URL
 
+# Every variable read here (tests clear them all for a clean slate).
+ENV_VARS = (
+    "WAVESPEED_API_KEY",
+    "WAVESPEED_BASE_URL",
+    "WAVESPEED_TIER",
+    "SEEDANCE_MODEL",
+    "SPACE_ID",
+    "PLAYGROUND_DATA_DIR",
+    "PLAYGROUND_OFFLINE",
+    "PLAYGROUND_OFFLINE_SECONDS",
+    "PLAYGROUND_SHARED",
+    "PLAYGROUND_MAX_AGE_DAYS",
+    "PLAYGROUND_MAX_DATA_MB",
+    "PLAYGROUND_MCP",
+    "PLAYGROUND_DAILY_USD",
+    "PLAYGROUND_MAX_DURATION",
+    "PLAYGROUND_MAX_VARIATIONS",
+    "PLAYGROUND_RUNS_PER_SESSION",
+    "PLAYGROUND_RUNS_PER_HOUR",
+)
+
 # On a Space the disk is temporary and shared by strangers: a day of runs is plenty.
 SPACE_DATA_DIR = "/tmp/seedance-playground"
 SPACE_MAX_AGE_DAYS = 1.0

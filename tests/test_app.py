@@ -29,18 +29,11 @@ from PIL import Image, ImageDraw
 import app
 import emulator as emulator_module
 import seedance
+import settings
 from emulator import EmulatorConfig, RunningEmulator
 from wavespeed_client import TaskTimeout
 
-ENV_NAMES = (
-    "WAVESPEED_API_KEY",
-    "WAVESPEED_BASE_URL",
-    "PLAYGROUND_DATA_DIR",
-    "SEEDANCE_MODEL",
-    "PLAYGROUND_OFFLINE",
-    "PLAYGROUND_SHARED",
-    "SPACE_ID",
-)
+ENV_NAMES = settings.ENV_VARS
 CANARY = "sk-CANARY-7b1f"
 GOOD_KEY = "good"
 API_PARAMETERS = [
@@ -72,6 +65,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
         monkeypatch.delenv(name, raising=False)
     data_dir = tmp_path / "data"
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no minute-long pacing between test runs
     app.backends.cache_clear()
     yield data_dir
     shutdown_backends()
@@ -438,13 +432,14 @@ def served(tmp_path_factory: pytest.TempPathFactory, images: SimpleNamespace) ->
         mp.setenv("WAVESPEED_BASE_URL", running.base_url)
         mp.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.setenv("WAVESPEED_TIER", "gold")
         app.backends.cache_clear()
-        demo = app.build_demo().queue(default_concurrency_limit=app.GENERATE_CONCURRENCY)
-        demo.launch(
+        demo = app.launch(
+            app.build_demo(),
+            data_dir,
             prevent_thread_lock=True,
             server_name="127.0.0.1",
             server_port=free_port(),
-            allowed_paths=[str(data_dir.resolve())],
             quiet=True,
         )
         try:

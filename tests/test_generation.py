@@ -417,3 +417,23 @@ async def test_output_files_are_unique_and_sortable(
     # same seed, same second: still two files, and each a whole video
     assert names[0] != names[1]
     assert all(media.probe_video(output_dir / n).frames > 0 for n in names)
+
+
+async def test_an_upload_url_is_not_reused_past_the_apis_seven_day_retention():
+    class CountingClient:
+        uploads = 0
+
+        async def upload(self, data: bytes, *, filename: str) -> str:
+            self.uploads += 1
+            return f"https://cdn.example/{self.uploads}.jpg"
+
+    now = [0.0]
+    cache = generation.UploadCache(clock=lambda: now[0])
+    client = CountingClient()
+    image = generation.ImageInput(data=b"jpeg bytes")
+    first = await cache.url_for(client, image)  # type: ignore[arg-type]
+    now[0] = 5 * 24 * 3600
+    assert await cache.url_for(client, image) == first  # type: ignore[arg-type]
+    now[0] = 6.5 * 24 * 3600
+    assert await cache.url_for(client, image) != first  # type: ignore[arg-type]
+    assert client.uploads == 2

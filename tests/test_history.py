@@ -31,6 +31,7 @@ import generation
 import media
 import seedance
 import sessions
+import settings
 from emulator import RunningEmulator
 from history import FINISHED, History, run_files
 from sessions import Session
@@ -38,19 +39,7 @@ from wavespeed_client import TaskFailed, WaveSpeedClient
 
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
 CANARY = "sk-CANARY-history-5e0c"
-ENV_NAMES = (
-    "WAVESPEED_API_KEY",
-    "WAVESPEED_BASE_URL",
-    "PLAYGROUND_DATA_DIR",
-    "SEEDANCE_MODEL",
-    "PLAYGROUND_OFFLINE",
-    "PLAYGROUND_SHARED",
-    "SPACE_ID",
-    "PLAYGROUND_MAX_AGE_DAYS",
-    "PLAYGROUND_MAX_DATA_MB",
-    "PLAYGROUND_OFFLINE_SECONDS",
-    "WAVESPEED_TIER",
-)
+ENV_NAMES = settings.ENV_VARS
 POLL_S = 0.05
 BACKGROUND_S = 15  # Cancel: how long the background finish may take (inference is ~0.5 s)
 NAME = re.compile(r"(\d{4}-\d{2}-\d{2})/(\d{6})_([0-9a-f]{8})_(\d+)\.mp4")

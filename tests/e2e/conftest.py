@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import settings
+
 # Playwright drives the system's Chromium; it must never download its own (`playwright install`).
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))
 CHROMIUM_ARGS = [
@@ -27,16 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Settings the app reads from the environment: cleared so a developer's own cannot leak in.
-APP_ENV = (
-    "WAVESPEED_API_KEY",
-    "WAVESPEED_BASE_URL",
-    "SEEDANCE_MODEL",
-    "PLAYGROUND_DATA_DIR",
-    "PLAYGROUND_OFFLINE",
-    "PLAYGROUND_SHARED",
-    "PLAYGROUND_OFFLINE_SECONDS",
-    "SPACE_ID",
-)
+APP_ENV = settings.ENV_VARS
 # Fast enough for a quick suite, slow enough that the "Processing" state can be seen.
 EMULATOR_INFERENCE_S = 1.0
 
