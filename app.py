@@ -167,6 +167,7 @@ class _Job:
     backend: Backend
     client: Any
     kwargs: dict[str, Any]
+    holds: list[quotas.Hold]
 
     @classmethod
     async def from_form(
@@ -215,9 +216,15 @@ class _Job:
             raise gr.Error(NO_KEY_MESSAGE, title="No API key") from None
         client, uploads = b.client_for(session, backend)
 
+        accepted: set[str] = set()
+        holds: list[quotas.Hold] = []  # the demo-limit hold, once spending() made one
+
         def on_save(record: generation.RunRecord) -> None:
             session.track(record, backend)
             b.save(session, backend, record)
+            if holds and record.id not in accepted:  # history counts it now, not the hold
+                accepted.add(record.id)
+                holds[0].accepted(record.cost_usd or 0.0)
 
         kwargs = {
             "output_dir": b.output_dir(session),
@@ -227,15 +234,15 @@ class _Job:
             "on_save": on_save,
             "pacer": b.pacer_for(session, backend),
         }
-        return cls(session, request, start, end, backend, client, kwargs)
+        return cls(session, request, start, end, backend, client, kwargs, holds)
 
-    def spending(self, runs: int) -> contextlib.AbstractContextManager[None]:
+    def spending(self, runs: int) -> contextlib.AbstractContextManager[Any]:
         """Hold `runs` against the demo's limits when they are spent on the owner's key."""
         b = backends()
         if self.backend.source != "env" or b.quota is None:
             return contextlib.nullcontext()
         try:
-            return b.quota.reserve(
+            hold = b.quota.reserve(
                 b.owner_of(self.session),
                 runs=runs,
                 usd=(self.request.cost_usd or 0.0) * runs,
@@ -243,6 +250,8 @@ class _Job:
             )
         except quotas.QuotaExceeded as exc:
             raise gr.Error(str(exc), title="Demo limit reached") from None
+        self.holds.append(hold)
+        return hold
 
     def give_up(self, exc: Exception) -> None:
         """After an error: a run whose wait timed out is finished in the background."""
@@ -1330,6 +1339,9 @@ def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
         # Uploads beyond this are refused before they reach a handler (the API takes 10 MB;
         # bigger photos are accepted here and scaled down).
         max_file_size=MAX_UPLOAD,
+        # Gradio's queue runs at most max_threads events at once (default 40), whatever each
+        # event's concurrency_limit: room for every generate and its .then() follow-ups.
+        max_threads=2 * GENERATE_CONCURRENCY,
         **kwargs,
     )
     return demo

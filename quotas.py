@@ -8,8 +8,6 @@ once cannot all slip under the limit together. Stdlib only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,30 +39,18 @@ class Quota:
     def __init__(self, limits: Limits, history: History) -> None:
         self.limits = limits
         self.history = history
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # usage() is called with it held, from _check()
         self._held: dict[str, _Held] = {}  # per owner, not yet in history
 
-    def reserve(
-        self, owner: str, *, runs: int, usd: float, duration_s: int
-    ) -> AbstractContextManager[None]:
-        """Check every limit now (QuotaExceeded), and hold `runs` costing `usd` until the
-        returned context exits; enter it at once."""
+    def reserve(self, owner: str, *, runs: int, usd: float, duration_s: int) -> Hold:
+        """Check every limit now (QuotaExceeded), and hold `runs` costing `usd` until each
+        is accepted (then history counts it) or the returned context exits."""
         with self._lock:
             self._check(owner, runs, usd, duration_s)
             held = self._held.setdefault(owner, _Held())
             held.runs += runs
             held.usd += usd
-
-        @contextmanager
-        def holding() -> Iterator[None]:
-            try:
-                yield
-            finally:
-                with self._lock:
-                    held.runs -= runs
-                    held.usd -= usd
-
-        return holding()
+        return Hold(self, held, runs, usd)
 
     def _check(self, owner: str, runs: int, usd: float, duration_s: int) -> None:
         lim = self.limits
@@ -97,10 +83,11 @@ class Quota:
 
     def usage(self, owner: str) -> Usage:
         now = datetime.now(UTC)
-        held_all = _Held(
-            sum(h.runs for h in self._held.values()), sum(h.usd for h in self._held.values())
-        )
-        held_own = self._held.get(owner, _Held())
+        with self._lock:
+            held_all = _Held(
+                sum(h.runs for h in self._held.values()), sum(h.usd for h in self._held.values())
+            )
+            held_own = _Held(**vars(self._held.get(owner, _Held())))
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return Usage(
             session_runs=self.history.count_runs(owner=owner, resumable=True) + held_own.runs,
@@ -123,6 +110,32 @@ class Quota:
             f"${lim.daily_usd:.2f} left today for everyone"
         )
         return " · ".join(parts)
+
+
+class Hold:
+    """Runs reserved but not yet in history. Use as a context: what is still held when it
+    exits (runs refused or failed before acceptance) is released."""
+
+    def __init__(self, quota: Quota, held: _Held, runs: int, usd: float) -> None:
+        self._quota, self._held, self.runs, self.usd = quota, held, runs, usd
+
+    def accepted(self, usd: float) -> None:
+        """One run was accepted and saved: history counts it from now on, not the hold."""
+        with self._quota._lock:
+            if self.runs <= 0:
+                return
+            usd = min(usd, self.usd)
+            self.runs, self.usd = self.runs - 1, self.usd - usd
+            self._held.runs, self._held.usd = self._held.runs - 1, self._held.usd - usd
+
+    def __enter__(self) -> Hold:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._quota._lock:
+            self._held.runs -= self.runs
+            self._held.usd -= self.usd
+            self.runs, self.usd = 0, 0.0
 
 
 @dataclass(frozen=True)
