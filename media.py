@@ -32,7 +32,7 @@ import httpx
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont, ImageOps
 
-ASPECT_RATIOS: tuple[str, ...] = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+from seedance import ASPECT_RATIOS  # the model's six ratios, defined once
 
 # Pixel sizes Seedance 1.0 produces per aspect ratio (both sides multiples of 16).
 OUTPUT_SIZES_480P: dict[str, tuple[int, int]] = {
