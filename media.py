@@ -413,9 +413,17 @@ MAX_PIXELS = 50_000_000
 MAX_UPSCALE = 4.0
 # JPEG cannot store sides over 65,535 px; long before that an image is a strip, not a frame.
 MAX_OUTPUT_SIDE_PX = 16_384
-# 4:2:0 with optimised Huffman tables: visually lossless for photos and compact.
-JPEG_QUALITY = 90
+# 4:2:0 with optimised Huffman tables. The best quality whose file fits the upload budget
+# is sent: a 2 MP photo at q98 is ~0.5-1 MB, a fraction of a second on any uplink, and
+# keeps fine texture (grain, foliage) that q90 smears (SSIM 0.96 -> 0.98 on a grainy
+# phone photo in bench/bench_prepare.py). Over budget even at q90 is fine up to 10 MB.
+JPEG_QUALITIES = (98, 95, 90)
+UPLOAD_BUDGET_BYTES = 1536 * 1024
 JPEG_FALLBACK_QUALITIES = (85, 80, 70)  # only for an image that would still be over 10 MB
+# Images with at least this many pixels are resized in horizontal bands on two threads
+# (Pillow releases the GIL while resampling): a 14 MP PNG goes from ~175 to ~95 ms.
+BANDED_RESIZE_PIXELS = 4_000_000
+RESIZE_WORKERS = 2
 ASPECT_TOLERANCE = 0.03  # ratios closer than 3 % are the same framing
 PREVIEW_SIDE_PX = 640
 PREVIEW_BACKGROUND = (128, 128, 128)  # neutral grey bars for "fit" previews
@@ -438,13 +446,13 @@ def _round_up(value: float, step: int = 16) -> int:
 def max_side_for(resolution: str) -> int:
     """The longest image side worth sending to a model with this output resolution.
 
-    4/3 × the output's longest side (21:9 width), rounded up to 16 px: then every one of
-    the six framings can be cut from a 4:3 photo, landscape or portrait (nearly every phone
-    or camera picture), with no upsampling by the model. 480p: 1280, 720p: 2016 (= 1.34 ×
-    1504), 1080p: 2912 px. More only costs upload time; from a 16:9 source every framing is
-    still covered except the opposite orientation, which the model enlarges by ≤ 1.1×.
-    At 720p a 12 MP photo (4032 px) is exactly halved, which JPEG's DCT scaling does at
-    decode time almost for free (see bench/bench_prepare.py).
+    4/3 × the 16:9 frame's long side, rounded up to 16 px: 480p 1152, 720p 1664, 1080p
+    2560. Then a 4:3 photo (nearly every phone or camera picture), landscape or portrait,
+    covers every framing but one with no upsampling by the model: even 9:16 cut from a
+    landscape photo uses its full 1248 px height at 720p. The exception, a 21:9 strip cut
+    from a portrait photo, keeps a third of the picture and is enlarged ≤ 1.21×. More
+    pixels would only cost decode, resize and upload time: at 720p a 12 MP photo decodes
+    at half size (JPEG DCT scaling) and is resized 2016 -> 1664 (bench/bench_prepare.py).
     """
     try:
         table = OUTPUT_SIZES[resolution]
@@ -452,7 +460,7 @@ def max_side_for(resolution: str) -> int:
         raise ValueError(
             f"unknown resolution {resolution!r}; expected one of {', '.join(OUTPUT_SIZES)}"
         ) from None
-    return _round_up(max(max(size) for size in table.values()) * 4 / 3)
+    return _round_up(max(table["16:9"]) * 4 / 3)
 
 
 # When the model's resolution is unknown, enough for the largest (1080p).
@@ -1002,7 +1010,7 @@ def _decode(source: ImageSource, *, max_side: int, enforce_min: bool, upscale: b
             log.debug("decoding failed", exc_info=True)
             raise ImageError(_damaged(exc)) from None
     if image.size != target:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        image = _resize(image, target)
     if orientation in _UPRIGHT:
         image = image.transpose(_UPRIGHT[orientation])
     return _Decoded(
@@ -1105,18 +1113,57 @@ def _srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """LANCZOS; a big image in horizontal bands on two threads. Each band's `box` lets
+    the filter read source rows beyond it, so there is no seam: the result matches one
+    whole-image call to within float rounding (±1 level on a few pixels)."""
+    if im.width * im.height < BANDED_RESIZE_PIXELS:
+        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    width, height = size
+    rows = [round(height * i / RESIZE_WORKERS) for i in range(RESIZE_WORKERS + 1)]
+    scale = im.height / height
+
+    def band(i: int) -> Image.Image:
+        top, bottom = rows[i], rows[i + 1]
+        box = (0.0, top * scale, float(im.width), bottom * scale)
+        return im.resize((width, bottom - top), Image.Resampling.LANCZOS, box, 3.0)
+
+    resized = Image.new(im.mode, size)
+    for top, part in zip(rows, _resize_pool().map(band, range(RESIZE_WORKERS)), strict=False):
+        resized.paste(part, (0, top))
+    return resized
+
+
+@functools.cache
+def _resize_pool() -> ThreadPoolExecutor:
+    """Shared by all requests: concurrent uploads queue here instead of oversubscribing."""
+    return ThreadPoolExecutor(RESIZE_WORKERS, thread_name_prefix="resize")
+
+
+def _jpeg(im: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    im.save(buffer, "JPEG", quality=quality, subsampling=2, optimize=True)
+    return buffer.getvalue()
+
+
 def _encode_jpeg(im: Image.Image) -> tuple[bytes, Image.Image]:
-    """JPEG bytes under the API's 10 MB; quality, then size, gives way only if needed."""
+    """The best quality within the upload budget; else, under the API's 10 MB limit,
+    quality and then size give way only as far as needed."""
+    for quality in JPEG_QUALITIES:
+        data = _jpeg(im, quality)
+        if len(data) <= UPLOAD_BUDGET_BYTES:
+            return data, im
+    if len(data) <= MAX_UPLOAD_BYTES:
+        return data, im
     while True:
-        for quality in (JPEG_QUALITY, *JPEG_FALLBACK_QUALITIES):
-            buffer = io.BytesIO()
-            im.save(buffer, "JPEG", quality=quality, subsampling=2, optimize=True)
-            if buffer.tell() <= MAX_UPLOAD_BYTES:
-                return buffer.getvalue(), im
+        for quality in JPEG_FALLBACK_QUALITIES:
+            data = _jpeg(im, quality)
+            if len(data) <= MAX_UPLOAD_BYTES:
+                return data, im
         smaller = (round(im.width * 0.8), round(im.height * 0.8))
         if min(smaller) < MIN_SIDE_PX:  # pragma: no cover - 10 MB needs ~30 MP of noise
             raise ImageError("even re-encoded it is over 10 MB; use a smaller image.")
-        im = im.resize(smaller, Image.Resampling.LANCZOS)
+        im = _resize(im, smaller)
 
 
 def _safe_stem(source: ImageSource) -> str:

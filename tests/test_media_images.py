@@ -349,7 +349,7 @@ def test_a_huge_jpeg_is_judged_by_its_scaled_decode_not_refused_as_a_bomb() -> N
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         prepared = media.prepare_image(jpeg_claiming(12_000, 9_000), resolution="720p")
     assert prepared.source_size == (12_000, 9_000)
-    assert prepared.size == (2016, 1512)
+    assert prepared.size == (1664, 1248)
 
 
 def test_a_file_over_the_input_limit_is_not_read(
@@ -538,7 +538,7 @@ def test_huge_exif_is_read_and_not_sent() -> None:
 
 def test_large_photo_is_downscaled_per_resolution() -> None:
     data = encode(photo((4032, 3024)), "JPEG", quality=90)
-    for resolution, expected in (("480p", (1280, 960)), ("720p", (2016, 1512))):
+    for resolution, expected in (("480p", (1152, 864)), ("720p", (1664, 1248))):
         prepared = media.prepare_image(data, resolution=resolution)
         assert prepared.size == expected
         assert prepared.source_size == (4032, 3024)
@@ -549,7 +549,46 @@ def test_large_photo_is_downscaled_per_resolution() -> None:
 
 def test_large_png_is_downscaled_too() -> None:
     prepared = media.prepare_image(encode(photo((3000, 2000)), "PNG"), resolution="480p")
-    assert prepared.size == (1280, 853)
+    assert prepared.size == (1152, 768)
+
+
+def grain(size: tuple[int, int], sigma: float, seed: int = 3) -> Image.Image:
+    """Mid-grey with Gaussian noise: the hardest thing to compress."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(128, sigma, (size[1], size[0], 3))
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
+
+
+def test_banded_resize_matches_one_whole_image_resize() -> None:
+    image = grain((2600, 1700), 40)  # 4.4 MP: over the banding threshold
+    assert image.width * image.height >= media.BANDED_RESIZE_PIXELS
+    for size in ((1664, 1088), (1001, 653), (300, 197)):
+        whole = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        banded = media._resize(image, size)
+        assert banded.size == size
+        # no seam: at most float rounding (±1 level) on a few pixels anywhere
+        diff = np.abs(np.asarray(banded, dtype=int) - np.asarray(whole, dtype=int))
+        assert diff.max() <= 1, size
+        assert (diff > 0).mean() < 0.001, size
+
+
+def test_the_best_quality_within_the_upload_budget_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = grain((800, 600), 12)
+    sizes = {q: len(media._jpeg(image, q)) for q in (98, 95, 90, 85)}
+    assert sizes[98] > sizes[95] > sizes[90] > sizes[85]
+    # a budget between q95's and q98's size: q95 is chosen, not the first or the worst
+    monkeypatch.setattr(media, "UPLOAD_BUDGET_BYTES", (sizes[98] + sizes[95]) // 2)
+    assert len(media.prepare_image(encode(image, "PNG")).data) == sizes[95]
+    # over budget even at q90, but within the API's limit: q90 is sent, no further loss
+    monkeypatch.setattr(media, "UPLOAD_BUDGET_BYTES", sizes[85])
+    assert len(media.prepare_image(encode(image, "PNG")).data) == sizes[90]
+    # over the API's limit at q90: quality gives way (q85), still at full size
+    monkeypatch.setattr(media, "MAX_UPLOAD_BYTES", sizes[85])
+    prepared = media.prepare_image(encode(image, "PNG"))
+    assert len(prepared.data) == sizes[85]
+    assert prepared.size == (800, 600)
 
 
 def test_downscaling_never_goes_below_the_minimum_side() -> None:
@@ -574,14 +613,15 @@ def test_upscaling_has_a_limit() -> None:
 
 
 def test_max_side_per_resolution() -> None:
-    assert media.max_side_for("480p") == 1280
-    assert media.max_side_for("720p") == 2016
-    assert media.max_side_for("1080p") == 2912
+    assert media.max_side_for("480p") == 1152
+    assert media.max_side_for("720p") == 1664
+    assert media.max_side_for("1080p") == 2560
     for resolution, table in media.OUTPUT_SIZES.items():
-        longest = max(max(size) for size in table.values())
-        # every framing can be cut from a 4:3 photo in either orientation without upsampling
-        assert media.max_side_for(resolution) * 3 / 4 >= longest
-        assert media.max_side_for(resolution) <= 1.5 * longest
+        side = media.max_side_for(resolution)
+        # a 4:3 photo's short side covers 16:9 or 9:16 cut across its orientation...
+        assert side * 3 / 4 >= max(table["16:9"])
+        # ...its long side the widest framing (21:9), and nothing is wildly oversized
+        assert max(max(size) for size in table.values()) <= side <= 1.5 * max(table["16:9"])
     with pytest.raises(ValueError, match="unknown resolution"):
         media.max_side_for("4k")
 
