@@ -649,19 +649,26 @@ def fetch_url_image(
     redirects; refuses hosts that resolve to private, loopback, link-local or reserved
     addresses (checked before connecting) and bodies over `max_bytes` (stops reading).
 
-    Left open: DNS rebinding between this check and httpx's own lookup.
+    The host is resolved once and the connection goes to that checked address (TLS still
+    verifies the certificate against the host name): a DNS answer that changes between
+    the check and the connection (DNS rebinding) cannot redirect it to an internal one.
     """
     url = validate_url(url)
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    _refuse_non_public(host, port)
+    address = _public_address(host, port)
+    netloc = f"[{address}]" if ":" in address else address
+    pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
+    headers = {"Accept": "image/*", "Host": parts.netloc.rpartition("@")[2]}
     try:
         with (
             httpx.Client(
                 timeout=timeout, follow_redirects=False, transport=transport, trust_env=False
             ) as client,
-            client.stream("GET", url, headers={"Accept": "image/*"}) as response,
+            client.stream(
+                "GET", pinned, headers=headers, extensions={"sni_hostname": host}
+            ) as response,
         ):
             if response.is_redirect or 300 <= response.status_code < 400:
                 where = response.headers.get("location", "elsewhere")
@@ -735,17 +742,22 @@ def _local_host_kind(host: str) -> str | None:
         return None
 
 
-def _refuse_non_public(host: str, port: int) -> None:
+def _public_address(host: str, port: int) -> str:
+    """The address to connect to; refused if any address the host resolves to is not
+    public (a name with one internal address among public ones is not trusted)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise ImageError(f"the host “{host}” could not be found; check the address.") from None
-    for info in infos:
-        address = str(info[4][0]).split("%")[0]
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    for address in addresses:
         if kind := _address_kind(ipaddress.ip_address(address)):
             raise ImageError(
                 f"“{host}” is a {kind} address ({address}); only public addresses are fetched."
             )
+    if not addresses:
+        raise ImageError(f"the host “{host}” could not be found; check the address.")
+    return addresses[0]
 
 
 # -- decoding

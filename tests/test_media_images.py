@@ -6,10 +6,12 @@ refusals happen before any connection, and the fetch successes go through a Mock
 
 from __future__ import annotations
 
+import http.server
 import io
 import resource
 import socket
 import struct
+import threading
 import time
 import warnings
 import zlib
@@ -842,6 +844,68 @@ def test_fetch_returns_the_image_bytes(public_dns: None) -> None:
     assert data == body
     assert seen[0].headers["accept"] == "image/*"
     assert media.prepare_image(data).size == (640, 480)
+
+
+def test_fetch_connects_to_the_checked_address_with_the_original_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", resolves_to("2606:2800:21f:cb07::1"))
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"image")
+
+    url = "https://img.example:8443/a.jpg?x=1"
+    assert media.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
+    (request,) = seen
+    assert str(request.url) == "https://[2606:2800:21f:cb07::1]:8443/a.jpg?x=1"
+    assert request.headers["host"] == "img.example:8443"
+    assert request.extensions["sni_hostname"] == "img.example"  # certificate checked by name
+
+
+def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name resolves once: a second answer (an internal address) is never used.
+
+    A real server on loopback stands in for the public one (loopback is allowed for this
+    test only), so real httpx makes the connection.
+    """
+    answers = iter(["127.0.0.1", "10.9.9.9"])  # public-looking first, then "rebound"
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host != "img.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(media, "_address_kind", lambda ip: None if ip.is_loopback else "private")
+    body = encode(photo(), "PNG")
+    hosts: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        try:
+            data = media.fetch_url_image(f"http://img.example:{port}/a.png")
+        finally:
+            server.shutdown()
+    assert data == body
+    assert lookups == ["img.example"]
+    assert hosts == [f"img.example:{port}"]
 
 
 @pytest.mark.parametrize("location", ["http://127.0.0.1/a.png", "https://img.example/b.jpg"])
