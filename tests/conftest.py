@@ -1,10 +1,34 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the helpers several test files use (`from conftest import ...`).
 
-from collections.abc import Iterator
+The app and Gradio are imported where they are used, so tests that never touch them do not
+pay for importing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from PIL import Image, ImageDraw
 
 import emulator as emulator_module
+import seedance
+import sessions
+import settings
+
+if TYPE_CHECKING:
+    import gradio as gr
+    import httpx
+    from gradio_client import Client
+
+PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
+POLL_S = 0.05
 
 
 @pytest.fixture
@@ -13,3 +37,145 @@ def emulator() -> Iterator[emulator_module.RunningEmulator]:
     config = emulator_module.EmulatorConfig(inference_seconds=0.5, jitter=0.0)
     with emulator_module.start_in_thread(config) as running:
         yield running
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def form(image: Any = None, /, **overrides: Any) -> dict[str, Any]:
+    """The Playground form's values, as the generate handlers and `/generate` receive them:
+    a 2 s 16:9 clip of PROMPT on the default model, random seed. `image` is a path (sent as
+    a string), or a file for gradio_client (`handle_file`); `overrides` replace any value."""
+    values: dict[str, Any] = {
+        "image": str(image) if isinstance(image, Path) else image,
+        "prompt": PROMPT,
+        "last_image": None,
+        "duration": 2,
+        "aspect_ratio": "16:9",
+        "camera_fixed": False,
+        "seed": -1,
+        "model": seedance.DEFAULT_MODEL,
+    }
+    values.update(overrides)
+    return values
+
+
+def make_image(path: Path, size: tuple[int, int] = (640, 360)) -> Path:
+    image = Image.new("RGB", size, (40, 110, 170))
+    ImageDraw.Draw(image).rectangle((size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    image.save(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def select(index: int) -> gr.SelectData:
+    import gradio as gr
+
+    return gr.SelectData(None, {"index": index, "value": None, "selected": True})
+
+
+async def quick_sleep(seconds: float) -> None:
+    """The client's own sleeps (polling, 429 backoff), shortened so tests take task time."""
+    await asyncio.sleep(min(seconds, POLL_S))
+
+
+def shutdown_backends() -> None:
+    """Stop what the process-wide backends started lazily (recovery, emulator, history), and
+    forget them: the next `backends()` is built afresh from the environment."""
+    if sessions.backends.cache_info().currsize:
+        sessions.backends().close()
+    sessions.backends.cache_clear()
+
+
+# ---------------------------------------------------------------- the launched app
+
+
+@dataclass
+class LaunchedApp:
+    """The app as `launch_app` serves it, with its own emulator."""
+
+    demo: gr.Blocks
+    url: str
+    emulator: emulator_module.RunningEmulator
+    root: Path  # the working directory
+    data_dir: Path
+    image: Path  # the start image `generate` sends
+    model: str  # the model `generate` asks for
+
+    def client(self, **kwargs: Any) -> Client:
+        from gradio_client import Client
+
+        kwargs.setdefault("download_files", str(self.root / "dl"))
+        return Client(self.url, verbose=False, **kwargs)
+
+    def generate(self, client: Client, **overrides: Any) -> tuple[Any, dict[str, Any], str]:
+        """One `/generate` call: `form()` with the start image uploaded and `model`."""
+        from gradio_client import handle_file
+
+        inputs = form(handle_file(str(self.image)), model=self.model) | overrides
+        return client.predict(**inputs, api_name="/generate")
+
+    def get(self, path: str) -> httpx.Response:
+        import httpx
+
+        return httpx.get(self.url + path, timeout=10)
+
+
+@contextlib.contextmanager
+def launch_app(
+    root: Path,
+    image: Path,
+    env: dict[str, str],
+    *,
+    emulator_config: emulator_module.EmulatorConfig | None = None,
+    model: str = seedance.DEFAULT_MODEL,
+    unset: Iterable[str] = settings.ENV_VARS,
+) -> Iterator[LaunchedApp]:
+    """Launch the app by `app.launch` (as `python app.py` does) on a free loopback port,
+    against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
+
+    The working directory is `root` (no stray `.env`), data in `root/data`; the `unset`
+    variables are cleared, then `env` set over these defaults: the emulator's URL, the data
+    directory, no analytics, the gold tier (bronze paces a key to 2 submits a minute).
+    Backends, environment and working directory are restored after.
+    """
+    import app
+
+    data_dir = root / "data"
+    config = emulator_config or emulator_module.EmulatorConfig(inference_seconds=0.3, jitter=0.0)
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        emulator_module.start_in_thread(config) as running,
+    ):
+        mp.chdir(root)
+        for name in unset:
+            mp.delenv(name, raising=False)
+        defaults = {
+            "WAVESPEED_BASE_URL": running.base_url,
+            "PLAYGROUND_DATA_DIR": str(data_dir),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "WAVESPEED_TIER": "gold",
+        }
+        for name, value in (defaults | env).items():
+            mp.setenv(name, value)
+        sessions.backends.cache_clear()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        demo = app.launch(
+            app.build_demo(),
+            data_dir,
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            quiet=True,
+        )
+        url = demo.local_url.rstrip("/")
+        try:
+            yield LaunchedApp(demo, url, running, root, data_dir, image, model)
+        finally:
+            demo.close()
+            shutdown_backends()

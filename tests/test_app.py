@@ -10,21 +10,17 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
-import httpx
 import pytest
-from gradio_client import Client, handle_file
+from conftest import PROMPT, LaunchedApp, form, launch_app, make_image, shutdown_backends
 from gradio_client.exceptions import AppError
-from PIL import Image, ImageDraw
 
 import app
 import emulator as emulator_module
@@ -47,14 +43,6 @@ API_PARAMETERS = [
     "model",
 ]
 RECORD_FIELDS = {"id", "model", "status", "seed", "timings", "cost_usd", "inputs"}
-PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
-
-
-def make_image(path: Path, size: tuple[int, int]) -> Path:
-    image = Image.new("RGB", size, (40, 110, 170))
-    ImageDraw.Draw(image).rectangle((size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
-    image.save(path)
-    return path
 
 
 @pytest.fixture
@@ -69,13 +57,6 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     app.backends.cache_clear()
     yield data_dir
     shutdown_backends()
-    app.backends.cache_clear()
-
-
-def shutdown_backends() -> None:
-    """Stop what the process-wide backends started lazily (recovery, emulator, history)."""
-    if app.backends.cache_info().currsize:
-        app.backends().close()
 
 
 @pytest.fixture
@@ -114,18 +95,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 async def drive(session: app.Session, image: Path | None, **overrides: Any) -> list[tuple]:
-    """Run the generate handler to its end, as Gradio would; every output it yielded."""
-    inputs: dict[str, Any] = {
-        "image": str(image) if image else None,
-        "prompt": PROMPT,
-        "last_image": None,
-        "duration": 2,
-        "aspect_ratio": app.AUTO_RATIO,
-        "camera_fixed": False,
-        "seed": -1,
-        "model": seedance.DEFAULT_MODEL,
-    }
-    inputs.update(overrides)
+    """Run the generate handler to its end, as Gradio would; every output it yielded.
+    The aspect ratio is left to the image (Auto) unless a test sets one."""
+    inputs = form(image, aspect_ratio=app.AUTO_RATIO) | overrides
     return [outputs async for outputs in app.generate(**inputs, session=session)]
 
 
@@ -383,76 +355,16 @@ def test_a_visitors_key_stays_in_their_session(live: Path) -> None:
 # file, so the function-scoped `env` fixture above never resets backends() under it.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Served:
-    demo: gr.Blocks
-    url: str
-    emulator: RunningEmulator
-    data_dir: Path
-    image: Path
-    downloads: Path
-
-    def client(self) -> Client:
-        return Client(self.url, verbose=False, download_files=str(self.downloads))
-
-    def generate(self, client: Client, **overrides: Any) -> tuple[Any, dict[str, Any], str]:
-        inputs: dict[str, Any] = {
-            "image": handle_file(str(self.image)),
-            "prompt": PROMPT,
-            "last_image": None,
-            "duration": 2,
-            "aspect_ratio": "16:9",
-            "camera_fixed": False,
-            "seed": -1,
-            "model": seedance.DEFAULT_MODEL,
-        }
-        inputs.update(overrides)
-        return client.predict(**inputs, api_name="/generate")
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, images: SimpleNamespace) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, images: SimpleNamespace
+) -> Iterator[LaunchedApp]:
     root = tmp_path_factory.mktemp("served")
-    data_dir = root / "data"
-    config = EmulatorConfig(inference_seconds=0.3, jitter=0.0)
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        emulator_module.start_in_thread(config) as running,
-    ):
-        mp.chdir(root)
-        for name in ENV_NAMES:
-            mp.delenv(name, raising=False)
-        mp.setenv("WAVESPEED_API_KEY", CANARY)
-        mp.setenv("WAVESPEED_BASE_URL", running.base_url)
-        mp.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.setenv("WAVESPEED_TIER", "gold")
-        app.backends.cache_clear()
-        demo = app.launch(
-            app.build_demo(),
-            data_dir,
-            prevent_thread_lock=True,
-            server_name="127.0.0.1",
-            server_port=free_port(),
-            quiet=True,
-        )
-        try:
-            yield Served(
-                demo, demo.local_url.rstrip("/"), running, data_dir, images.start, root / "dl"
-            )
-        finally:
-            demo.close()
-            shutdown_backends()
-            app.backends.cache_clear()
+    with launch_app(root, images.start, {"WAVESPEED_API_KEY": CANARY}) as served:
+        yield served
 
 
-def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: Served) -> None:
+def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: LaunchedApp) -> None:
     api = served.client().view_api(return_format="dict", print_info=False)
     assert list(api["named_endpoints"]) == ["/generate"]
     assert not api["unnamed_endpoints"]
@@ -463,7 +375,7 @@ def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: Served
     assert fn.concurrency_limit is not None and fn.concurrency_limit > 1
 
 
-def test_generate_over_the_api_returns_a_video_and_its_record(served: Served) -> None:
+def test_generate_over_the_api_returns_a_video_and_its_record(served: LaunchedApp) -> None:
     client = served.client()
     video, record, _ = served.generate(client)
     assert Path(video).is_file()
@@ -479,7 +391,7 @@ def test_generate_over_the_api_returns_a_video_and_its_record(served: Served) ->
     assert served.emulator.stats()["uploads"] == uploads  # the same image is not sent again
 
 
-def test_two_sessions_generate_at_the_same_time(served: Served) -> None:
+def test_two_sessions_generate_at_the_same_time(served: LaunchedApp) -> None:
     clients = [served.client(), served.client()]
     results: dict[int, tuple[Any, dict[str, Any], str]] = {}
     errors: list[BaseException] = []
@@ -518,7 +430,7 @@ def test_two_sessions_generate_at_the_same_time(served: Served) -> None:
     assert wall < sum(each), (wall, each)
 
 
-def test_a_bad_request_over_the_api_is_an_error_sentence(served: Served) -> None:
+def test_a_bad_request_over_the_api_is_an_error_sentence(served: LaunchedApp) -> None:
     client = served.client()
     submits = served.emulator.stats()["submits"]
     with pytest.raises(AppError) as info:
@@ -532,7 +444,7 @@ def test_a_bad_request_over_the_api_is_an_error_sentence(served: Served) -> None
 
 
 def test_the_owners_key_is_never_shown_stored_or_logged(
-    served: Served, caplog: pytest.LogCaptureFixture
+    served: LaunchedApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = served.client()
@@ -546,7 +458,7 @@ def test_the_owners_key_is_never_shown_stored_or_logged(
         "log": caplog.text + "".join(r.getMessage() for r in caplog.records),
     }
     for path in ("/", "/config", "/gradio_api/info"):
-        response = httpx.get(served.url + path, timeout=10)
+        response = served.get(path)
         assert response.status_code == 200, path
         places[f"GET {path}"] = response.text
     for name, text in places.items():

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import gradio as gr
 import pytest
+from conftest import form, free_port, quick_sleep, select, shutdown_backends
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
@@ -40,7 +40,6 @@ from wavespeed_client import TaskFailed, WaveSpeedClient
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
 CANARY = "sk-CANARY-history-5e0c"
 ENV_NAMES = settings.ENV_VARS
-POLL_S = 0.05
 BACKGROUND_S = 15  # Cancel: how long the background finish may take (inference is ~0.5 s)
 NAME = re.compile(r"(\d{4}-\d{2}-\d{2})/(\d{6})_([0-9a-f]{8})_(\d+)\.mp4")
 
@@ -64,12 +63,6 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def shutdown_backends() -> None:
-    """Stop what the process-wide backends started lazily (recovery, emulator, history)."""
-    if sessions.backends.cache_info().currsize:
-        sessions.backends().close()
-
-
 @pytest.fixture
 def data_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator
@@ -90,38 +83,15 @@ def data_dir(
     assert app.backends is sessions.backends
     yield data
     shutdown_backends()
-    sessions.backends.cache_clear()
-
-
-def form(image: Path, **overrides: Any) -> dict[str, Any]:
-    inputs: dict[str, Any] = {
-        "image": str(image),
-        "prompt": "slow push-in; dust drifts in the light",
-        "last_image": None,
-        "duration": 2,
-        "aspect_ratio": "16:9",
-        "camera_fixed": False,
-        "seed": -1,
-        "model": MODEL,
-    }
-    inputs.update(overrides)
-    return inputs
 
 
 async def generate(session: Session, image: Path, **overrides: Any) -> dict[str, Any]:
     """Run the generate handler to its end, as Gradio would; the final run record."""
-    outputs = [out async for out in app.generate(**form(image, **overrides), session=session)]
+    inputs = form(image, model=MODEL) | overrides
+    outputs = [out async for out in app.generate(**inputs, session=session)]
     video, record, _ = outputs[-1]
     assert Path(video).is_file()
     return record
-
-
-def select(index: int) -> gr.SelectData:
-    return gr.SelectData(None, {"index": index, "value": None, "selected": True})
-
-
-async def quick_sleep(seconds: float) -> None:
-    await asyncio.sleep(min(seconds, POLL_S))
 
 
 def prepared(path: Path) -> generation.ImageInput:
@@ -182,12 +152,6 @@ async def run_direct(
 def journal_mode(db: Path) -> str:
     with contextlib.closing(sqlite3.connect(db)) as con:
         return con.execute("PRAGMA journal_mode").fetchone()[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def wait_for(predicate: Any, timeout: float, what: str) -> Any:
@@ -343,8 +307,10 @@ async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_histor
     session = app.new_session()
     assert not session.offline
 
+    inputs = form(images["start"], model=MODEL, seed=2024)
+
     async def consume() -> None:
-        async for _ in app.generate(**form(images["start"], seed=2024), session=session):
+        async for _ in app.generate(**inputs, session=session):
             pass
 
     waiting = asyncio.create_task(consume())
@@ -470,8 +436,7 @@ def test_on_a_shared_server_two_browser_sessions_are_two_owners(
 
         def work(i: int) -> None:
             client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "dl"))
-            inputs = form(images["start"], seed=900 + i)
-            inputs["image"] = handle_file(inputs["image"])
+            inputs = form(handle_file(str(images["start"])), model=MODEL, seed=900 + i)
             records[i] = client.predict(**inputs, api_name="/generate")[1]
 
         threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
@@ -534,7 +499,6 @@ async def test_a_local_app_lists_every_sessions_runs_and_keeps_them_across_a_res
     assert app.list_runs("", app.new_session())[1] == expected
 
     shutdown_backends()  # the app stops ...
-    sessions.backends.cache_clear()
     assert app.list_runs("", app.new_session())[1] == expected  # ... and starts again
     reopened = History(data_dir / "history.db")
     assert [r.id for r in reopened.list()] == expected

@@ -24,6 +24,7 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
+from conftest import PROMPT, form, quick_sleep, shutdown_backends
 from PIL import Image, ImageDraw
 
 import app
@@ -38,19 +39,12 @@ from sessions import Backend
 from wavespeed_client import MAX_SUBMIT_ATTEMPTS, RateLimitError, TaskFailed, WaveSpeedClient
 
 MODEL_480P = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code paths
-POLL_S = 0.05
-PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
 # Everything the app reads from the environment: cleared so a developer's own cannot leak in.
 APP_ENV = settings.ENV_VARS
 CANARY_KEY = "sk-CANARY-iterate-5e2a"
 
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-async def quick_sleep(seconds: float) -> None:
-    """The client's own sleeps (polling, 429 backoff), shortened so tests take task time."""
-    await asyncio.sleep(min(seconds, POLL_S))
 
 
 def make_image(path: Path, size: tuple[int, int]) -> Path:
@@ -111,30 +105,18 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("PLAYGROUND_OFFLINE_SECONDS", "0.3")
     app.backends.cache_clear()
     yield data_dir
-    if app.backends.cache_info().currsize:
-        app.backends().close()
-    app.backends.cache_clear()
+    shutdown_backends()
 
 
-def form(image: Path, **overrides: Any) -> dict[str, Any]:
-    """The Playground form's values, as the generate handlers receive them."""
-    values: dict[str, Any] = {
-        "image": str(image),
-        "prompt": PROMPT,
-        "last_image": None,
-        "duration": 2,
-        "aspect_ratio": app.AUTO_RATIO,
-        "camera_fixed": False,
-        "seed": -1,
-        "model": MODEL_480P,
-    }
-    values.update(overrides)
-    return values
+def shot_form(image: Path, **overrides: Any) -> dict[str, Any]:
+    """The shared form() as these tests fill it: the cheapest model, the ratio left to the
+    image (Auto) unless a test sets one."""
+    return form(image, aspect_ratio=app.AUTO_RATIO, model=MODEL_480P) | overrides
 
 
 async def generate_offline(session: app.Session, image: Path, **overrides: Any) -> dict[str, Any]:
     """One run through the app's Generate handler; the run record it ends with."""
-    outputs = [o async for o in app.generate(**form(image, **overrides), session=session)]
+    outputs = [o async for o in app.generate(**shot_form(image, **overrides), session=session)]
     video, record, _status = outputs[-1]
     assert record["status"] == "completed" and Path(video).is_file()
     return record
@@ -290,9 +272,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
     app.backends.cache_clear()
     yield
-    if app.backends.cache_info().currsize:
-        app.backends().close()
-    app.backends.cache_clear()
+    shutdown_backends()
 
 
 @pytest.mark.parametrize(("tier", "per_minute"), [("", 2), ("silver", 500), ("GOLD", 3000)])
@@ -478,7 +458,7 @@ async def run_variations(session: app.Session, image: Path, count: int, variants
     outputs = [
         o
         async for o in app.generate_variations(
-            **form(image), count=count, variants=variants, session=session
+            **shot_form(image), count=count, variants=variants, session=session
         )
     ]
     return outputs

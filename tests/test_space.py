@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,15 +22,14 @@ from urllib.parse import quote
 import gradio as gr
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from conftest import LaunchedApp, form, launch_app, make_image, select, shutdown_backends
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image, ImageDraw
 
 import app
 import seedance
 import sessions
 from emulator import EmulatorConfig, RunningEmulator
-from emulator import start_in_thread as start_emulator
 from history import History
 from quotas import Limits, Quota, QuotaExceeded
 from sessions import Backends, NoKey, Session
@@ -41,6 +38,7 @@ from settings import SPACE_DATA_DIR, load_settings
 CANARY = "sk-CANARY-91c4"
 VISITOR_KEY = "sk-visitor-own-3a7d"
 MODEL_720 = seedance.DEFAULT_MODEL  # lite 720p: $0.032/s, so 2 s cost $0.064
+MODEL_480P = "bytedance/seedance-v1-lite-i2v-480p"
 ENV_NAMES = (
     "WAVESPEED_API_KEY",
     "WAVESPEED_BASE_URL",
@@ -63,23 +61,6 @@ ENV_NAMES = (
 )
 
 
-def make_image(path: Path, size: tuple[int, int] = (640, 360)) -> Path:
-    image = Image.new("RGB", size, (40, 110, 170))
-    ImageDraw.Draw(image).rectangle((size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
-    image.save(path)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def select(index: int) -> gr.SelectData:
-    return gr.SelectData(None, {"index": index, "value": None, "selected": True})
-
-
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """No playground variable set, cwd without a `.env`, fresh process-wide backends."""
@@ -88,9 +69,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytes
         monkeypatch.delenv(name, raising=False)
     sessions.backends.cache_clear()
     yield monkeypatch
-    if sessions.backends.cache_info().currsize:
-        sessions.backends().close()
-    sessions.backends.cache_clear()
+    shutdown_backends()
 
 
 @pytest.fixture(scope="module")
@@ -351,17 +330,7 @@ def test_left_says_what_a_visitor_and_everyone_have_left(history: History) -> No
 
 
 async def drive(session: Session, image: Path, **overrides: Any) -> list[tuple]:
-    inputs: dict[str, Any] = {
-        "image": str(image),
-        "prompt": "slow push-in; dust drifts in the light",
-        "last_image": None,
-        "duration": 2,
-        "aspect_ratio": "16:9",
-        "camera_fixed": False,
-        "seed": -1,
-        "model": MODEL_720,
-    }
-    inputs.update(overrides)
+    inputs = form(image, model=MODEL_720) | overrides
     return [out async for out in app.generate(**inputs, session=session)]
 
 
@@ -430,78 +399,25 @@ async def test_the_demo_keys_limits_refuse_long_clips_and_big_batches(
 # ---------------------------------------------------------------- the launched Space
 
 
-@dataclass
-class Space:
-    url: str
-    data_dir: Path
-    emulator: RunningEmulator
-    image: Path
-    root: Path
-
-    def client(self, **kwargs: Any) -> Client:
-        kwargs.setdefault("download_files", str(self.root / "dl"))
-        return Client(self.url, verbose=False, **kwargs)
-
-    def generate(self, client: Client, **overrides: Any) -> tuple[Any, dict[str, Any], str]:
-        inputs: dict[str, Any] = {
-            "image": handle_file(str(self.image)),
-            "prompt": "slow push-in; dust drifts in the light",
-            "last_image": None,
-            "duration": 2,
-            "aspect_ratio": "16:9",
-            "camera_fixed": False,
-            "seed": -1,
-            "model": "bytedance/seedance-v1-lite-i2v-480p",
-        }
-        inputs.update(overrides)
-        return client.predict(**inputs, api_name="/generate")
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10)
-
-
 @pytest.fixture(scope="module")
-def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[Space]:
+def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[LaunchedApp]:
     """A shared server launched by `app.launch` (as `python app.py` does), spending the
     owner's canary key within generous limits; data in a tmp dir, with a secret file
     beside it that must never be served."""
     root = tmp_path_factory.mktemp("space")
-    data_dir = root / "data"
     (root / "secret.txt").write_text("not for visitors")
     config = EmulatorConfig(inference_seconds=0.3, jitter=0.0, api_keys=frozenset({CANARY}))
-    with pytest.MonkeyPatch.context() as mp, start_emulator(config) as running:
-        mp.chdir(root)
-        for name in ENV_NAMES:
-            mp.delenv(name, raising=False)
-        for name, value in {
-            "PLAYGROUND_SHARED": "1",
-            "PLAYGROUND_DAILY_USD": "50",
-            "PLAYGROUND_RUNS_PER_SESSION": "50",
-            "PLAYGROUND_RUNS_PER_HOUR": "500",
-            "WAVESPEED_TIER": "gold",  # bronze paces the shared key to 2 submits a minute
-            "WAVESPEED_API_KEY": CANARY,
-            "WAVESPEED_BASE_URL": running.base_url,
-            "PLAYGROUND_DATA_DIR": str(data_dir),
-            "GRADIO_ANALYTICS_ENABLED": "False",
-        }.items():
-            mp.setenv(name, value)
-        sessions.backends.cache_clear()
-        data_dir.mkdir(parents=True)
-        demo = app.launch(
-            app.build_demo(),
-            data_dir,
-            prevent_thread_lock=True,
-            server_name="127.0.0.1",
-            server_port=free_port(),
-            quiet=True,
-        )
-        try:
-            yield Space(demo.local_url.rstrip("/"), data_dir, running, start_image, root)
-        finally:
-            demo.close()
-            if sessions.backends.cache_info().currsize:
-                sessions.backends().close()
-            sessions.backends.cache_clear()
+    env = {
+        "PLAYGROUND_SHARED": "1",
+        "PLAYGROUND_DAILY_USD": "50",
+        "PLAYGROUND_RUNS_PER_SESSION": "50",
+        "PLAYGROUND_RUNS_PER_HOUR": "500",
+        "WAVESPEED_API_KEY": CANARY,
+    }
+    with launch_app(
+        root, start_image, env, emulator_config=config, model=MODEL_480P, unset=ENV_NAMES
+    ) as space:
+        yield space
 
 
 def owner_of(video_path: str, data_dir: Path) -> str:
@@ -510,7 +426,7 @@ def owner_of(video_path: str, data_dir: Path) -> str:
     return relative.parts[1]
 
 
-def test_each_visitors_files_are_under_their_own_unguessable_folder(space: Space) -> None:
+def test_each_visitors_files_are_under_their_own_unguessable_folder(space: LaunchedApp) -> None:
     _, record_a, _ = space.generate(space.client(), seed=11)
     _, record_b, _ = space.generate(space.client(), seed=22)
     owner_a, owner_b = (owner_of(r["video_path"], space.data_dir) for r in (record_a, record_b))
@@ -524,7 +440,7 @@ def test_each_visitors_files_are_under_their_own_unguessable_folder(space: Space
     assert stored is not None and stored.owner == owner_a
 
 
-def test_another_visitor_cannot_see_delete_or_compare_my_runs(space: Space) -> None:
+def test_another_visitor_cannot_see_delete_or_compare_my_runs(space: LaunchedApp) -> None:
     client = space.client()
     _, first, _ = space.generate(client, seed=31)
     _, second, _ = space.generate(client, seed=32)
@@ -549,7 +465,7 @@ def file_url(path: Path | str) -> str:
     return f"/gradio_api/file={path}"
 
 
-def test_the_history_database_and_files_outside_are_refused_over_http(space: Space) -> None:
+def test_the_history_database_and_files_outside_are_refused_over_http(space: LaunchedApp) -> None:
     space.generate(space.client(), seed=41)  # the database exists, with a WAL beside it
     data = space.data_dir.resolve()
     assert (data / "history.db").is_file()
@@ -589,7 +505,7 @@ def test_the_history_database_and_files_outside_are_refused_over_http(space: Spa
     assert response.status_code == 200 and response.content[4:8] == b"ftyp"
 
 
-def test_uploads_are_capped_in_size(space: Space) -> None:
+def test_uploads_are_capped_in_size(space: LaunchedApp) -> None:
     config = space.get("/config").json()
     assert config.get("max_file_size") == 40 * 1024 * 1024, config.get("max_file_size")
     big = b"\0" * (41 * 1024 * 1024)
@@ -610,7 +526,7 @@ def responses_text(response: httpx.Response) -> str:
 
 
 def test_the_owners_key_never_leaves_the_server(
-    space: Space, caplog: pytest.LogCaptureFixture
+    space: LaunchedApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     places: dict[str, str] = {}
@@ -642,7 +558,7 @@ def test_the_owners_key_never_leaves_the_server(
                 "16:9",
                 False,
                 52,
-                "bytedance/seedance-v1-lite-i2v-480p",
+                MODEL_480P,
             ]
         },
         timeout=10,
