@@ -60,6 +60,7 @@ async def generate(
     seed: int,
     model: str,
     session: Session,
+    profile: gr.OAuthProfile | None = None,
 ):
     """Generate a video from a start image (and optional end image) with Seedance.
 
@@ -77,6 +78,7 @@ async def generate(
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
     """
+    sign_in(session, profile)
     job = await _Job.from_form(
         image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
     )
@@ -108,9 +110,11 @@ async def generate_variations(
     count: int,
     variants: str,
     session: Session,
+    profile: gr.OAuthProfile | None = None,
 ):
     """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt variants
     (one per line of `variants`). The image is uploaded once for the whole batch."""
+    sign_in(session, profile)
     job = await _Job.from_form(
         image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
     )
@@ -241,6 +245,8 @@ class _Job:
         b = backends()
         if self.backend.source != "env" or b.quota is None:
             return contextlib.nullcontext()
+        if b.must_sign_in(self.session):
+            raise gr.Error(sign_in_message(b.settings.oauth), title="Sign in required")
         try:
             hold = b.quota.reserve(
                 b.owner_of(self.session),
@@ -267,6 +273,25 @@ NO_KEY_MESSAGE = (
     "No WaveSpeed API key is set. Paste your key under “Backend & API key”, or choose "
     "Offline to try the playground with synthetic motion."
 )
+
+
+def sign_in(session: Session, profile: gr.OAuthProfile | None) -> None:
+    """Gradio reads the profile from the signed session cookie for every event, so a
+    visitor's quota follows their HF account, not whatever the page claims."""
+    session.sign_in(profile.username if profile else None)
+
+
+def sign_in_message(oauth: bool) -> str:
+    """Why the demo's key is refused to a visitor who is not signed in, and what to do."""
+    if oauth:
+        return (
+            "This demo's key is for visitors signed in with Hugging Face. Sign in under "
+            "“Backend & API key”, or paste your own WaveSpeed key there."
+        )
+    return (
+        "This demo's key is for signed-in visitors, but sign-in is not enabled here. Paste "
+        "your own WaveSpeed key under “Backend & API key”, or choose Offline."
+    )
 
 
 def _prepare(
@@ -437,12 +462,19 @@ def backend_banner(session: Session) -> str:
         )
     elif session.api_key:
         kind, text = "live", "<b>WaveSpeed · Seedance.</b> Using the key you entered."
+    elif b.owner_key_usable and b.quota is not None and b.must_sign_in(session):
+        kind, text = (
+            "warn",
+            f"<b>Sign in required.</b> {html.escape(sign_in_message(b.settings.oauth))}",
+        )
     elif b.owner_key_usable and b.quota is not None:
+        signed_in = " Signed in: your runs and limits follow your account." if session.user else ""
         kind, text = (
             "live",
             (
                 "<b>WaveSpeed · Seedance on this demo's key.</b> "
                 f"{html.escape(b.quota.left(b.owner_of(session)))}. Your own key has no limits."
+                f"{signed_in}"
             ),
         )
     elif b.owner_key_usable:
@@ -474,7 +506,8 @@ def set_key(key: str, session: Session):
     return "", backend_banner(session), "WaveSpeed"
 
 
-def init_session(session: Session):
+def init_session(session: Session, profile: gr.OAuthProfile | None = None):
+    sign_in(session, profile)  # History and the banner's quota are the account's from the start
     return backend_banner(session), "Offline (synthetic)" if session.offline else "WaveSpeed"
 
 
@@ -1081,6 +1114,8 @@ def build_demo() -> gr.Blocks:
                                 batch_text(settings.default_model, 5, 4, ""), elem_id="batch-btn"
                             )
                         with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
+                            if settings.oauth:  # elsewhere Gradio fakes sign-in: no button
+                                gr.LoginButton(size="sm", elem_id="hf-login")
                             backend_choice = gr.Radio(
                                 ["WaveSpeed", "Offline (synthetic)"],
                                 label="Backend",
@@ -1288,7 +1323,16 @@ def build_demo() -> gr.Blocks:
         for trigger in (save_key.click, key.submit):
             trigger(set_key, [key, session], [key, banner, backend_choice], **PRIVATE)
         demo.load(init_session, session, [banner, backend_choice], api_visibility="private")
+    _hide_login_check(demo)
     return demo
+
+
+def _hide_login_check(demo: gr.Blocks) -> None:
+    """gr.LoginButton checks the sign-in on each page load through a public API endpoint
+    (/_check_login_status); make it private so that /generate stays the only public one."""
+    for fn in demo.fns.values():
+        if isinstance(getattr(fn.fn, "__self__", None), gr.LoginButton):
+            fn.api_visibility = "private"
 
 
 # Each generation's log lines carry a short id, to follow one run among many visitors'.
@@ -1321,6 +1365,11 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     backend = "offline emulator" if settings.offline or not settings.api_key else settings.base_url
     log.info("backend %s · model %s · data %s", backend, settings.default_model, settings.data_dir)
+    if settings.require_login and settings.shared and not settings.oauth:
+        log.warning(
+            "PLAYGROUND_REQUIRE_LOGIN is set but sign-in is not (hf_oauth: true in the "
+            "Space's README): no visitor can spend the owner's key"
+        )
     b.prune()
     b.resume()
     launch(build_demo(), settings.data_dir, mcp_server=settings.mcp)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 KeySource = Literal["env", "session", "offline"]
 OFFLINE_KEY = "offline-emulator"  # the in-process emulator accepts any non-empty key
+USER_PREFIX = "hf:"  # owners of signed-in visitors; never clashes with a session's uuid hex
 
 
 class NoKey(Exception):
@@ -58,6 +59,7 @@ class Session:
     """One browser session's private state, kept server-side in gr.State."""
 
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user: str | None = field(default=None, repr=False)  # "hf:<username>" once signed in
     offline: bool = False
     api_key: str | None = field(default=None, repr=False)
     client: WaveSpeedClient | None = field(default=None, repr=False)
@@ -71,6 +73,11 @@ class Session:
         # Gradio deep-copies a gr.State's initial value for each browser session: each copy
         # is a new visitor, with its own owner id and no key, client, uploads or runs.
         return Session(offline=self.offline)
+
+    def sign_in(self, username: str | None) -> None:
+        """Who this session is signed in as with Hugging Face (None: nobody), as Gradio
+        tells each event from the session cookie. HF usernames are case-insensitive."""
+        self.user = f"{USER_PREFIX}{username.lower()}" if username else None
 
     @property
     def current(self) -> generation.RunRecord | None:
@@ -113,11 +120,13 @@ class Backends:
         return self.settings.shared
 
     def owner_of(self, session: Session) -> str:
-        return session.owner if self.shared else history.LOCAL_OWNER
+        """Whose runs these are, for history and quotas: on a shared server the signed-in
+        HF user (the same in every tab and session), else the session itself."""
+        return (session.user or session.owner) if self.shared else history.LOCAL_OWNER
 
     def visible_owner(self, session: Session) -> str | None:
         """Whose runs a session may list: its own on a shared server, all of them locally."""
-        return session.owner if self.shared else None
+        return self.owner_of(session) if self.shared else None
 
     def backend_for(self, session: Session) -> Backend:
         if session.offline:
@@ -136,6 +145,11 @@ class Backends:
         return bool(self.settings.api_key) and (
             not self.shared or self.settings.visitor_limits is not None
         )
+
+    def must_sign_in(self, session: Session) -> bool:
+        """The owner asked that only visitors signed in with HF spend their key. Without
+        sign-in on the Space nobody can: refused rather than opened to everyone."""
+        return self.shared and self.settings.require_login and session.user is None
 
     @cached_property
     def quota(self) -> quotas.Quota | None:

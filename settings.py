@@ -36,6 +36,9 @@ ENV_VARS = (
     "PLAYGROUND_MAX_VARIATIONS",
     "PLAYGROUND_RUNS_PER_SESSION",
     "PLAYGROUND_RUNS_PER_HOUR",
+    "PLAYGROUND_REQUIRE_LOGIN",
+    "SYSTEM",
+    "OAUTH_CLIENT_ID",
 )
 
 # On a Space the disk is temporary and shared by strangers: a day of runs is plenty.
@@ -58,6 +61,8 @@ class Settings:
     space: bool = False
     visitor_limits: Limits | None = None  # set: visitors may spend the owner's key
     mcp: bool = False
+    oauth: bool = False  # a Space with `hf_oauth: true`: visitors may sign in with HF
+    require_login: bool = False  # visitors must sign in to spend the owner's key
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -82,7 +87,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     On a public server, visitors bring their own key unless the owner sets a daily cap,
     PLAYGROUND_DAILY_USD; then the owner's key is spent within it and within
     PLAYGROUND_MAX_DURATION (5), PLAYGROUND_MAX_VARIATIONS (2), PLAYGROUND_RUNS_PER_SESSION
-    (3) and PLAYGROUND_RUNS_PER_HOUR (20). PLAYGROUND_MCP=1 serves the MCP endpoint.
+    (3) and PLAYGROUND_RUNS_PER_HOUR (20); with PLAYGROUND_REQUIRE_LOGIN=1 only to visitors
+    signed in with Hugging Face. PLAYGROUND_MCP=1 serves the MCP endpoint.
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -106,7 +112,17 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         space=space,
         visitor_limits=_limits(get),
         mcp=_flag(get("PLAYGROUND_MCP")),
+        oauth=space and hf_oauth(),
+        require_login=_flag(get("PLAYGROUND_REQUIRE_LOGIN")),
     )
+
+
+def hf_oauth() -> bool:
+    """Whether Gradio serves real "Sign in with Hugging Face" here: on a Space (SYSTEM=spaces)
+    whose README sets `hf_oauth: true`, so that HF sets OAUTH_CLIENT_ID. Anywhere else
+    Gradio would mock sign-in with the machine's own HF login, and refuse to start without
+    one. Read from os.environ only, as Gradio does (the platform sets these, not `.env`)."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
 
 
 def _limits(get: Callable[[str], str]) -> Limits | None:

@@ -1,0 +1,347 @@
+"""Optional "Sign in with Hugging Face" on a Space: quotas follow the account, not the session.
+
+Handlers are called with a real `gr.OAuthProfile` holding made-up data (Gradio injects one
+from the signed session cookie on a Space); the launched app uses Gradio's mocked sign-in
+routes (what it serves off a Space) with a fake profile instead of the machine's HF login.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import gradio as gr
+import gradio.oauth
+import httpx
+import pytest
+from gradio import helpers
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import app
+import history
+import sessions
+import settings
+from emulator import EmulatorConfig, RunningEmulator
+from emulator import start_in_thread as start_emulator
+
+CANARY = "sk-CANARY-0a7e"
+VISITOR_KEY = "sk-visitor-own-5c21"
+TOKEN = "hf_oauth-token-CANARY-77"  # what HF would put in the session: never shown or logged
+API_PARAMETERS = [
+    "image",
+    "prompt",
+    "last_image",
+    "duration",
+    "aspect_ratio",
+    "camera_fixed",
+    "seed",
+    "model",
+]
+INPUTS: dict[str, Any] = {
+    "prompt": "slow push-in",
+    "last_image": None,
+    "duration": 2,
+    "aspect_ratio": "16:9",
+    "camera_fixed": False,
+    "seed": -1,
+    "model": "bytedance/seedance-v1-lite-i2v-480p",
+}
+
+
+def userinfo(username: str) -> dict[str, str]:
+    return {
+        "preferred_username": username,
+        "name": username.title(),
+        "profile": f"https://huggingface.co/{username}",
+        "picture": "https://example.com/avatar.png",
+    }
+
+
+def profile(username: str) -> gr.OAuthProfile:
+    return gr.OAuthProfile(userinfo(username))
+
+
+def oauth_info(username: str) -> dict[str, Any]:
+    """A session's `oauth_info` as Gradio keeps it after a sign-in."""
+    return {
+        "access_token": TOKEN,
+        "scope": "openid profile",
+        "expires_at": 2**31,
+        "userinfo": userinfo(username),
+    }
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """No setting in the environment, no `.env`, fresh process-wide backends."""
+    monkeypatch.chdir(tmp_path)
+    for name in settings.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    sessions.backends.cache_clear()
+    yield monkeypatch
+    if sessions.backends.cache_info().currsize:
+        sessions.backends().close()
+    sessions.backends.cache_clear()
+
+
+def space_env(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, *, oauth: bool = True, **more: str
+) -> None:
+    """A Space (with `hf_oauth: true` unless told otherwise) spending the owner's key."""
+    values = {
+        "SPACE_ID": "someone/seedance-playground",
+        "WAVESPEED_API_KEY": CANARY,
+        "WAVESPEED_TIER": "gold",
+        "PLAYGROUND_DATA_DIR": str(data_dir),
+        "PLAYGROUND_DAILY_USD": "5",
+        "PLAYGROUND_RUNS_PER_SESSION": "1",
+        **more,
+    }
+    if oauth:
+        values |= {"SYSTEM": "spaces", "OAUTH_CLIENT_ID": "client-id-is-public"}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def start_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("images") / "start.png"
+    Image.new("RGB", (640, 360), (40, 110, 170)).save(path)
+    return path
+
+
+async def drive(session: sessions.Session, image: Path, who: gr.OAuthProfile | None) -> list:
+    return [out async for out in app.generate(str(image), **INPUTS, session=session, profile=who)]
+
+
+# ---------------------------------------------------------------- when sign-in is on
+
+
+def test_sign_in_is_on_only_on_a_space_with_hf_oauth(clean_env: pytest.MonkeyPatch) -> None:
+    assert not settings.load_settings(env_file=None).oauth  # local: nothing changes
+    clean_env.setenv("OAUTH_CLIENT_ID", "x")
+    assert not settings.load_settings(env_file=None).oauth  # Gradio would only mock it here
+    clean_env.setenv("SYSTEM", "spaces")
+    clean_env.setenv("SPACE_ID", "someone/demo")
+    s = settings.load_settings(env_file=None)
+    assert s.oauth and not s.require_login  # signing in is optional by default
+    clean_env.setenv("PLAYGROUND_REQUIRE_LOGIN", "1")
+    assert settings.load_settings(env_file=None).require_login
+    clean_env.delenv("OAUTH_CLIENT_ID")
+    assert not settings.load_settings(env_file=None).oauth  # a Space without hf_oauth
+
+
+def test_locally_there_is_no_login_button(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # off a Space, a gr.LoginButton would need this machine's HF login even to build
+    clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    demo = app.build_demo()
+    assert not any(isinstance(block, gr.LoginButton) for block in demo.blocks.values())
+
+
+def test_gradio_injects_the_profile_without_it_being_an_input() -> None:
+    """What Gradio passes each handler from a signed-in session, and from an anonymous one."""
+    signed_in = SimpleNamespace(session={"oauth_info": oauth_info("Alice")})
+    for handler, inputs in (
+        (app.generate, [None] * 8),
+        (app.generate_variations, [None] * 10),
+        (app.init_session, []),
+    ):
+        args = [*inputs, sessions.Session()]
+        injected = helpers.special_args(handler, list(args), request=signed_in)[0]
+        assert isinstance(injected[-1], gr.OAuthProfile), handler.__name__
+        assert injected[-1].username == "Alice"
+        assert helpers.special_args(handler, list(args), request=None)[0][-1] is None
+
+
+# ---------------------------------------------------------------- whose quota
+
+
+def test_a_signed_in_visitor_is_one_owner_across_sessions(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    space_env(clean_env, tmp_path / "data")
+    b = sessions.backends()
+    tab_1, tab_2, anonymous = app.new_session(), app.new_session(), app.new_session()
+    app.sign_in(tab_1, profile("Alice"))
+    app.sign_in(tab_2, profile("alice"))
+    app.sign_in(anonymous, None)
+    assert b.owner_of(tab_1) == b.owner_of(tab_2) == "hf:alice"
+    assert b.visible_owner(tab_2) == "hf:alice"  # History follows the account too
+    assert b.owner_of(anonymous) == anonymous.owner != tab_1.owner  # as before: the session
+    assert b.output_dir(tab_1) != b.output_dir(tab_2)  # files stay in unguessable folders
+    assert "alice" not in repr(tab_1)
+    app.sign_in(tab_1, None)  # signed out
+    assert b.owner_of(tab_1) == tab_1.owner
+
+
+def test_locally_signing_in_changes_nothing(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    b = sessions.backends()
+    session = app.new_session()
+    app.sign_in(session, profile("alice"))
+    assert b.owner_of(session) == history.LOCAL_OWNER and b.visible_owner(session) is None
+    assert not b.must_sign_in(session)
+
+
+async def test_new_sessions_do_not_reset_a_signed_in_visitors_quota(
+    clean_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+    emulator: RunningEmulator,
+    start_image: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.config.api_keys = frozenset({CANARY})
+    space_env(clean_env, tmp_path / "data", WAVESPEED_BASE_URL=emulator.base_url)
+    alice = profile("alice")
+    first = app.new_session()
+    caplog.set_level(logging.INFO)
+    video, record, _ = (await drive(first, start_image, alice))[-1]
+    assert Path(video).is_file()
+
+    second = app.new_session()  # a new tab: still alice, still no runs left
+    assert "0 of 1 runs left for you" in app.init_session(second, alice)[0]
+    with pytest.raises(gr.Error) as info:
+        await drive(second, start_image, alice)
+    assert "used your 1 runs" in info.value.message
+    # ... and her run is in History wherever she opens it
+    assert [run.id for run in app.backends().history.list(owner="hf:alice")] == [record["id"]]
+
+    # anonymous visitors keep a quota per session, as before
+    assert Path((await drive(app.new_session(), start_image, None))[-1][0]).is_file()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert TOKEN not in logged and CANARY not in logged
+    assert "alice" not in logged  # no usernames in the logs
+
+
+# ---------------------------------------------------------------- PLAYGROUND_REQUIRE_LOGIN
+
+
+async def test_required_sign_in_refuses_anonymous_visitors_before_submitting(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator, start_image: Path
+) -> None:
+    emulator.config.api_keys = frozenset({CANARY, VISITOR_KEY})
+    space_env(
+        clean_env,
+        tmp_path / "data",
+        WAVESPEED_BASE_URL=emulator.base_url,
+        PLAYGROUND_REQUIRE_LOGIN="1",
+    )
+    visitor = app.new_session()
+    banner, _ = app.init_session(visitor, None)
+    assert "Sign in required" in banner and "signed in with Hugging Face" in banner
+    with pytest.raises(gr.Error) as info:
+        await drive(visitor, start_image, None)
+    assert info.value.title == "Sign in required"
+    assert info.value.message == app.sign_in_message(oauth=True)
+    assert "Sign in under “Backend & API key”" in info.value.message
+    assert emulator.stats()["submits"] == 0
+
+    # signed in, the same visitor spends the demo's key; with their own key, no sign-in
+    assert Path((await drive(visitor, start_image, profile("bob")))[-1][0]).is_file()
+    app.set_key(VISITOR_KEY, other := app.new_session())
+    assert Path((await drive(other, start_image, None))[-1][0]).is_file()
+
+
+async def test_required_sign_in_without_hf_oauth_says_to_bring_a_key(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, start_image: Path
+) -> None:
+    space_env(clean_env, tmp_path / "data", oauth=False, PLAYGROUND_REQUIRE_LOGIN="1")
+    with pytest.raises(gr.Error) as info:
+        await drive(app.new_session(), start_image, None)
+    assert "sign-in is not enabled here" in info.value.message
+    assert "your own WaveSpeed key" in info.value.message
+
+
+# ---------------------------------------------------------------- the launched Space
+#
+# Last in this file: the function-scoped `clean_env` above resets backends(), which this
+# module-scoped app must keep for its whole life.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Space:
+    demo: gr.Blocks
+    url: str
+    image: Path
+    downloads: Path
+
+    def client(self, cookie: str | None = None) -> Client:
+        headers = {"Cookie": cookie} if cookie else None
+        return Client(self.url, verbose=False, headers=headers, download_files=str(self.downloads))
+
+    def generate(self, client: Client) -> tuple[Any, dict[str, Any], str]:
+        return client.predict(image=handle_file(str(self.image)), **INPUTS, api_name="/generate")
+
+    def sign_in(self) -> str:
+        """Sign in through Gradio's routes; the session cookie, sent by hand (it is marked
+        Secure, and this test server speaks plain http)."""
+        response = httpx.get(f"{self.url}/login/huggingface", follow_redirects=True, timeout=10)
+        cookie = response.history[-1].headers["set-cookie"].split(";")[0]
+        assert cookie.startswith("session=")
+        return cookie
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[Space]:
+    """A Space with `hf_oauth: true`, one run per visitor on the owner's canary key. Off a
+    real Space, Gradio mocks sign-in with the machine's HF account: a fake one here."""
+    root = tmp_path_factory.mktemp("oauth-space")
+    config = EmulatorConfig(inference_seconds=0.3, jitter=0.0, api_keys=frozenset({CANARY}))
+    with pytest.MonkeyPatch.context() as mp, start_emulator(config) as running:
+        mp.chdir(root)
+        for name in settings.ENV_VARS:
+            mp.delenv(name, raising=False)
+        space_env(mp, root / "data", WAVESPEED_BASE_URL=running.base_url)
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        sessions.backends.cache_clear()
+        assert sessions.backends().settings.oauth
+        mp.delenv("SYSTEM")  # for Gradio: mocked sign-in routes, not HF's
+        mp.setattr(gradio.oauth, "_get_mocked_oauth_info", lambda: oauth_info("carol"))
+        demo = app.launch(
+            app.build_demo(),
+            root / "data",
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            quiet=True,
+        )
+        try:
+            yield Space(demo, demo.local_url.rstrip("/"), start_image, root / "dl")
+        finally:
+            demo.close()
+            sessions.backends().close()
+            sessions.backends.cache_clear()
+
+
+def test_the_login_button_leaves_the_public_api_as_it_was(space: Space) -> None:
+    assert any(isinstance(block, gr.LoginButton) for block in space.demo.blocks.values())
+    api = space.client().view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/generate"]
+    assert not api["unnamed_endpoints"]
+    generate = api["named_endpoints"]["/generate"]
+    assert [p["parameter_name"] for p in generate["parameters"]] == API_PARAMETERS
+
+
+def test_a_signed_in_visitors_quota_holds_across_sessions_over_http(space: Space) -> None:
+    cookie = space.sign_in()
+    video, record, _ = space.generate(space.client(cookie))  # carol's one run
+    assert Path(video).is_file()
+    assert sessions.backends().history.get(record["id"], owner="hf:carol") is not None
+    with pytest.raises(AppError, match="used your 1 runs"):
+        space.generate(space.client(cookie))  # a new session, still carol
+    assert Path(space.generate(space.client())[0]).is_file()  # anonymous: its own quota
+    page = httpx.get(space.url, timeout=10).text
+    assert TOKEN not in page and CANARY not in page
