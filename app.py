@@ -43,6 +43,8 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 # Generating is a remote wait, not local compute: many sessions may wait side by side.
 GENERATE_CONCURRENCY = 64
 AUTO_RATIO = "auto"
+MORE_IMAGE_OPTIONS = "Image URLs & small images"
+UPSCALE_LABEL = "Enlarge images under 300×300 px"
 MAX_UPLOAD = "40mb"
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 
@@ -60,6 +62,9 @@ async def generate(
     seed: int,
     model: str,
     session: Session,
+    image_url: str = "",
+    last_image_url: str = "",
+    upscale: bool = False,
     profile: gr.OAuthProfile | None = None,
 ):
     """Generate a video from a start image (and optional end image) with Seedance.
@@ -78,9 +83,20 @@ async def generate(
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
     """
+    # The page also passes image URLs (sent to WaveSpeed as they are, instead of an upload)
+    # and `upscale` (enlarge an image under 300 px); the public API keeps the defaults.
     sign_in(session, profile)
     job = await _Job.from_form(
-        image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
+        image_url or image,
+        prompt,
+        last_image_url or last_image,
+        duration,
+        aspect_ratio,
+        camera_fixed,
+        seed,
+        model,
+        session,
+        upscale=upscale,
     )
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
     try:
@@ -110,13 +126,25 @@ async def generate_variations(
     count: int,
     variants: str,
     session: Session,
+    image_url: str = "",
+    last_image_url: str = "",
+    upscale: bool = False,
     profile: gr.OAuthProfile | None = None,
 ):
     """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt variants
     (one per line of `variants`). The image is uploaded once for the whole batch."""
     sign_in(session, profile)
     job = await _Job.from_form(
-        image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model, session
+        image_url or image,
+        prompt,
+        last_image_url or last_image,
+        duration,
+        aspect_ratio,
+        camera_fixed,
+        seed,
+        model,
+        session,
+        upscale=upscale,
     )
     try:
         requests = seedance.variations(job.request, _as_int(count, "Variations"), _lines(variants))
@@ -185,6 +213,8 @@ class _Job:
         seed: Any,
         model: str,
         session: Session,
+        *,
+        upscale: bool = False,
     ) -> _Job:
         if not image:
             raise gr.Error("Add a start image first: drop a photo in “Start image”.")
@@ -202,9 +232,11 @@ class _Job:
         if problems := request.problems():
             raise gr.Error(" ".join(problems), title="Check the settings")
         # Off the event loop: a 20 MB PNG takes about half a second to prepare.
-        start, start_info = await asyncio.to_thread(_prepare, image, "start image", request.model)
+        start, start_info = await asyncio.to_thread(
+            _prepare, image, "start image", request.model, upscale
+        )
         end, end_info = (
-            await asyncio.to_thread(_prepare, last_image, "end image", request.model)
+            await asyncio.to_thread(_prepare, last_image, "end image", request.model, upscale)
             if last_image
             else (None, None)
         )
@@ -295,17 +327,27 @@ def sign_in_message(oauth: bool) -> str:
 
 
 def _prepare(
-    source: str, what: str, model: str
+    source: str, what: str, model: str, upscale: bool = False
 ) -> tuple[generation.ImageInput, media.PreparedImage | None]:
     """An image ready to send: a URL passes through; a file is normalised to what the
-    model's output resolution can use."""
+    model's output resolution can use (enlarged if too small and `upscale`)."""
     try:
         if media.is_url(source):
-            return generation.ImageInput(url=media.validate_url(source)), None
+            return generation.ImageInput(url=media.validate_url(source.strip())), None
         info = seedance.MODELS.get(model)
-        prepared = media.prepare_image(source, resolution=info.resolution if info else None)
+        prepared = media.prepare_image(
+            source, resolution=info.resolution if info else None, upscale=upscale
+        )
+    except media.ImageTooSmall as exc:
+        hint = f" (tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”)" if exc.can_upscale else ""
+        raise gr.Error(f"The {what}: {exc}{hint}", title="Image too small") from None
     except media.ImageError as exc:
         raise gr.Error(f"The {what}: {exc}", title="Image not usable") from None
+    if prepared.upscaled:
+        (w, h), (W, H) = prepared.source_size, prepared.size
+        gr.Warning(
+            f"The {what} is {w}×{h} px; it was enlarged to {W}×{H}, so the video will be softer."
+        )
     return generation.ImageInput(data=prepared.data, filename=prepared.filename), prepared
 
 
@@ -568,28 +610,53 @@ def apply_preset(evt: gr.SelectData):
 # --------------------------------------------------------------------------- framing
 
 
-def preview_framing(path: str | None, ratio: str):
+# The newest choice wins: an upload empties its URL box, a typed URL removes the upload
+# (Generate would use the URL anyway; this way the form shows what will be sent). Each
+# acts only when the other box is filled as the event fires, so a late reply cannot
+# clear what the person typed or dropped since.
+def upload_replaces_url(path: str | None, url: str | None):
+    return "" if path and url else gr.skip()
+
+
+def url_replaces_upload(url: str | None, path: str | None):
+    return None if url and url.strip() and path else gr.skip()
+
+
+def _picture(path: str | None, url: str = "") -> media.ImageSource | None:
+    """The image the form will send: a typed URL (fetched safely, for previews only) or the
+    upload. Raises media.ImageError for an address that cannot be fetched."""
+    if url and url.strip():
+        return media.fetch_url_image(url.strip())
+    return path or None
+
+
+def preview_framing(path: str | None, ratio: str, url: str = ""):
     """What the video will show when the chosen ratio differs from the image's (cover crop)."""
     hidden = gr.Image(visible=False)
-    if not path or ratio in (AUTO_RATIO, "", None):
+    if ratio in (AUTO_RATIO, "", None):
         return hidden
     try:
-        if not media.ratio_differs(media.image_size(path), ratio):
+        source = _picture(path, url)
+        if source is None or not media.ratio_differs(media.image_size(source), ratio):
             return hidden
-        preview = media.preview_aspect(path, ratio, "crop")
+        preview = media.preview_aspect(source, ratio, "crop")
     except media.ImageError:
         return hidden  # Generate will say what is wrong with the image
     return gr.Image(value=preview, visible=True, label=f"What the {ratio} video will show")
 
 
-def end_image_note(start: str | None, end: str | None) -> str:
-    """Say at upload time what happens when the end frame's shape differs from the start's."""
-    if not (start and end):
-        return ""
+def end_image_note(
+    start: str | None, end: str | None, start_url: str = "", end_url: str = ""
+) -> str:
+    """Say at upload time what happens when the end frame's shape differs from the start's,
+    and whether a typed address can be used at all."""
     try:
-        note = media.aspect_mismatch_note(media.image_size(start), media.image_size(end))
-    except media.ImageError:
-        return ""
+        first, last = _picture(start, start_url), _picture(end, end_url)
+        if first is None or last is None:
+            return ""
+        note = media.aspect_mismatch_note(media.image_size(first), media.image_size(last))
+    except media.ImageError as exc:
+        note = f"Image URL: {exc}" if (start_url or end_url) else None
     return f"<div class='hint warn-text'>{html.escape(note)}</div>" if note else ""
 
 
@@ -755,11 +822,12 @@ def load_run_into_form(record: dict[str, Any] | None):
     if not record:
         raise gr.Error("Choose a run in History first.")
     files = record.get("input_files") or {}
-    start, end = files.get("start"), files.get("end")
-    if not start or not Path(start).is_file():
+    inputs = record.get("inputs") or {}
+    start, end = _kept(files.get("start")), _kept(files.get("end"))
+    start_url, end_url = _address(inputs.get("image")), _address(inputs.get("last_image"))
+    if not (start or start_url):
         raise gr.Error("This run's start image was not kept; upload it again.")
     prompt, duration, ratio, camera_fixed, seed, model = reuse_settings(record)
-    end = end if end and Path(end).is_file() else None
     return (
         start,
         end,
@@ -770,7 +838,18 @@ def load_run_into_form(record: dict[str, Any] | None):
         seed,
         model,
         gr.Tabs(selected="play"),
+        "" if start else start_url,
+        "" if end else end_url,
     )
+
+
+def _kept(path: str | None) -> str | None:
+    return path if path and Path(path).is_file() else None
+
+
+def _address(value: Any) -> str:
+    """A run input sent as an http(s) address (typed, or where an upload was stored)."""
+    return value if isinstance(value, str) and media.is_url(value) else ""
 
 
 def delete_run(record: dict[str, Any] | None, search: str, session: Session):
@@ -1002,6 +1081,25 @@ def build_demo() -> gr.Blocks:
                                 sources=["upload", "clipboard"],
                                 height=240,
                                 elem_id="end-image",
+                            )
+                        with gr.Accordion(MORE_IMAGE_OPTIONS, open=False, elem_id="image-more"):
+                            with gr.Row():
+                                image_url = gr.Textbox(
+                                    label="Start image URL",
+                                    placeholder="https://… (sent to WaveSpeed as is)",
+                                    max_lines=1,
+                                    elem_id="start-url",
+                                )
+                                last_image_url = gr.Textbox(
+                                    label="End image URL",
+                                    placeholder="https://… (optional)",
+                                    max_lines=1,
+                                    elem_id="end-url",
+                                )
+                            upscale = gr.Checkbox(
+                                label=UPSCALE_LABEL,
+                                info="Up to 4×; the video will be softer than from a larger image.",
+                                elem_id="upscale",
                             )
                         end_note = gr.HTML(elem_id="end-note")
                         framing = gr.Image(
@@ -1248,7 +1346,10 @@ def build_demo() -> gr.Blocks:
         load_run.click(
             load_run_into_form,
             past_record,
-            [image, last_image, prompt, duration, aspect_ratio, camera_fixed, seed, model, tabs],
+            [
+                *(image, last_image, prompt, duration, aspect_ratio, camera_fixed, seed, model),
+                *(tabs, image_url, last_image_url),
+            ],
             **PRIVATE,
         )
         compare_btn.click(compare_runs, [picks, session], compared, **PRIVATE)
@@ -1259,28 +1360,46 @@ def build_demo() -> gr.Blocks:
             **PRIVATE,
         )
         form = [image, prompt, last_image, duration, aspect_ratio, camera_fixed, seed, model]
+        page_only = [image_url, last_image_url, upscale]
+        shared_limit = {"concurrency_limit": GENERATE_CONCURRENCY, "concurrency_id": "generate"}
+        # The public endpoint takes exactly the API's eight parameters; the page's button
+        # adds its extras through a private twin of the same event.
+        api_trigger = gr.Button(visible=False)
+        api_trigger.click(
+            generate, [*form, session], [video, record, status], api_name="generate", **shared_limit
+        )
         run = go.click(
             generate,
-            [*form, session],
+            [*form, session, *page_only],
             [video, record, status],
-            api_name="generate",
-            concurrency_limit=GENERATE_CONCURRENCY,
+            api_visibility="private",
             show_progress="minimal",
+            **shared_limit,
         )
         run.then(run_card, record, card, **PRIVATE).then(
             copy_as_code, record, [code_curl, code_python, code_client], **PRIVATE
         ).then(backend_banner, session, banner, **PRIVATE)
+        for picture, address in ((image, image_url), (last_image, last_image_url)):
+            picture.change(upload_replaces_url, [picture, address], address, **PRIVATE)
+            gr.on(
+                [address.submit, address.blur],
+                url_replaces_upload,
+                [address, picture],
+                picture,
+                **PRIVATE,
+            )
+        url_typed = [image_url.submit, image_url.blur, last_image_url.submit, last_image_url.blur]
         gr.on(
-            [image.change, aspect_ratio.change],
+            [image.change, aspect_ratio.change, image_url.submit, image_url.blur],
             preview_framing,
-            [image, aspect_ratio],
+            [image, aspect_ratio, image_url],
             framing,
             **PRIVATE,
         )
         gr.on(
-            [image.change, last_image.change],
+            [image.change, last_image.change, *url_typed],
             end_image_note,
-            [image, last_image],
+            [image, last_image, image_url, last_image_url],
             end_note,
             **PRIVATE,
         )
@@ -1295,7 +1414,7 @@ def build_demo() -> gr.Blocks:
         clear_board.click(clear_storyboard, session, [shots, stitched, stitch_note], **PRIVATE)
         batch = batch_go.click(
             generate_variations,
-            [*form, var_count, variants, session],
+            [*form, var_count, variants, session, *page_only],
             [batch_view, status],
             api_visibility="private",
             concurrency_limit=GENERATE_CONCURRENCY,

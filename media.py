@@ -471,6 +471,14 @@ class ImageError(ValueError):
     """An input image that cannot be used; the message says why and what to do."""
 
 
+class ImageTooSmall(ImageError):
+    """Under 300 px on a side. `can_upscale`: enlarging (`upscale=True`) would work."""
+
+    def __init__(self, message: str, *, can_upscale: bool) -> None:
+        super().__init__(message)
+        self.can_upscale = can_upscale
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image re-encoded as the API takes it (JPEG), ready to upload.
@@ -972,17 +980,19 @@ def _target_size(
     short, long = min(size), max(size)
     factor, upscaled = 1.0, False
     if enforce_min and short < MIN_SIDE_PX:
-        if not upscale:
-            raise ImageError(
-                f"it is {width}×{height} px; Seedance needs at least {MIN_SIDE_PX}×"
-                f"{MIN_SIDE_PX}. Use a larger image, or allow upscaling."
-            )
         factor, upscaled = MIN_SIDE_PX / short, True
         if factor > MAX_UPSCALE:
-            raise ImageError(
+            raise ImageTooSmall(
                 f"it is {width}×{height} px, too small even to upscale (more than "
                 f"{MAX_UPSCALE:g}× would be needed); use an image at least "
-                f"{MIN_SIDE_PX}×{MIN_SIDE_PX}."
+                f"{MIN_SIDE_PX}×{MIN_SIDE_PX}.",
+                can_upscale=False,
+            )
+        if not upscale:
+            raise ImageTooSmall(
+                f"it is {width}×{height} px; Seedance needs at least {MIN_SIDE_PX}×"
+                f"{MIN_SIDE_PX}. Use a larger image, or allow upscaling.",
+                can_upscale=True,
             )
     elif long > max_side:
         factor = max(max_side / long, MIN_SIDE_PX / short) if enforce_min else max_side / long

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,17 @@ if TYPE_CHECKING:
     from gradio_client import Client
 
 PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
+# `/generate`'s parameters, in order: the WaveSpeed API's names (the keys of `form()`)
+API_PARAMETERS = [
+    "image",
+    "prompt",
+    "last_image",
+    "duration",
+    "aspect_ratio",
+    "camera_fixed",
+    "seed",
+    "model",
+]
 POLL_S = 0.05
 
 
@@ -135,6 +146,7 @@ def launch_app(
     emulator_config: emulator_module.EmulatorConfig | None = None,
     model: str = seedance.DEFAULT_MODEL,
     unset: Iterable[str] = settings.ENV_VARS,
+    prepare: Callable[[pytest.MonkeyPatch], object] | None = None,
 ) -> Iterator[LaunchedApp]:
     """Launch the app by `app.launch` (as `python app.py` does) on a free loopback port,
     against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
@@ -142,7 +154,9 @@ def launch_app(
     The working directory is `root` (no stray `.env`), data in `root/data`; the `unset`
     variables are cleared, then `env` set over these defaults: the emulator's URL, the data
     directory, no analytics, the gold tier (bronze paces a key to 2 submits a minute).
-    Backends, environment and working directory are restored after.
+    `prepare`, if given, runs next with the MonkeyPatch in use (to patch more, undone with
+    the rest), just before the demo is built. Backends, environment and working directory
+    are restored after.
     """
     import app
 
@@ -165,6 +179,8 @@ def launch_app(
             mp.setenv(name, value)
         sessions.backends.cache_clear()
         data_dir.mkdir(parents=True, exist_ok=True)
+        if prepare is not None:
+            prepare(mp)
         demo = app.launch(
             app.build_demo(),
             data_dir,

@@ -19,7 +19,15 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from conftest import PROMPT, LaunchedApp, form, launch_app, make_image, shutdown_backends
+from conftest import (
+    API_PARAMETERS,
+    PROMPT,
+    LaunchedApp,
+    form,
+    launch_app,
+    make_image,
+    shutdown_backends,
+)
 from gradio_client.exceptions import AppError
 
 import app
@@ -32,16 +40,6 @@ from wavespeed_client import TaskTimeout
 ENV_NAMES = settings.ENV_VARS
 CANARY = "sk-CANARY-7b1f"
 GOOD_KEY = "good"
-API_PARAMETERS = [
-    "image",
-    "prompt",
-    "last_image",
-    "duration",
-    "aspect_ratio",
-    "camera_fixed",
-    "seed",
-    "model",
-]
 RECORD_FIELDS = {"id", "model", "status", "seed", "timings", "cost_usd", "inputs"}
 
 

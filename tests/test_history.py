@@ -388,9 +388,9 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert video is None and failed.id in card  # no video for a failed run, still a card
 
     # load it into the form: the kept images and its settings
-    start, end, prompt, duration, ratio, camera_fixed, seed, model, _ = app.load_run_into_form(
-        record
-    )
+    loaded = app.load_run_into_form(record)
+    start, end, prompt, duration, ratio, camera_fixed, seed, model, _, *urls = loaded
+    assert urls == ["", ""]  # the kept files are used, not the addresses they were sent as
     assert start == second["input_files"]["start"] and Path(start).is_file()
     assert end == second["input_files"]["end"] and Path(end).is_file()
     assert (prompt, duration, ratio, camera_fixed, seed, model) == (

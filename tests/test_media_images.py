@@ -267,7 +267,11 @@ BAD_INPUTS: list[tuple[str, Maker, str]] = [
         lambda t: write(t, "noise.jpg", bytes(range(7, 256)) * 4),
         "not an image format this playground reads",
     ),
-    ("1x1 PNG", lambda t: encode(Image.new("RGB", (1, 1)), "PNG"), "it is 1×1 px; Seedance needs"),
+    (
+        "1x1 PNG",
+        lambda t: encode(Image.new("RGB", (1, 1)), "PNG"),
+        "it is 1×1 px, too small even to upscale",
+    ),
     ("299x2000", lambda t: encode(photo((299, 2000)), "PNG"), "it is 299×2000 px; Seedance needs"),
     ("2000x299", lambda t: encode(photo((2000, 299)), "JPEG"), "it is 2000×299 px"),
     ("299x299 rotated EXIF", lambda t: with_orientation(photo((299, 450)), 6), "it is 299×450 px"),

@@ -8,9 +8,7 @@ routes (what it serves off a Space) with a fake profile instead of the machine's
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,40 +17,20 @@ import gradio as gr
 import gradio.oauth
 import httpx
 import pytest
+from conftest import API_PARAMETERS, LaunchedApp, form, launch_app, make_image, shutdown_backends
 from gradio import helpers
-from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
 
 import app
 import history
 import sessions
 import settings
 from emulator import EmulatorConfig, RunningEmulator
-from emulator import start_in_thread as start_emulator
 
 CANARY = "sk-CANARY-0a7e"
 VISITOR_KEY = "sk-visitor-own-5c21"
 TOKEN = "hf_oauth-token-CANARY-77"  # what HF would put in the session: never shown or logged
-API_PARAMETERS = [
-    "image",
-    "prompt",
-    "last_image",
-    "duration",
-    "aspect_ratio",
-    "camera_fixed",
-    "seed",
-    "model",
-]
-INPUTS: dict[str, Any] = {
-    "prompt": "slow push-in",
-    "last_image": None,
-    "duration": 2,
-    "aspect_ratio": "16:9",
-    "camera_fixed": False,
-    "seed": -1,
-    "model": "bytedance/seedance-v1-lite-i2v-480p",
-}
+MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render
 
 
 def userinfo(username: str) -> dict[str, str]:
@@ -86,14 +64,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytes
         monkeypatch.delenv(name, raising=False)
     sessions.backends.cache_clear()
     yield monkeypatch
-    if sessions.backends.cache_info().currsize:
-        sessions.backends().close()
-    sessions.backends.cache_clear()
+    shutdown_backends()
 
 
-def space_env(
-    monkeypatch: pytest.MonkeyPatch, data_dir: Path, *, oauth: bool = True, **more: str
-) -> None:
+def space_vars(data_dir: Path, *, oauth: bool = True, **more: str) -> dict[str, str]:
     """A Space (with `hf_oauth: true` unless told otherwise) spending the owner's key."""
     values = {
         "SPACE_ID": "someone/seedance-playground",
@@ -106,19 +80,22 @@ def space_env(
     }
     if oauth:
         values |= {"SYSTEM": "spaces", "OAUTH_CLIENT_ID": "client-id-is-public"}
-    for name, value in values.items():
+    return values
+
+
+def space_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **options: Any) -> None:
+    for name, value in space_vars(data_dir, **options).items():
         monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="module")
 def start_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("images") / "start.png"
-    Image.new("RGB", (640, 360), (40, 110, 170)).save(path)
-    return path
+    return make_image(tmp_path_factory.mktemp("images") / "start.png")
 
 
 async def drive(session: sessions.Session, image: Path, who: gr.OAuthProfile | None) -> list:
-    return [out async for out in app.generate(str(image), **INPUTS, session=session, profile=who)]
+    inputs = form(image, model=MODEL)
+    return [out async for out in app.generate(**inputs, session=session, profile=who)]
 
 
 # ---------------------------------------------------------------- when sign-in is on
@@ -265,68 +242,35 @@ async def test_required_sign_in_without_hf_oauth_says_to_bring_a_key(
 # module-scoped app must keep for its whole life.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Space:
-    demo: gr.Blocks
-    url: str
-    image: Path
-    downloads: Path
-
-    def client(self, cookie: str | None = None) -> Client:
-        headers = {"Cookie": cookie} if cookie else None
-        return Client(self.url, verbose=False, headers=headers, download_files=str(self.downloads))
-
-    def generate(self, client: Client) -> tuple[Any, dict[str, Any], str]:
-        return client.predict(image=handle_file(str(self.image)), **INPUTS, api_name="/generate")
-
-    def sign_in(self) -> str:
-        """Sign in through Gradio's routes; the session cookie, sent by hand (it is marked
-        Secure, and this test server speaks plain http)."""
-        response = httpx.get(f"{self.url}/login/huggingface", follow_redirects=True, timeout=10)
-        cookie = response.history[-1].headers["set-cookie"].split(";")[0]
-        assert cookie.startswith("session=")
-        return cookie
+def sign_in(space: LaunchedApp) -> str:
+    """Sign in through Gradio's routes; the session cookie, sent by hand (it is marked
+    Secure, and this test server speaks plain http)."""
+    response = httpx.get(f"{space.url}/login/huggingface", follow_redirects=True, timeout=10)
+    cookie = response.history[-1].headers["set-cookie"].split(";")[0]
+    assert cookie.startswith("session=")
+    return cookie
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[Space]:
+def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[LaunchedApp]:
     """A Space with `hf_oauth: true`, one run per visitor on the owner's canary key. Off a
     real Space, Gradio mocks sign-in with the machine's HF account: a fake one here."""
     root = tmp_path_factory.mktemp("oauth-space")
     config = EmulatorConfig(inference_seconds=0.3, jitter=0.0, api_keys=frozenset({CANARY}))
-    with pytest.MonkeyPatch.context() as mp, start_emulator(config) as running:
-        mp.chdir(root)
-        for name in settings.ENV_VARS:
-            mp.delenv(name, raising=False)
-        space_env(mp, root / "data", WAVESPEED_BASE_URL=running.base_url)
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        sessions.backends.cache_clear()
+
+    def mock_sign_in(mp: pytest.MonkeyPatch) -> None:
         assert sessions.backends().settings.oauth
         mp.delenv("SYSTEM")  # for Gradio: mocked sign-in routes, not HF's
         mp.setattr(gradio.oauth, "_get_mocked_oauth_info", lambda: oauth_info("carol"))
-        demo = app.launch(
-            app.build_demo(),
-            root / "data",
-            prevent_thread_lock=True,
-            server_name="127.0.0.1",
-            server_port=free_port(),
-            quiet=True,
-        )
-        try:
-            yield Space(demo, demo.local_url.rstrip("/"), start_image, root / "dl")
-        finally:
-            demo.close()
-            sessions.backends().close()
-            sessions.backends.cache_clear()
+
+    env = space_vars(root / "data")
+    with launch_app(
+        root, start_image, env, emulator_config=config, model=MODEL, prepare=mock_sign_in
+    ) as space:
+        yield space
 
 
-def test_the_login_button_leaves_the_public_api_as_it_was(space: Space) -> None:
+def test_the_login_button_leaves_the_public_api_as_it_was(space: LaunchedApp) -> None:
     assert any(isinstance(block, gr.LoginButton) for block in space.demo.blocks.values())
     api = space.client().view_api(return_format="dict", print_info=False)
     assert list(api["named_endpoints"]) == ["/generate"]
@@ -335,13 +279,13 @@ def test_the_login_button_leaves_the_public_api_as_it_was(space: Space) -> None:
     assert [p["parameter_name"] for p in generate["parameters"]] == API_PARAMETERS
 
 
-def test_a_signed_in_visitors_quota_holds_across_sessions_over_http(space: Space) -> None:
-    cookie = space.sign_in()
-    video, record, _ = space.generate(space.client(cookie))  # carol's one run
+def test_a_signed_in_visitors_quota_holds_across_sessions_over_http(space: LaunchedApp) -> None:
+    carol = {"Cookie": sign_in(space)}
+    video, record, _ = space.generate(space.client(headers=carol))  # carol's one run
     assert Path(video).is_file()
     assert sessions.backends().history.get(record["id"], owner="hf:carol") is not None
     with pytest.raises(AppError, match="used your 1 runs"):
-        space.generate(space.client(cookie))  # a new session, still carol
+        space.generate(space.client(headers=carol))  # a new session, still carol
     assert Path(space.generate(space.client())[0]).is_file()  # anonymous: its own quota
-    page = httpx.get(space.url, timeout=10).text
+    page = space.get("/").text
     assert TOKEN not in page and CANARY not in page

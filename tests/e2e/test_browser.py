@@ -134,3 +134,26 @@ def test_phone_width_has_no_horizontal_overflow(page: Page, photo: Path):
         box = page.locator(element).bounding_box()
         assert box is not None, element
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (element, box)
+
+
+def test_a_typed_url_and_an_upload_replace_each_other(page: Page, photo: Path, tmp_path: Path):
+    upload_start_image(page, photo)
+    page.locator("#image-more").get_by_text("Image URLs & small images").click()
+    url_box = page.locator("#start-url input, #start-url textarea").first
+    url_box.fill("https://images.example/cat.jpg")
+    url_box.press("Tab")  # leaving the box is enough
+    expect(page.locator("#start-image img")).to_have_count(0)
+    other = tmp_path / "other.jpg"  # a new file: the same one again may not fire "change"
+    other.write_bytes(photo.read_bytes())
+    upload_start_image(page, other)
+    expect(url_box).to_have_value("")
+    expect(page.locator("#upscale input[type=checkbox]")).not_to_be_checked()
+
+
+def test_an_address_the_server_will_not_fetch_is_said_at_once(page: Page):
+    page.locator("#image-more").get_by_text("Image URLs & small images").click()
+    end_box = page.locator("#end-url input, #end-url textarea").first
+    end_box.fill("http://127.0.0.1/end.png")
+    end_box.press("Tab")
+    expect(page.locator("#end-note")).to_contain_text("Image URL:")
+    expect(page.locator("#end-note")).to_contain_text("loopback")

@@ -1,0 +1,165 @@
+"""What only the page offers for images: a URL instead of an upload, and enlarging an image
+under 300 px. The public /generate keeps the API's eight parameters (tests/test_app.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+from conftest import form, make_image, shutdown_backends
+
+import app
+import media
+import settings
+from emulator import RunningEmulator
+
+KEY = "good"
+URL = "https://images.example/cat.jpg"
+
+
+@pytest.fixture
+def live(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator
+) -> Iterator[RunningEmulator]:
+    """The owner's key pointing at the emulator; a clean environment and cwd."""
+    monkeypatch.chdir(tmp_path)
+    for name in settings.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WAVESPEED_TIER", "gold")
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
+    emulator.config.api_keys = frozenset({KEY})
+    app.backends.cache_clear()
+    yield emulator
+    shutdown_backends()
+
+
+async def drive(**inputs: Any) -> list[tuple]:
+    return [outputs async for outputs in app.generate(**inputs, session=app.new_session())]
+
+
+async def test_a_typed_url_is_sent_as_is_instead_of_an_upload(
+    live: RunningEmulator, tmp_path: Path
+) -> None:
+    upload = make_image(tmp_path / "ignored.png")
+    outputs = await drive(**form(upload, aspect_ratio="16:9"), image_url=f"  {URL} ")
+    video, record, _ = outputs[-1]
+    assert Path(video).is_file()
+    assert record["inputs"]["image"] == URL
+    assert live.stats()["uploads"] == 0  # nothing of ours was uploaded
+
+
+async def test_an_end_image_url_is_sent_too(live: RunningEmulator, tmp_path: Path) -> None:
+    start = make_image(tmp_path / "start.png")
+    end = "https://images.example/end.png"
+    outputs = await drive(**form(start, aspect_ratio="16:9"), last_image_url=end)
+    record = outputs[-1][1]
+    assert record["inputs"]["last_image"] == end
+    assert record["inputs"]["image"].startswith(live.base_url)  # the start was uploaded
+    assert live.stats()["uploads"] == 1
+
+
+async def test_a_bad_url_is_refused_before_anything_is_sent(live: RunningEmulator) -> None:
+    with pytest.raises(gr.Error, match=r"The start image: .*file:// addresses are not accepted"):
+        await drive(**form(None), image_url="file:///etc/passwd")
+    assert live.stats()["submits"] == 0
+
+
+async def test_a_small_image_points_to_the_enlarge_option(
+    live: RunningEmulator, tmp_path: Path
+) -> None:
+    small = make_image(tmp_path / "small.png", (200, 250))
+    with pytest.raises(gr.Error) as info:
+        await drive(**form(small, aspect_ratio="16:9"))
+    assert "200×250 px" in info.value.message
+    assert f"tick “{app.UPSCALE_LABEL}” under “{app.MORE_IMAGE_OPTIONS}”" in info.value.message
+    assert live.stats()["submits"] == 0
+
+
+async def test_enlarging_a_small_image_is_said_and_the_run_completes(
+    live: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(gr, "Warning", lambda message, *a, **k: warnings.append(message))
+    small = make_image(tmp_path / "small.png", (200, 250))
+    outputs = await drive(**form(small, aspect_ratio="16:9"), upscale=True)
+    assert Path(outputs[-1][0]).is_file()
+    assert warnings == [
+        "The start image is 200×250 px; it was enlarged to 300×375, so the video will be softer."
+    ]
+    assert live.stats()["upload_bytes"] > 0
+
+
+def test_an_image_too_tiny_to_enlarge_does_not_suggest_enlarging(tmp_path: Path) -> None:
+    tiny = make_image(tmp_path / "tiny.png", (60, 60))
+    for upscale in (False, True):
+        with pytest.raises(gr.Error) as info:
+            app._prepare(str(tiny), "start image", "", upscale)
+        assert "too small even to upscale" in info.value.message
+        assert app.UPSCALE_LABEL not in info.value.message
+
+
+def test_the_newest_choice_wins_between_upload_and_url() -> None:
+    upload = "/tmp/gradio/upload.png"
+    assert app.upload_replaces_url(upload, URL) == ""  # the URL box empties
+    assert app.url_replaces_upload(URL, upload) is None  # the upload is removed
+    assert app.url_replaces_upload("not a url", upload) is None  # Generate will say why
+    skip = type(app.upload_replaces_url(None, URL))  # gr.skip(): the other box keeps its value
+    assert skip not in (type(None), str)
+    for url in (None, "", "   "):
+        assert type(app.url_replaces_upload(url, upload)) is skip
+    # the other box was already empty: nothing to do (and no late reply to race a person)
+    assert type(app.upload_replaces_url(upload, "")) is skip
+    assert type(app.url_replaces_upload(URL, None)) is skip
+
+
+def test_previews_fetch_a_typed_url_safely(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    square = make_image(tmp_path / "square.png", (600, 600)).read_bytes()
+    fetched: list[str] = []
+
+    def fetch(url: str, **kwargs: Any) -> bytes:
+        fetched.append(url)
+        return square
+
+    monkeypatch.setattr(media, "fetch_url_image", fetch)
+    shown = app.preview_framing(None, "16:9", f" {URL} ")
+    assert shown.visible is True and shown.value is not None
+    assert fetched == [URL]
+    assert app.preview_framing(None, "1:1", URL).visible is False  # same shape: no preview
+    landscape = make_image(tmp_path / "wide.png", (1280, 720))
+    note = app.end_image_note(str(landscape), None, "", URL)
+    assert "16:9" in note and "1:1" in note
+
+
+def test_an_unreachable_url_is_said_at_once() -> None:
+    note = app.end_image_note(None, None, "http://127.0.0.1/a.png", "")
+    assert "Image URL:" in note and "loopback" in note
+    assert app.preview_framing(None, "16:9", "http://127.0.0.1/a.png").visible is False
+
+
+def test_a_run_sent_from_a_url_loads_back_into_the_url_box() -> None:
+    record = {
+        "inputs": {"image": URL, "prompt": "p", "duration": 3, "seed": 7, "model": "m"},
+        "input_files": {},
+    }
+    loaded = app.load_run_into_form(record)
+    start, end, *_, start_url, end_url = loaded
+    assert (start, end, start_url, end_url) == (None, None, URL, "")
+    with pytest.raises(gr.Error, match="not kept"):
+        app.load_run_into_form({"inputs": {"image": "(inline image)"}, "input_files": {}})
+
+
+def test_the_page_and_the_api_share_one_generate_limit() -> None:
+    demo = app.build_demo()
+    runs = [fn for fn in demo.fns.values() if fn.fn is app.generate]
+    assert len(runs) == 2
+    public = [fn for fn in runs if fn.api_visibility != "private"]
+    assert [fn.api_name for fn in public] == ["generate"]
+    assert len(public[0].inputs) == 9  # the eight API parameters and the session
+    assert {fn.concurrency_id for fn in runs} == {"generate"}
+    assert {fn.concurrency_limit for fn in runs} == {app.GENERATE_CONCURRENCY}
