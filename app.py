@@ -1086,7 +1086,7 @@ def build_demo() -> gr.Blocks:
                             with gr.Row():
                                 image_url = gr.Textbox(
                                     label="Start image URL",
-                                    placeholder="https://… (sent to WaveSpeed as is)",
+                                    placeholder="https://… (replaces the upload)",
                                     max_lines=1,
                                     elem_id="start-url",
                                 )
