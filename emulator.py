@@ -5,6 +5,7 @@ renders a labelled synthetic clip (media.render_motion_clip) and can inject the 
 client must survive. See shared/WAVESPEED_API.md for the contract it follows.
 
     python emulator.py --port 8765            # then WAVESPEED_BASE_URL=http://127.0.0.1:8765
+    python emulator.py --reuse-renders        # load tests: one render per distinct clip
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import io
 import logging
 import mimetypes
+import os
 import random
 import re
 import shutil
@@ -91,6 +93,11 @@ class EmulatorConfig:
     rng_seed: int = 0
     api_keys: frozenset[str] | None = None  # None: any non-empty bearer token is accepted
     balance: float = 10.0
+    # Load tests only: render each distinct clip (resolution, aspect ratio, duration,
+    # camera_fixed, input images) once and give later tasks a copy, whatever their seed.
+    # Every task still has its own schedule and output URL; only the MP4 encoding, which
+    # real WaveSpeed does on its GPUs, stays off the CPUs the app under test shares.
+    reuse_renders: bool = False
     faults: Faults = field(default_factory=Faults)
 
 
@@ -310,6 +317,36 @@ def _load(ref: _ImageRef, uploads: Path) -> Image.Image:
         ) from exc
 
 
+def _clip_key(job: _Job) -> tuple[Any, ...]:
+    """What a rendered clip depends on, but the seed (for reuse_renders)."""
+
+    def image(ref: _ImageRef | None) -> str | None:
+        if ref is None:
+            return None
+        if ref.data is not None:  # a digest, not the bytes: the key outlives the request
+            return "sha256:" + hashlib.sha256(ref.data).hexdigest()
+        return ref.upload_name or ref.url
+
+    resolution = job.model.rsplit("-", 1)[-1]
+    return (
+        resolution,
+        job.aspect_ratio,
+        job.duration,
+        job.camera_fixed,
+        image(job.image),
+        image(job.last_image),
+    )
+
+
+def _link_or_copy(source: Path, dest: Path) -> Path:
+    """`dest` as another name for `source` (outputs are never changed once written)."""
+    try:
+        os.link(source, dest)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, dest)
+    return dest
+
+
 def _render(job: _Job, seed: int, dest: Path, uploads: Path) -> Path:
     start = _load(job.image, uploads)
     end = _load(job.last_image, uploads) if job.last_image else None
@@ -381,6 +418,7 @@ class Stats:
     result_gets: int = 0
     uploads: int = 0
     upload_bytes: int = 0
+    renders: int = 0  # clips actually encoded (fewer than tasks with reuse_renders)
 
 
 class Emulator:
@@ -400,6 +438,8 @@ class Emulator:
         self._fault_lock = threading.Lock()
         self._result_5xx_turn = 0
         self._executor = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="emulator-render")
+        self._shared_renders: dict[tuple[Any, ...], Future[Path]] = {}  # for reuse_renders
+        self._shared_lock = threading.Lock()
 
     def stats(self) -> dict[str, int]:
         return {**asdict(self.counters), "tasks": len(self.tasks)}
@@ -425,13 +465,7 @@ class Emulator:
         inference_s = max(0.0, cfg.inference_seconds * (1 + spread))
         seed = job.seed if job.seed != -1 else self.rng.randint(0, SEED_MAX)
         doomed = faults.fail_code is not None or faults.never_finish
-        render = (
-            None
-            if doomed
-            else self._executor.submit(
-                _render, job, seed, self.outputs_dir / f"{task_id}.mp4", self.uploads_dir
-            )
-        )
+        render = None if doomed else self._start_render(job, seed, f"{task_id}.mp4")
         task = _Task(
             task_id,
             job.model,
@@ -449,6 +483,46 @@ class Emulator:
         self.tasks[task_id] = task
         log.info("task %s created (%s, %.2fs)", task_id, job.model, inference_s)
         return task
+
+    def _start_render(self, job: _Job, seed: int, name: str) -> Future[Path]:
+        """Render the task's clip to outputs/<name>; with reuse_renders, copy an earlier
+        render of the same clip (or the one in progress) instead."""
+        dest = self.outputs_dir / name
+        if not self.config.reuse_renders:
+            return self._submit_render(job, seed, dest)
+        key = _clip_key(job)
+        with self._shared_lock:
+            shared = self._shared_renders.get(key)
+            first = shared is None
+            if shared is None:
+                shared = self._shared_renders[key] = self._submit_render(job, seed, dest)
+        if first:  # callbacks outside the lock: one on a done future runs right here
+            shared.add_done_callback(lambda f: self._forget_failed(key, f))
+            return shared
+        copy: Future[Path] = Future()
+
+        def copy_when_done(source: Future[Path]) -> None:
+            if source.cancelled():
+                copy.cancel()
+                return
+            try:
+                copy.set_result(_link_or_copy(source.result(), dest))
+            except Exception as exc:  # the task then fails as the shared render did
+                copy.set_exception(exc)
+
+        shared.add_done_callback(copy_when_done)
+        return copy
+
+    def _submit_render(self, job: _Job, seed: int, dest: Path) -> Future[Path]:
+        self.counters.renders += 1
+        return self._executor.submit(_render, job, seed, dest, self.uploads_dir)
+
+    def _forget_failed(self, key: tuple[Any, ...], render: Future[Path]) -> None:
+        """A failed render is not reused: the next task with these inputs tries again."""
+        if render.cancelled() or render.exception() is not None:
+            with self._shared_lock:
+                if self._shared_renders.get(key) is render:
+                    del self._shared_renders[key]
 
     def prediction(self, task: _Task, base_url: str) -> dict[str, Any]:
         status, error, code = task.state(time.monotonic())
@@ -858,9 +932,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inference-seconds", type=float, default=3.0)
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse-renders",
+        action="store_true",
+        help="load tests: render each distinct clip once and serve copies, whatever the seed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = EmulatorConfig(inference_seconds=args.inference_seconds, jitter=args.jitter)
+    config = EmulatorConfig(
+        inference_seconds=args.inference_seconds,
+        jitter=args.jitter,
+        reuse_renders=args.reuse_renders,
+    )
     if args.data_dir:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     running = start_in_thread(config, host=args.host, port=args.port, data_dir=args.data_dir)

@@ -3,6 +3,8 @@
 import base64
 import io
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import wavespeed
+from conftest import free_port
 from PIL import Image, ImageDraw
 
 import media
@@ -23,6 +26,7 @@ PRO_480 = "bytedance/seedance-v1-pro-i2v-480p"
 AUTH = {"Authorization": "Bearer test-key"}
 REMOTE_IMAGE = "https://example.com/never-fetched.jpg"  # the emulator must not fetch it
 POLL_TIMEOUT_S = 20  # renders take ~1 s here; generous for a loaded CI machine
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def png_bytes(
@@ -316,6 +320,86 @@ def test_remote_urls_are_not_fetched_but_still_render(api: httpx.Client, tmp_pat
     assert (info.width, info.height) == media.OUTPUT_SIZES_480P["16:9"]
 
 
+# ---------------------------------------------------------------- reuse_renders (load tests)
+
+
+def test_each_task_renders_its_own_clip_by_default(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    clips = [run_task(api, seed=seed)["outputs"][0] for seed in (1, 2)]
+    assert emulator.stats()["renders"] == 2
+    assert httpx.get(clips[0]).content != httpx.get(clips[1]).content  # the seed moves it
+
+
+def test_reuse_renders_encodes_each_distinct_clip_once(
+    api: httpx.Client, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    emulator.config.reuse_renders = True
+    # Submitted together: the later tasks wait for the render already under way.
+    ids = [submit(api, seed=seed).json()["data"]["id"] for seed in (1, 2, 3)]
+    done = [wait_done(api, task_id)[0] for task_id in ids]
+    assert [d["status"] for d in done] == ["completed"] * 3
+    assert emulator.stats()["renders"] == 1
+    urls = [d["outputs"][0] for d in done]
+    assert urls == [f"{emulator.base_url}/outputs/{task_id}.mp4" for task_id in ids]
+    assert len({httpx.get(url).content for url in urls}) == 1  # one clip, whatever the seed
+    info = download_clip(urls[2], tmp_path / "c.mp4")
+    assert (info.width, info.height, info.duration_s) == (*media.OUTPUT_SIZES_480P["4:3"], 2.0)
+
+    run_task(api, seed=4, duration=3)  # another clip: rendered afresh
+    run_task(api, seed=5, camera_fixed=True)
+    run_task(api, seed=6, image=data_uri(png_bytes(color=(20, 20, 200))))
+    assert emulator.stats()["renders"] == 4
+    assert emulator.stats()["tasks"] == 6
+
+
+def test_reuse_renders_keeps_each_task_on_its_own_schedule(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    emulator.config.reuse_renders = True
+    run_task(api, seed=1)
+    started = time.monotonic()  # the clip exists already: the copy is instant, the task not
+    data, seen = wait_done(api, submit(api, seed=2).json()["data"]["id"])
+    assert (data["status"], seen[-2]) == ("completed", "processing")
+    assert time.monotonic() - started >= emulator.config.inference_seconds
+    assert emulator.stats()["renders"] == 1
+
+
+def test_reuse_renders_does_not_keep_a_failed_render(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    emulator.config.reuse_renders = True
+    missing = f"{emulator.base_url}/uploads/{'f' * 32}.png"
+    for _ in range(2):
+        data = run_task(api, image=missing)
+        assert (data["status"], data["code"]) == ("failed", 1402)
+    assert emulator.stats()["renders"] == 2  # tried again, not served the old failure
+
+
+def test_reuse_renders_is_a_config_field_and_a_command_line_flag(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    admin = emulator.base_url + "/__emulator__/config"
+    assert httpx.get(admin).json()["reuse_renders"] is False
+    assert httpx.post(admin, json={"reuse_renders": True}).json()["reuse_renders"] is True
+    assert emulator.config.reuse_renders is True
+    assert httpx.post(admin, json={"reuse_renders": "yes"}).status_code == 400
+
+    port = free_port()
+    command = [sys.executable, "emulator.py", "--port", str(port), "--reuse-renders"]
+    command += ["--data-dir", str(tmp_path / "data")]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            assert (
+                proc.stdout.readline().strip() == f"WaveSpeed emulator at http://127.0.0.1:{port}"
+            )
+            config = httpx.get(f"http://127.0.0.1:{port}/__emulator__/config").json()
+            assert config["reuse_renders"] is True
+        finally:
+            proc.terminate()
+
+
 # ---------------------------------------------------------------- uploads
 
 
@@ -584,7 +668,14 @@ def test_stats_endpoint_matches_in_process_stats(
     assert (
         stats
         == emulator.stats()
-        == {"submits": 1, "result_gets": 1, "uploads": 0, "upload_bytes": 0, "tasks": 1}
+        == {
+            "submits": 1,
+            "result_gets": 1,
+            "uploads": 0,
+            "upload_bytes": 0,
+            "renders": 0,
+            "tasks": 1,
+        }
     )
 
 
