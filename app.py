@@ -99,13 +99,15 @@ async def generate(
         upscale=upscale,
     )
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
+    shown = _Shown()
     try:
         with job.spending(runs=1):
             async for item in generation.run(
                 job.client, job.request, job.start, job.end, **job.kwargs
             ):
                 if isinstance(item, generation.Progress):
-                    yield gr.skip(), gr.skip(), _status_html(item.describe(), "busy")
+                    if shown.worth_sending(item):
+                        yield gr.skip(), gr.skip(), _progress_html(item)
                 else:
                     done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
                     yield item.video_path, item.to_json(), _status_html(done, "ok")
@@ -488,6 +490,45 @@ def run_card(record: dict[str, Any] | None) -> str:
 
 def _status_html(text: str, kind: str = "idle") -> str:
     return f"<div class='status {kind}'>{html.escape(text)}</div>"
+
+
+# Between stage changes the page's own clock advances the status line (PAGE_JS), so the
+# server sends a progress update only when there is news, or as a keep-alive for API
+# clients. Each update costs Gradio a rebuild of the skipped outputs: with 50 visitors at
+# once, once-a-second ticks were a sixth of the app's CPU (bench/bench_load.py).
+STATUS_KEEPALIVE_S = 5.0
+
+
+@dataclass
+class _Shown:
+    """What the status line last showed, to send only news."""
+
+    stage: generation.Stage | None = None
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+
+    def worth_sending(self, progress: generation.Progress) -> bool:
+        news = (
+            progress.stage != self.stage
+            or (progress.eta_s is None) != (self.eta_s is None)
+            or abs((progress.eta_s or 0.0) - (self.eta_s or 0.0)) >= 1.0
+            or progress.elapsed_s - self.elapsed_s >= STATUS_KEEPALIVE_S
+        )
+        if news:
+            self.stage, self.eta_s = progress.stage, progress.eta_s
+            self.elapsed_s = progress.elapsed_s
+        return news
+
+
+def _progress_html(progress: generation.Progress) -> str:
+    """The status line, with what the page's clock needs to keep it live between updates."""
+    live = progress.stage in (generation.Stage.QUEUED, generation.Stage.PROCESSING)
+    eta = f" data-eta='{progress.eta_s:.1f}'" if live and progress.eta_s is not None else ""
+    return (
+        f"<div class='status busy' data-elapsed='{progress.elapsed_s:.1f}'"
+        f" data-stage='{html.escape(progress.stage.value.capitalize())}'{eta}>"
+        f"{html.escape(progress.describe())}</div>"
+    )
 
 
 def backend_banner(session: Session) -> str:
@@ -1015,6 +1056,20 @@ PAGE_JS = """
       videosOf(block).forEach((v) => v.pause());
     }
   });
+  // The status line counts seconds itself between the server's updates (same words as
+  // generation.Progress.describe): elapsed from when this line arrived.
+  setInterval(() => {
+    document.querySelectorAll('.status[data-elapsed]').forEach((el) => {
+      el.dataset.seen = el.dataset.seen || Date.now();
+      const elapsed = +el.dataset.elapsed + (Date.now() - el.dataset.seen) / 1000;
+      let text = `${el.dataset.stage} · ${Math.floor(elapsed + 0.5)} s`;
+      if (el.dataset.eta) {
+        const left = +el.dataset.eta - elapsed;
+        text += left >= 1 ? ` · about ${Math.floor(left + 0.5)} s left` : ' · any moment now';
+      }
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }, 500);
   // Keep clips of equal length on the first one's clock, so motion lines up frame by frame.
   setInterval(() => {
     document.querySelectorAll('.sync-block').forEach((block) => {

@@ -466,3 +466,32 @@ def test_the_owners_key_is_never_shown_stored_or_logged(
     for path in files:
         assert CANARY.encode() not in path.read_bytes(), path
     assert CANARY not in repr(app.backends().settings)
+
+
+def test_progress_is_sent_only_when_there_is_news() -> None:
+    Stage, Progress = app.generation.Stage, app.generation.Progress
+    shown = app._Shown()
+    sent = [
+        shown.worth_sending(Progress(stage, elapsed, "t", eta))
+        for stage, elapsed, eta in [
+            (Stage.UPLOADING, 0.1, None),
+            (Stage.QUEUED, 0.5, 6.0),  # a new stage
+            (Stage.PROCESSING, 1.0, 6.0),  # a new stage
+            (Stage.PROCESSING, 2.0, 6.0),  # only the clock moved: the page counts
+            (Stage.PROCESSING, 3.0, 6.4),  # the estimate moved under a second
+            (Stage.PROCESSING, 4.0, 8.0),  # the estimate moved: news
+            (Stage.PROCESSING, 8.5, 8.0),  # a keep-alive for API clients
+            (Stage.DOWNLOADING, 8.6, None),
+        ]
+    ]
+    assert sent == [True, True, True, False, False, True, False, True]
+    shown = app._Shown(Stage.PROCESSING, 6.0, 1.0)
+    assert shown.worth_sending(Progress(Stage.PROCESSING, 1.0 + app.STATUS_KEEPALIVE_S, "t", 6.0))
+
+
+def test_the_progress_line_carries_what_the_page_clock_needs() -> None:
+    Stage, Progress = app.generation.Stage, app.generation.Progress
+    line = app._progress_html(Progress(Stage.PROCESSING, 3.04, "t", 10.0))
+    assert "data-elapsed='3.0'" in line and "data-eta='10.0'" in line
+    assert "data-stage='Processing'" in line and ">Processing · 3 s · about 7 s left<" in line
+    assert "data-eta" not in app._progress_html(Progress(Stage.DOWNLOADING, 9.0, "t", 10.0))

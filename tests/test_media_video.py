@@ -165,6 +165,18 @@ def test_read_frame_is_full_size_rgb_and_counts_from_both_ends(clips: dict[str, 
             media.read_frame(clips["seed7"], bad)
 
 
+def test_thumbnail_is_the_middle_frame_scaled_down(clips: dict[str, Path], tmp_path: Path) -> None:
+    fade = clips["fade"]  # every frame differs: a wrong frame would show
+    thumb = media.save_thumbnail(fade, tmp_path / "t.jpg")
+    with Image.open(thumb) as image:
+        assert image.format == "JPEG"
+        assert image.width == 360 and image.height % 2 == 0
+        assert abs(image.width / image.height - SIZE[0] / SIZE[1]) < 0.02
+        frames = [media.read_frame(fade, i).resize(image.size) for i in (0, 24, 47)]
+        first, middle, last = (mean_abs_diff(image.convert("RGB"), f) for f in frames)
+    assert middle < 6 and middle < first / 3 and middle < last / 3
+
+
 def test_720p_table_is_what_seedance_produces() -> None:
     assert media.OUTPUT_SIZES_720P == {
         "21:9": (1504, 640),

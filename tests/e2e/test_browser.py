@@ -157,3 +157,13 @@ def test_an_address_the_server_will_not_fetch_is_said_at_once(page: Page):
     end_box.press("Tab")
     expect(page.locator("#end-note")).to_contain_text("Image URL:")
     expect(page.locator("#end-note")).to_contain_text("loopback")
+
+
+def test_the_status_line_counts_seconds_between_server_updates(page: Page):
+    page.locator("#status").evaluate(
+        """(el) => el.insertAdjacentHTML('beforeend', "<div class='status busy' id='clock' "
+           + "data-elapsed='3.0' data-stage='Processing' data-eta='10'>Processing</div>")"""
+    )
+    clock = page.locator("#clock")
+    expect(clock).to_have_text(re.compile(r"^Processing · [34] s · about [67] s left$"))
+    expect(clock).to_have_text(re.compile(r"^Processing · [56] s · about [45] s left$"))
