@@ -24,6 +24,7 @@ import gradio as gr
 
 import generation
 import history
+import images
 import media
 import prompting
 import quotas
@@ -111,7 +112,7 @@ async def generate(
                 else:
                     done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
                     yield item.video_path, item.to_json(), _status_html(done, "ok")
-    except (WaveSpeedError, media.ImageError) as exc:
+    except (WaveSpeedError, images.ImageError) as exc:
         job.give_up(exc)
         raise gr.Error(user_message(exc), title=_error_title(exc)) from None
 
@@ -245,7 +246,7 @@ class _Job:
         if (
             start_info
             and end_info
-            and (note := media.aspect_mismatch_note(start_info.size, end_info.size))
+            and (note := images.aspect_mismatch_note(start_info.size, end_info.size))
         ):
             gr.Warning(note)
         try:
@@ -330,20 +331,20 @@ def sign_in_message(oauth: bool) -> str:
 
 def _prepare(
     source: str, what: str, model: str, upscale: bool = False
-) -> tuple[generation.ImageInput, media.PreparedImage | None]:
+) -> tuple[generation.ImageInput, images.PreparedImage | None]:
     """An image ready to send: a URL passes through; a file is normalised to what the
     model's output resolution can use (enlarged if too small and `upscale`)."""
     try:
-        if media.is_url(source):
-            return generation.ImageInput(url=media.validate_url(source.strip())), None
+        if images.is_url(source):
+            return generation.ImageInput(url=images.validate_url(source.strip())), None
         info = seedance.MODELS.get(model)
-        prepared = media.prepare_image(
+        prepared = images.prepare_image(
             source, resolution=info.resolution if info else None, upscale=upscale
         )
-    except media.ImageTooSmall as exc:
+    except images.ImageTooSmall as exc:
         hint = f" (tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”)" if exc.can_upscale else ""
         raise gr.Error(f"The {what}: {exc}{hint}", title="Image too small") from None
-    except media.ImageError as exc:
+    except images.ImageError as exc:
         raise gr.Error(f"The {what}: {exc}", title="Image not usable") from None
     if prepared.upscaled:
         (w, h), (W, H) = prepared.source_size, prepared.size
@@ -663,11 +664,11 @@ def url_replaces_upload(url: str | None, path: str | None):
     return None if url and url.strip() and path else gr.skip()
 
 
-def _picture(path: str | None, url: str = "") -> media.ImageSource | None:
+def _picture(path: str | None, url: str = "") -> images.ImageSource | None:
     """The image the form will send: a typed URL (fetched safely, for previews only) or the
-    upload. Raises media.ImageError for an address that cannot be fetched."""
+    upload. Raises images.ImageError for an address that cannot be fetched."""
     if url and url.strip():
-        return media.fetch_url_image(url.strip())
+        return images.fetch_url_image(url.strip())
     return path or None
 
 
@@ -678,10 +679,10 @@ def preview_framing(path: str | None, ratio: str, url: str = ""):
         return hidden
     try:
         source = _picture(path, url)
-        if source is None or not media.ratio_differs(media.image_size(source), ratio):
+        if source is None or not images.ratio_differs(images.image_size(source), ratio):
             return hidden
-        preview = media.preview_aspect(source, ratio, "crop")
-    except media.ImageError:
+        preview = images.preview_aspect(source, ratio, "crop")
+    except images.ImageError:
         return hidden  # Generate will say what is wrong with the image
     return gr.Image(value=preview, visible=True, label=f"What the {ratio} video will show")
 
@@ -695,8 +696,8 @@ def end_image_note(
         first, last = _picture(start, start_url), _picture(end, end_url)
         if first is None or last is None:
             return ""
-        note = media.aspect_mismatch_note(media.image_size(first), media.image_size(last))
-    except media.ImageError as exc:
+        note = images.aspect_mismatch_note(images.image_size(first), images.image_size(last))
+    except images.ImageError as exc:
         note = f"Image URL: {exc}" if (start_url or end_url) else None
     return f"<div class='hint warn-text'>{html.escape(note)}</div>" if note else ""
 
@@ -890,7 +891,7 @@ def _kept(path: str | None) -> str | None:
 
 def _address(value: Any) -> str:
     """A run input sent as an http(s) address (typed, or where an upload was stored)."""
-    return value if isinstance(value, str) and media.is_url(value) else ""
+    return value if isinstance(value, str) and images.is_url(value) else ""
 
 
 def delete_run(record: dict[str, Any] | None, search: str, session: Session):

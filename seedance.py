@@ -17,6 +17,44 @@ DEFAULT_MODEL = "bytedance/seedance-v1-lite-i2v-720p"
 AspectRatio = Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16"]
 ASPECT_RATIOS: tuple[AspectRatio, ...] = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 
+# Pixel sizes Seedance 1.0 produces per aspect ratio (both sides multiples of 16).
+OUTPUT_SIZES_480P: dict[str, tuple[int, int]] = {
+    "21:9": (960, 416),
+    "16:9": (864, 480),
+    "4:3": (736, 544),
+    "1:1": (640, 640),
+    "3:4": (544, 736),
+    "9:16": (480, 864),
+}
+OUTPUT_SIZES_720P: dict[str, tuple[int, int]] = {
+    "21:9": (1504, 640),
+    "16:9": (1248, 704),
+    "4:3": (1120, 832),
+    "1:1": (960, 960),
+    "3:4": (832, 1120),
+    "9:16": (704, 1248),
+}
+OUTPUT_SIZES_1080P: dict[str, tuple[int, int]] = {
+    "21:9": (2176, 928),
+    "16:9": (1920, 1088),
+    "4:3": (1664, 1248),
+    "1:1": (1440, 1440),
+    "3:4": (1248, 1664),
+    "9:16": (1088, 1920),
+}
+OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": OUTPUT_SIZES_480P,
+    "720p": OUTPUT_SIZES_720P,
+    "1080p": OUTPUT_SIZES_1080P,
+}
+
+
+def aspect_value(aspect_ratio: str) -> float:
+    """ "16:9" -> 1.777…: width over height."""
+    w, h = aspect_ratio.split(":")
+    return int(w) / int(h)
+
+
 PROMPT_MAX_CHARS = 2000
 DURATION_MIN_S, DURATION_MAX_S, DURATION_DEFAULT_S = 2, 12, 5
 SEED_MAX = 2_147_483_647

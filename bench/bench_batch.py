@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import emulator as emu_module
 import generation
-import media
+import images
 import seedance
 from generation import DurationStats, ImageInput, Pacer, RunRecord, UploadCache
 from wavespeed_client import WaveSpeedClient
@@ -68,7 +68,7 @@ def start_image() -> ImageInput:
     image = Image.blend(image.filter(ImageFilter.GaussianBlur(1)), grain, 0.15)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=92)
-    prepared = media.prepare_image(buffer.getvalue(), resolution="480p")
+    prepared = images.prepare_image(buffer.getvalue(), resolution="480p")
     return ImageInput(data=prepared.data, filename=prepared.filename)
 
 

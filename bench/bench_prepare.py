@@ -1,4 +1,4 @@
-"""How fast and how well media.prepare_image readies big inputs for upload.
+"""How fast and how well images.prepare_image readies big inputs for upload.
 
 Targets, for the default 720p models: a 12 MP phone JPEG prepared in <= 150 ms (median)
 with <= 1.5 MB sent; a ~20 MB 24-bit PNG prepared, not refused; what is sent keeps
@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import images
 import media
 
 TARGET_MS = 150.0
@@ -158,8 +159,8 @@ class Row:
 
 
 def measure(name: str, data: bytes, resolution: str, reps: int) -> Row:
-    wall, cpu, prepared = timed(lambda: media.prepare_image(data, resolution=resolution), reps)
-    assert isinstance(prepared, media.PreparedImage)
+    wall, cpu, prepared = timed(lambda: images.prepare_image(data, resolution=resolution), reps)
+    assert isinstance(prepared, images.PreparedImage)
     decode_ms = timed(lambda: Image.open(io.BytesIO(data)).load(), reps)[0]
     sent = Image.open(io.BytesIO(prepared.data))
     sent_luma = luma(sent)

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import media
+import seedance
 from emulator import RunningEmulator
 from wavespeed_client import (
     APIConnectionError,
@@ -120,7 +121,7 @@ async def test_upload_submit_wait_download_balance(
 
     clip = await ws.download(done.outputs[0], tmp_path / "out" / "clip.mp4")
     info = media.probe_video(clip)
-    assert (info.width, info.height) == media.OUTPUT_SIZES_720P["9:16"]
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_720P["9:16"]
     assert info.duration_s == pytest.approx(3.0, abs=0.1)
     assert info.codec == "h264"
 
@@ -139,7 +140,7 @@ async def test_source_aspect_ratio_is_kept_when_none_is_sent(
     task = await ws.submit(LITE_480, inputs(image=url))
     done = await ws.wait(task.id)
     info = media.probe_video(await ws.download(done.outputs[0], tmp_path / "sq.mp4"))
-    assert (info.width, info.height) == media.OUTPUT_SIZES_480P["1:1"]
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["1:1"]
 
 
 # --------------------------------------------------------------------------- submit refusals
@@ -367,7 +368,7 @@ def test_sync_client_runs_a_whole_flow(emulator: RunningEmulator, tmp_path: Path
         usage = ws.usage
     assert done.status is Status.COMPLETED and seen[-1] is Status.COMPLETED
     info = media.probe_video(clip)
-    assert (info.width, info.height) == media.OUTPUT_SIZES_480P["3:4"]
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["3:4"]
     assert balance == emulator.config.balance
     stats = emulator.stats()
     assert (stats["uploads"], stats["submits"], stats["tasks"]) == (1, 1, 1)

@@ -18,6 +18,7 @@ from conftest import free_port
 from PIL import Image, ImageDraw
 
 import media
+import seedance
 from emulator import RunningEmulator
 
 LITE_720 = "bytedance/seedance-v1-lite-i2v-720p"
@@ -305,7 +306,7 @@ def test_aspect_follows_the_source_and_the_end_image_is_used(
     end = data_uri(png_bytes((800, 600), color=(30, 220, 30)))  # green
     data = run_task(api, image=start, last_image=end)
     info = download_clip(data["outputs"][0], tmp_path / "c.mp4")
-    assert (info.width, info.height) == media.OUTPUT_SIZES_480P["4:3"]
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["4:3"]
     first, last = (
         np.asarray(media.read_frame(tmp_path / "c.mp4", i), dtype=float) for i in (0, -1)
     )
@@ -317,7 +318,7 @@ def test_remote_urls_are_not_fetched_but_still_render(api: httpx.Client, tmp_pat
     data = run_task(api, image=REMOTE_IMAGE)
     assert data["status"] == "completed"
     info = download_clip(data["outputs"][0], tmp_path / "c.mp4")
-    assert (info.width, info.height) == media.OUTPUT_SIZES_480P["16:9"]
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["16:9"]
 
 
 # ---------------------------------------------------------------- reuse_renders (load tests)
@@ -344,7 +345,7 @@ def test_reuse_renders_encodes_each_distinct_clip_once(
     assert urls == [f"{emulator.base_url}/outputs/{task_id}.mp4" for task_id in ids]
     assert len({httpx.get(url).content for url in urls}) == 1  # one clip, whatever the seed
     info = download_clip(urls[2], tmp_path / "c.mp4")
-    assert (info.width, info.height, info.duration_s) == (*media.OUTPUT_SIZES_480P["4:3"], 2.0)
+    assert (info.width, info.height, info.duration_s) == (*seedance.OUTPUT_SIZES_480P["4:3"], 2.0)
 
     run_task(api, seed=4, duration=3)  # another clip: rendered afresh
     run_task(api, seed=5, camera_fixed=True)
@@ -422,7 +423,7 @@ def test_binary_upload_is_served_and_usable_as_an_input(
 
     result = run_task(api, image=data["download_url"])
     info = download_clip(result["outputs"][0], tmp_path / "c.mp4")
-    assert (info.width, info.height) == media.OUTPUT_SIZES_480P["1:1"]  # the upload's shape
+    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["1:1"]  # the upload's shape
     first = np.asarray(media.read_frame(tmp_path / "c.mp4", 0), dtype=float)
     assert first[..., 0].mean() > 100 and first[..., 2].mean() < 60  # yellow, not placeholder
 

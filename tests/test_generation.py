@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import generation
+import images
 import media
 import seedance
 from emulator import RunningEmulator
@@ -71,7 +72,7 @@ def start_image(tmp_path_factory: pytest.TempPathFactory) -> ImageInput:
     image = Image.new("RGB", (640, 360), (30, 90, 160))
     ImageDraw.Draw(image).ellipse((250, 110, 390, 250), fill=(240, 200, 40))
     image.save(path)
-    prepared = media.prepare_image(path)
+    prepared = images.prepare_image(path)
     return ImageInput(data=prepared.data, filename=prepared.filename)
 
 

@@ -34,6 +34,7 @@ import sessions
 import settings
 from emulator import RunningEmulator
 from history import FINISHED, History, run_files
+from images import prepare_image
 from sessions import Session
 from wavespeed_client import TaskFailed, WaveSpeedClient
 
@@ -95,7 +96,7 @@ async def generate(session: Session, image: Path, **overrides: Any) -> dict[str,
 
 
 def prepared(path: Path) -> generation.ImageInput:
-    image = media.prepare_image(path)
+    image = prepare_image(path)
     return generation.ImageInput(data=image.data, filename=image.filename)
 
 

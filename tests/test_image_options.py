@@ -13,7 +13,7 @@ import pytest
 from conftest import form, make_image, shutdown_backends
 
 import app
-import media
+import images
 import settings
 from emulator import RunningEmulator
 
@@ -126,7 +126,7 @@ def test_previews_fetch_a_typed_url_safely(monkeypatch: pytest.MonkeyPatch, tmp_
         fetched.append(url)
         return square
 
-    monkeypatch.setattr(media, "fetch_url_image", fetch)
+    monkeypatch.setattr(images, "fetch_url_image", fetch)
     shown = app.preview_framing(None, "16:9", f" {URL} ")
     assert shown.visible is True and shown.value is not None
     assert fetched == [URL]

@@ -35,6 +35,7 @@ import settings
 import snippets
 from emulator import RunningEmulator
 from generation import DurationStats, ImageInput, Pacer, Progress, RunRecord, Stage, UploadCache
+from images import prepare_image
 from sessions import Backend
 from wavespeed_client import MAX_SUBMIT_ATTEMPTS, RateLimitError, TaskFailed, WaveSpeedClient
 
@@ -60,7 +61,7 @@ def make_image(path: Path, size: tuple[int, int]) -> Path:
 def images(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     folder = tmp_path_factory.mktemp("images")
     start = make_image(folder / "start.png", (640, 360))
-    prepared = media.prepare_image(start)
+    prepared = prepare_image(start)
     return SimpleNamespace(
         start=start,
         square=make_image(folder / "square.png", (480, 480)),

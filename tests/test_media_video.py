@@ -7,6 +7,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 import media
+import seedance
 
 SIZE = (864, 480)  # 480p 16:9: small enough to keep the suite fast
 FPS = 24
@@ -178,7 +179,7 @@ def test_thumbnail_is_the_middle_frame_scaled_down(clips: dict[str, Path], tmp_p
 
 
 def test_720p_table_is_what_seedance_produces() -> None:
-    assert media.OUTPUT_SIZES_720P == {
+    assert seedance.OUTPUT_SIZES_720P == {
         "21:9": (1504, 640),
         "16:9": (1248, 704),
         "4:3": (1120, 832),
@@ -191,9 +192,9 @@ def test_720p_table_is_what_seedance_produces() -> None:
 @pytest.mark.parametrize(
     ("table", "lines"),
     [
-        (media.OUTPUT_SIZES_480P, 480),
-        (media.OUTPUT_SIZES_720P, 720),
-        (media.OUTPUT_SIZES_1080P, 1080),
+        (seedance.OUTPUT_SIZES_480P, 480),
+        (seedance.OUTPUT_SIZES_720P, 720),
+        (seedance.OUTPUT_SIZES_1080P, 1080),
     ],
 )
 def test_size_tables_are_encoder_friendly_and_true_to_ratio(
@@ -225,7 +226,7 @@ def test_size_tables_are_encoder_friendly_and_true_to_ratio(
 def test_output_size_follows_the_source_when_no_ratio_is_given(
     source: tuple[int, int], ratio: str
 ) -> None:
-    assert media.output_size("720p", None, source) == media.OUTPUT_SIZES_720P[ratio]
+    assert media.output_size("720p", None, source) == seedance.OUTPUT_SIZES_720P[ratio]
 
 
 def test_output_size_uses_the_requested_ratio_and_resolution() -> None:

@@ -227,11 +227,13 @@ def run_gradio_snippet(snippet: str, monkeypatch: pytest.MonkeyPatch) -> tuple[s
 
 
 def generate_parameters() -> list[str]:
-    """app.generate's parameters, read from the source (importing Gradio is slow)."""
+    """The public /generate's parameters: app.generate's before `session` (the page's own
+    extras come after it), read from the source (importing Gradio is slow)."""
     tree = ast.parse((Path(__file__).parents[1] / "app.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == "generate":
-            return [a.arg for a in node.args.args if a.arg != "session"]
+            names = [a.arg for a in node.args.args]
+            return names[: names.index("session")]
     raise AssertionError("app.generate not found")
 
 

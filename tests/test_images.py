@@ -1,4 +1,4 @@
-"""media.py, image part: preparing start/end images, previews, URL inputs, and bad inputs.
+"""images.py: preparing start/end images, previews, URL inputs, and bad inputs.
 
 Every file is made here (nothing downloaded) and no test touches the network: the fetch
 refusals happen before any connection, and the fetch successes go through a MockTransport.
@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageDraw
 
-import media
-from media import ImageError, PreparedImage
+import images
+import seedance
+from images import ImageError, PreparedImage
 
 RED = (230, 20, 20)
 BLUE = (20, 40, 200)
@@ -148,15 +149,17 @@ def decoded(prepared: PreparedImage) -> Image.Image:
     return image
 
 
-def assert_within_limits(prepared: PreparedImage, max_side: int = media.MAX_SIDE_PX) -> Image.Image:
+def assert_within_limits(
+    prepared: PreparedImage, max_side: int = images.MAX_SIDE_PX
+) -> Image.Image:
     image = decoded(prepared)
     assert image.size == (prepared.width, prepared.height)
     assert image.mode == "RGB"
-    assert len(prepared.data) <= media.MAX_UPLOAD_BYTES
-    assert min(image.size) >= media.MIN_SIDE_PX
+    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert min(image.size) >= images.MIN_SIDE_PX
     # the long side is capped, unless the short side already stands at the minimum
-    assert max(image.size) <= max_side or min(image.size) <= media.MIN_SIDE_PX + 1
-    assert max(image.size) <= media.MAX_OUTPUT_SIDE_PX
+    assert max(image.size) <= max_side or min(image.size) <= images.MIN_SIDE_PX + 1
+    assert max(image.size) <= images.MAX_OUTPUT_SIDE_PX
     assert prepared.mime == "image/jpeg" and prepared.filename.endswith(".jpg")
     return image
 
@@ -327,7 +330,7 @@ def test_bad_input_is_refused_with_a_specific_message(
 ) -> None:
     source = make(tmp_path)
     with pytest.raises(ImageError) as info:
-        media.prepare_image(source)
+        images.prepare_image(source)
     message = str(info.value)
     assert expected in message
     assert_clean(message)
@@ -340,9 +343,9 @@ def test_bomb_is_refused_fast_and_without_decoding(tmp_path: Path) -> None:
     started = time.perf_counter()
     for _ in range(5):
         with pytest.raises(ImageError, match="too large to process safely"):
-            media.prepare_image(path)
+            images.prepare_image(path)
         with pytest.raises(ImageError, match="too large to process safely"):
-            media.preview_aspect(path, "16:9", "crop")
+            images.preview_aspect(path, "16:9", "crop")
     assert time.perf_counter() - started < 2.0
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 100_000
@@ -353,7 +356,7 @@ def test_a_huge_jpeg_is_judged_by_its_scaled_decode_not_refused_as_a_bomb() -> N
     # at 1/4 scale for 720p, 6.75 MP: allowed, with no DecompressionBombWarning escaping.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        prepared = media.prepare_image(jpeg_claiming(12_000, 9_000), resolution="720p")
+        prepared = images.prepare_image(jpeg_claiming(12_000, 9_000), resolution="720p")
     assert prepared.source_size == (12_000, 9_000)
     assert prepared.size == (1664, 1248)
 
@@ -361,10 +364,10 @@ def test_a_huge_jpeg_is_judged_by_its_scaled_decode_not_refused_as_a_bomb() -> N
 def test_a_file_over_the_input_limit_is_not_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(media, "MAX_INPUT_BYTES", 10_000)
+    monkeypatch.setattr(images, "MAX_INPUT_BYTES", 10_000)
     path = write(tmp_path, "big.jpg", b"\xff\xd8\xff" + b"\x00" * 2_000_000)
     with pytest.raises(ImageError, match=r"the file is 2 MB; files over 0 MB are not read"):
-        media.prepare_image(path)
+        images.prepare_image(path)
 
 
 # --------------------------------------------------------------------------- good inputs
@@ -372,7 +375,7 @@ def test_a_file_over_the_input_limit_is_not_read(
 
 def heic() -> bytes:
     pytest.importorskip("pillow_heif")
-    media._open_formats()  # registers the HEIF opener with Pillow
+    images._open_formats()  # registers the HEIF opener with Pillow
     return encode(photo((400, 320), RED), "HEIF")
 
 
@@ -400,7 +403,7 @@ GOOD_INPUTS: list[tuple[str, Callable[[], bytes], str]] = [
     ("make", "fmt"), [(m, f) for _, m, f in GOOD_INPUTS], ids=[n for n, _, _ in GOOD_INPUTS]
 )
 def test_formats_people_have_become_a_jpeg_within_limits(make: Callable[[], bytes], fmt: str):
-    prepared = media.prepare_image(make())
+    prepared = images.prepare_image(make())
     assert prepared.source_format == fmt
     assert not prepared.upscaled
     assert_within_limits(prepared)
@@ -408,20 +411,20 @@ def test_formats_people_have_become_a_jpeg_within_limits(make: Callable[[], byte
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "AVIF"])
 def test_colours_survive(fmt: str) -> None:
-    image = decoded(media.prepare_image(encode(photo(color=RED), fmt)))
+    image = decoded(images.prepare_image(encode(photo(color=RED), fmt)))
     assert close(pixel(image, (600, 400)), RED, 12)
 
 
 def test_cmyk_is_shown_in_its_colours() -> None:
     image = decoded(
-        media.prepare_image(encode(Image.new("CMYK", (400, 400), (0, 255, 255, 0)), "JPEG"))
+        images.prepare_image(encode(Image.new("CMYK", (400, 400), (0, 255, 255, 0)), "JPEG"))
     )
     assert close(pixel(image, (200, 200)), (255, 0, 0), 12)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
 def test_16_bit_greyscale_is_scaled_to_8_bit_not_clipped(fmt: str) -> None:
-    image = decoded(media.prepare_image(encode(gradient_16bit(), fmt))).convert("L")
+    image = decoded(images.prepare_image(encode(gradient_16bit(), fmt))).convert("L")
     row = np.asarray(image, dtype=float)[image.height // 2]
     assert row[:10].mean() < 8  # black stays black
     assert row[-10:].mean() > 247  # white stays white
@@ -431,9 +434,9 @@ def test_16_bit_greyscale_is_scaled_to_8_bit_not_clipped(fmt: str) -> None:
 
 def test_32_bit_integer_and_float_images_are_scaled() -> None:
     values = np.tile(np.linspace(0, 65535, 400), (320, 1))
-    as_int = decoded(media.prepare_image(encode(Image.fromarray(values.astype(np.int32)), "TIFF")))
+    as_int = decoded(images.prepare_image(encode(Image.fromarray(values.astype(np.int32)), "TIFF")))
     as_float = decoded(
-        media.prepare_image(encode(Image.fromarray((values / 65535).astype(np.float32)), "TIFF"))
+        images.prepare_image(encode(Image.fromarray((values / 65535).astype(np.float32)), "TIFF"))
     )
     for image in (as_int, as_float):
         grey = np.asarray(image.convert("L"), dtype=float)[160]
@@ -445,7 +448,7 @@ def test_transparency_becomes_white_not_black() -> None:
     rgba = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
     ImageDraw.Draw(rgba).rectangle((0, 0, 199, 399), fill=(*RED, 255))
     for data in (encode(rgba, "PNG"), encode(rgba, "WEBP", lossless=True), transparent_palette()):
-        image = decoded(media.prepare_image(data))
+        image = decoded(images.prepare_image(data))
         assert close(pixel(image, (100, 200)), RED, 12)
         assert close(pixel(image, (300, 200)), (255, 255, 255), 3)
 
@@ -453,7 +456,7 @@ def test_transparency_becomes_white_not_black() -> None:
 def test_greyscale_with_alpha_becomes_white_too() -> None:
     la = Image.new("LA", (400, 400), (0, 0))
     ImageDraw.Draw(la).rectangle((0, 0, 199, 399), fill=(40, 255))
-    image = decoded(media.prepare_image(encode(la, "PNG")))
+    image = decoded(images.prepare_image(encode(la, "PNG")))
     assert close(pixel(image, (100, 200)), (40, 40, 40), 6)
     assert close(pixel(image, (300, 200)), (255, 255, 255), 3)
 
@@ -476,7 +479,7 @@ def swapped_primaries_profile() -> bytes:
 def test_colour_profile_is_applied_to_the_pixels() -> None:
     red = Image.new("RGB", (400, 400), (255, 0, 0))
     image = decoded(
-        media.prepare_image(encode(red, "JPEG", icc_profile=swapped_primaries_profile()))
+        images.prepare_image(encode(red, "JPEG", icc_profile=swapped_primaries_profile()))
     )
     assert close(pixel(image, (200, 200)), (0, 255, 0), 12)
     assert "icc_profile" not in image.info  # sent as plain sRGB
@@ -488,18 +491,18 @@ def test_colour_profile_is_applied_to_the_pixels() -> None:
     ids=["sRGB", "garbage"],
 )
 def test_srgb_or_broken_profiles_leave_colours_alone(profile: bytes) -> None:
-    image = decoded(media.prepare_image(encode(photo(color=RED), "JPEG", icc_profile=profile)))
+    image = decoded(images.prepare_image(encode(photo(color=RED), "JPEG", icc_profile=profile)))
     assert close(pixel(image, (600, 400)), RED, 12)
 
 
 def test_animated_gif_uses_its_first_frame() -> None:
-    image = decoded(media.prepare_image(animated_gif()))
+    image = decoded(images.prepare_image(animated_gif()))
     assert close(pixel(image, (160, 160)), RED, 30)
 
 
 def test_exif_orientation_6_is_applied() -> None:
     # Stored 600×400 with a red block top-left; orientation 6 = "rotate 90° clockwise to view"
-    prepared = media.prepare_image(with_orientation(marked((600, 400)), 6))
+    prepared = images.prepare_image(with_orientation(marked((600, 400)), 6))
     image = decoded(prepared)
     assert image.size == (400, 600)  # width and height swapped
     assert prepared.source_size == (400, 600)
@@ -512,10 +515,10 @@ def test_exif_orientation_6_is_applied() -> None:
 def test_orientation_of_heic_and_avif(fmt: str) -> None:
     if fmt == "HEIF":
         pytest.importorskip("pillow_heif")
-        media._open_formats()
+        images._open_formats()
     exif = Image.Exif()
     exif[0x0112] = 6
-    image = decoded(media.prepare_image(encode(marked((600, 400)), fmt, exif=exif.tobytes())))
+    image = decoded(images.prepare_image(encode(marked((600, 400)), fmt, exif=exif.tobytes())))
     assert image.size == (400, 600)
     assert close(pixel(image, (385, 15)), RED) and close(pixel(image, (15, 15)), BLUE)
 
@@ -527,7 +530,7 @@ def test_orientation_of_heic_and_avif(fmt: str) -> None:
 def test_other_exif_orientations(
     orientation: int, size: tuple[int, int], red_at: tuple[int, int]
 ) -> None:
-    image = decoded(media.prepare_image(with_orientation(marked((600, 400)), orientation)))
+    image = decoded(images.prepare_image(with_orientation(marked((600, 400)), orientation)))
     assert image.size == size
     assert close(pixel(image, red_at), RED)
 
@@ -535,7 +538,7 @@ def test_other_exif_orientations(
 def test_huge_exif_is_read_and_not_sent() -> None:
     data = with_orientation(marked((600, 400)), 3, **{"270": "x" * 60_000})  # ImageDescription
     assert len(data) > 60_000
-    prepared = media.prepare_image(data)
+    prepared = images.prepare_image(data)
     image = decoded(prepared)
     assert close(pixel(image, (585, 385)), RED)  # rotated 180°
     assert not image.getexif()  # metadata (GPS...) never leaves the machine
@@ -545,16 +548,16 @@ def test_huge_exif_is_read_and_not_sent() -> None:
 def test_large_photo_is_downscaled_per_resolution() -> None:
     data = encode(photo((4032, 3024)), "JPEG", quality=90)
     for resolution, expected in (("480p", (1152, 864)), ("720p", (1664, 1248))):
-        prepared = media.prepare_image(data, resolution=resolution)
+        prepared = images.prepare_image(data, resolution=resolution)
         assert prepared.size == expected
         assert prepared.source_size == (4032, 3024)
-        assert_within_limits(prepared, media.max_side_for(resolution))
-    prepared = media.prepare_image(data, max_side=1000)
+        assert_within_limits(prepared, images.max_side_for(resolution))
+    prepared = images.prepare_image(data, max_side=1000)
     assert prepared.size == (1000, 750)
 
 
 def test_large_png_is_downscaled_too() -> None:
-    prepared = media.prepare_image(encode(photo((3000, 2000)), "PNG"), resolution="480p")
+    prepared = images.prepare_image(encode(photo((3000, 2000)), "PNG"), resolution="480p")
     assert prepared.size == (1152, 768)
 
 
@@ -567,10 +570,10 @@ def grain(size: tuple[int, int], sigma: float, seed: int = 3) -> Image.Image:
 
 def test_banded_resize_matches_one_whole_image_resize() -> None:
     image = grain((2600, 1700), 40)  # 4.4 MP: over the banding threshold
-    assert image.width * image.height >= media.BANDED_RESIZE_PIXELS
+    assert image.width * image.height >= images.BANDED_RESIZE_PIXELS
     for size in ((1664, 1088), (1001, 653), (300, 197)):
         whole = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        banded = media._resize(image, size)
+        banded = images._resize(image, size)
         assert banded.size == size
         # no seam: at most float rounding (±1 level) on a few pixels anywhere
         diff = np.abs(np.asarray(banded, dtype=int) - np.asarray(whole, dtype=int))
@@ -582,87 +585,87 @@ def test_the_best_quality_within_the_upload_budget_is_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     image = grain((800, 600), 12)
-    sizes = {q: len(media._jpeg(image, q)) for q in (98, 95, 90, 85)}
+    sizes = {q: len(images._jpeg(image, q)) for q in (98, 95, 90, 85)}
     assert sizes[98] > sizes[95] > sizes[90] > sizes[85]
     # a budget between q95's and q98's size: q95 is chosen, not the first or the worst
-    monkeypatch.setattr(media, "UPLOAD_BUDGET_BYTES", (sizes[98] + sizes[95]) // 2)
-    assert len(media.prepare_image(encode(image, "PNG")).data) == sizes[95]
+    monkeypatch.setattr(images, "UPLOAD_BUDGET_BYTES", (sizes[98] + sizes[95]) // 2)
+    assert len(images.prepare_image(encode(image, "PNG")).data) == sizes[95]
     # over budget even at q90, but within the API's limit: q90 is sent, no further loss
-    monkeypatch.setattr(media, "UPLOAD_BUDGET_BYTES", sizes[85])
-    assert len(media.prepare_image(encode(image, "PNG")).data) == sizes[90]
+    monkeypatch.setattr(images, "UPLOAD_BUDGET_BYTES", sizes[85])
+    assert len(images.prepare_image(encode(image, "PNG")).data) == sizes[90]
     # over the API's limit at q90: quality gives way (q85), still at full size
-    monkeypatch.setattr(media, "MAX_UPLOAD_BYTES", sizes[85])
-    prepared = media.prepare_image(encode(image, "PNG"))
+    monkeypatch.setattr(images, "MAX_UPLOAD_BYTES", sizes[85])
+    prepared = images.prepare_image(encode(image, "PNG"))
     assert len(prepared.data) == sizes[85]
     assert prepared.size == (800, 600)
 
 
 def test_downscaling_never_goes_below_the_minimum_side() -> None:
-    prepared = media.prepare_image(encode(photo((400, 4000)), "PNG"), resolution="480p")
+    prepared = images.prepare_image(encode(photo((400, 4000)), "PNG"), resolution="480p")
     assert prepared.size == (300, 3000)
 
 
 def test_small_image_is_upscaled_only_when_asked_and_says_so() -> None:
     data = encode(photo((200, 250)), "PNG")
     with pytest.raises(ImageError, match="200×250 px; Seedance needs at least 300×300"):
-        media.prepare_image(data)
-    prepared = media.prepare_image(data, upscale=True)
+        images.prepare_image(data)
+    prepared = images.prepare_image(data, upscale=True)
     assert prepared.upscaled
     assert prepared.size == (300, 375)
     assert_within_limits(prepared)
-    assert not media.prepare_image(encode(photo((640, 480)), "PNG"), upscale=True).upscaled
+    assert not images.prepare_image(encode(photo((640, 480)), "PNG"), upscale=True).upscaled
 
 
 def test_upscaling_has_a_limit() -> None:
     with pytest.raises(ImageError, match="too small even to upscale"):
-        media.prepare_image(encode(photo((60, 60)), "PNG"), upscale=True)
+        images.prepare_image(encode(photo((60, 60)), "PNG"), upscale=True)
 
 
 def test_max_side_per_resolution() -> None:
-    assert media.max_side_for("480p") == 1152
-    assert media.max_side_for("720p") == 1664
-    assert media.max_side_for("1080p") == 2560
-    for resolution, table in media.OUTPUT_SIZES.items():
-        side = media.max_side_for(resolution)
+    assert images.max_side_for("480p") == 1152
+    assert images.max_side_for("720p") == 1664
+    assert images.max_side_for("1080p") == 2560
+    for resolution, table in seedance.OUTPUT_SIZES.items():
+        side = images.max_side_for(resolution)
         # a 4:3 photo's short side covers 16:9 or 9:16 cut across its orientation...
         assert side * 3 / 4 >= max(table["16:9"])
         # ...its long side the widest framing (21:9), and nothing is wildly oversized
         assert max(max(size) for size in table.values()) <= side <= 1.5 * max(table["16:9"])
     with pytest.raises(ValueError, match="unknown resolution"):
-        media.max_side_for("4k")
+        images.max_side_for("4k")
 
 
 def test_file_name_is_kept_in_safe_characters(tmp_path: Path) -> None:
     path = write(tmp_path, "my photo (1).PNG", encode(photo(), "PNG"))
-    assert media.prepare_image(path).filename == "my_photo_1.jpg"
-    assert media.prepare_image(encode(photo(), "PNG")).filename == "image.jpg"
+    assert images.prepare_image(path).filename == "my_photo_1.jpg"
+    assert images.prepare_image(encode(photo(), "PNG")).filename == "image.jpg"
 
 
 def test_image_size_is_upright_and_reads_only_the_header() -> None:
-    assert media.image_size(with_orientation(marked((600, 400)), 6)) == (400, 600)
-    assert media.image_size(png_header_only(9000, 9000)) == (9000, 9000)
+    assert images.image_size(with_orientation(marked((600, 400)), 6)) == (400, 600)
+    assert images.image_size(png_header_only(9000, 9000)) == (9000, 9000)
 
 
 # --------------------------------------------------------------------------- aspect ratios
 
 
 def test_aspect_mismatch_note() -> None:
-    assert media.aspect_mismatch_note((1920, 1080), (1280, 720)) is None
-    assert media.aspect_mismatch_note((1920, 1080), (1920, 1050)) is None  # 2.9 %: same
-    note = media.aspect_mismatch_note((1920, 1080), (800, 600))
+    assert images.aspect_mismatch_note((1920, 1080), (1280, 720)) is None
+    assert images.aspect_mismatch_note((1920, 1080), (1920, 1050)) is None  # 2.9 %: same
+    note = images.aspect_mismatch_note((1920, 1080), (800, 600))
     assert note == (
         "The end image is 4:3 but the start is 16:9; "
         "Seedance will crop or stretch it to the start’s framing."
     )
-    assert "1.85:1" in (media.aspect_mismatch_note((1600, 1200), (1850, 1000)) or "")
-    assert "3:4" in (media.aspect_mismatch_note((1000, 1000), (3000, 4000)) or "")
+    assert "1.85:1" in (images.aspect_mismatch_note((1600, 1200), (1850, 1000)) or "")
+    assert "3:4" in (images.aspect_mismatch_note((1000, 1000), (3000, 4000)) or "")
 
 
 def test_ratio_differs() -> None:
-    assert not media.ratio_differs((4032, 3024), "4:3")
-    assert media.ratio_differs((4032, 3024), "16:9")
-    assert not media.ratio_differs((1000, 1000), (1020, 1000))
-    assert media.ratio_differs((1000, 1000), (1040, 1000))
+    assert not images.ratio_differs((4032, 3024), "4:3")
+    assert images.ratio_differs((4032, 3024), "16:9")
+    assert not images.ratio_differs((1000, 1000), (1020, 1000))
+    assert images.ratio_differs((1000, 1000), (1040, 1000))
 
 
 def banded(size: tuple[int, int] = (1600, 900)) -> bytes:
@@ -675,36 +678,36 @@ def banded(size: tuple[int, int] = (1600, 900)) -> bytes:
 
 
 def test_preview_crop_fills_the_frame_and_cuts_the_sides() -> None:
-    preview = media.preview_aspect(banded(), "1:1", "crop")
+    preview = images.preview_aspect(banded(), "1:1", "crop")
     assert preview.size == (640, 640) and preview.mode == "RGB"
     assert close(pixel(preview, (3, 320)), BLUE) and close(pixel(preview, (636, 320)), BLUE)
 
 
 def test_preview_fit_shows_everything_with_neutral_bars() -> None:
-    preview = media.preview_aspect(banded(), "9:16", "fit")
+    preview = images.preview_aspect(banded(), "9:16", "fit")
     assert preview.size == (360, 640)
-    assert close(pixel(preview, (180, 5)), media.PREVIEW_BACKGROUND, 2)  # bar above
-    assert close(pixel(preview, (180, 635)), media.PREVIEW_BACKGROUND, 2)  # bar below
+    assert close(pixel(preview, (180, 5)), images.PREVIEW_BACKGROUND, 2)  # bar above
+    assert close(pixel(preview, (180, 635)), images.PREVIEW_BACKGROUND, 2)  # bar below
     assert close(pixel(preview, (3, 320)), RED)  # the side bands are all there
     assert close(pixel(preview, (356, 320)), RED)
 
 
 @pytest.mark.parametrize("unset", [None, "", "auto"])
 def test_preview_without_a_ratio_is_the_image(unset: str | None) -> None:
-    preview = media.preview_aspect(banded(), unset, "crop")
+    preview = images.preview_aspect(banded(), unset, "crop")
     assert preview.size == (640, 360)
 
 
 def test_preview_is_upright_and_validates_its_arguments() -> None:
-    preview = media.preview_aspect(with_orientation(marked((600, 400)), 6), None, "fit")
+    preview = images.preview_aspect(with_orientation(marked((600, 400)), 6), None, "fit")
     assert preview.size == (400, 600)  # never enlarged
     assert close(pixel(preview, (390, 10)), RED)
     with pytest.raises(ValueError, match="mode"):
-        media.preview_aspect(banded(), "1:1", "stretch")  # type: ignore[arg-type]
+        images.preview_aspect(banded(), "1:1", "stretch")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown aspect ratio"):
-        media.preview_aspect(banded(), "2:1", "crop")
+        images.preview_aspect(banded(), "2:1", "crop")
     with pytest.raises(ImageError, match="text file"):
-        media.preview_aspect(b"hello there, not an image", "1:1", "crop")
+        images.preview_aspect(b"hello there, not an image", "1:1", "crop")
 
 
 # --------------------------------------------------------------------------- URLs
@@ -725,7 +728,7 @@ def test_preview_is_upright_and_validates_its_arguments() -> None:
     ],
 )
 def test_is_url(text: str, expected: bool) -> None:
-    assert media.is_url(text) is expected
+    assert images.is_url(text) is expected
 
 
 @pytest.mark.parametrize(
@@ -738,7 +741,7 @@ def test_is_url(text: str, expected: bool) -> None:
     ],
 )
 def test_validate_url_passes_public_http_addresses_through(url: str) -> None:
-    assert media.validate_url(f"  {url} ") == url
+    assert images.validate_url(f"  {url} ") == url
 
 
 @pytest.mark.parametrize(
@@ -768,7 +771,7 @@ def test_validate_url_passes_public_http_addresses_through(url: str) -> None:
 )
 def test_validate_url_refuses(url: str, expected: str) -> None:
     with pytest.raises(ImageError) as info:
-        media.validate_url(url)
+        images.validate_url(url)
     assert expected in str(info.value)
     assert_clean(str(info.value))
 
@@ -791,7 +794,7 @@ def no_network(request: httpx.Request) -> httpx.Response:
 )
 def test_fetch_refuses_before_connecting(url: str, expected: str) -> None:
     with pytest.raises(ImageError) as info:
-        media.fetch_url_image(url, transport=httpx.MockTransport(no_network))
+        images.fetch_url_image(url, transport=httpx.MockTransport(no_network))
     assert expected in str(info.value)
     assert_clean(str(info.value))
 
@@ -813,7 +816,7 @@ def test_fetch_refuses_names_that_resolve_to_non_public_addresses(
 ) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", resolves_to(address))
     with pytest.raises(ImageError, match=f"“intranet.example” is a .* address \\({address}\\)"):
-        media.fetch_url_image(
+        images.fetch_url_image(
             "https://intranet.example/a.png", transport=httpx.MockTransport(no_network)
         )
 
@@ -824,7 +827,7 @@ def test_fetch_of_an_unknown_host_says_so(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(ImageError, match="could not be found"):
-        media.fetch_url_image(
+        images.fetch_url_image(
             "https://nowhere.example/a.png", transport=httpx.MockTransport(no_network)
         )
 
@@ -842,12 +845,12 @@ def test_fetch_returns_the_image_bytes(public_dns: None) -> None:
         seen.append(request)
         return httpx.Response(200, content=body, headers={"content-type": "image/jpeg"})
 
-    data = media.fetch_url_image(
+    data = images.fetch_url_image(
         "https://img.example/a.jpg", transport=httpx.MockTransport(handler)
     )
     assert data == body
     assert seen[0].headers["accept"] == "image/*"
-    assert media.prepare_image(data).size == (640, 480)
+    assert images.prepare_image(data).size == (640, 480)
 
 
 def test_fetch_connects_to_the_checked_address_with_the_original_host(
@@ -861,7 +864,7 @@ def test_fetch_connects_to_the_checked_address_with_the_original_host(
         return httpx.Response(200, content=b"image")
 
     url = "https://img.example:8443/a.jpg?x=1"
-    assert media.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
+    assert images.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
     (request,) = seen
     assert str(request.url) == "https://[2606:2800:21f:cb07::1]:8443/a.jpg?x=1"
     assert request.headers["host"] == "img.example:8443"
@@ -885,7 +888,7 @@ def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    monkeypatch.setattr(media, "_address_kind", lambda ip: None if ip.is_loopback else "private")
+    monkeypatch.setattr(images, "_address_kind", lambda ip: None if ip.is_loopback else "private")
     body = encode(photo(), "PNG")
     hosts: list[str] = []
 
@@ -904,7 +907,7 @@ def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_address[1]
         try:
-            data = media.fetch_url_image(f"http://img.example:{port}/a.png")
+            data = images.fetch_url_image(f"http://img.example:{port}/a.png")
         finally:
             server.shutdown()
     assert data == body
@@ -918,7 +921,7 @@ def test_fetch_refuses_redirects(public_dns: None, location: str) -> None:
         return httpx.Response(302, headers={"location": location})
 
     with pytest.raises(ImageError, match=r"redirects \(302\) to .*use the final image address"):
-        media.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
 
 
 def test_fetch_stops_at_max_bytes(public_dns: None) -> None:
@@ -933,7 +936,7 @@ def test_fetch_stops_at_max_bytes(public_dns: None) -> None:
         return httpx.Response(200, content=endless())  # no content-length: chunked
 
     with pytest.raises(ImageError, match="over 0 MB"):
-        media.fetch_url_image(
+        images.fetch_url_image(
             "https://img.example/a.jpg", max_bytes=5000, transport=httpx.MockTransport(streamed)
         )
     assert len(sent) <= 6  # stopped reading, did not drain the stream
@@ -944,7 +947,7 @@ def test_fetch_refuses_a_declared_oversize_body(public_dns: None) -> None:
         return httpx.Response(200, content=b"x" * 2048)
 
     with pytest.raises(ImageError, match="over"):
-        media.fetch_url_image(
+        images.fetch_url_image(
             "https://img.example/a.jpg", max_bytes=1024, transport=httpx.MockTransport(handler)
         )
 
@@ -964,7 +967,7 @@ def test_fetch_failures_are_sentences(public_dns: None, outcome: Any, expected: 
         return outcome
 
     with pytest.raises(ImageError) as info:
-        media.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
     assert expected in str(info.value)
     assert_clean(str(info.value))
 
@@ -985,7 +988,7 @@ FUZZ = settings(
 
 def prepared_or_refused(data: bytes) -> None:
     try:
-        prepared = media.prepare_image(data)
+        prepared = images.prepare_image(data)
     except ImageError as exc:
         assert_clean(str(exc))
         return
