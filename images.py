@@ -597,6 +597,11 @@ def _damaged(exc: BaseException) -> str:
 
 
 def _orientation(im: Image.Image) -> int:
+    """EXIF orientation, from the header only. A PNG's eXIf chunk placed after the pixels
+    (rare) is not looked for: Pillow would decode the whole image to reach it, before the
+    size checks and for a mere preview."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
     try:
         value = im.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:  # broken EXIF: show the pixels as stored
@@ -648,11 +653,11 @@ def _decode(source: ImageSource, *, max_side: int, enforce_min: bool, upscale: b
     """Open, check, decode (scaled at decode time where the format allows) and normalise."""
     with _opened(source) as im:
         stored = im.size
-        orientation = _orientation(im)
         source_format = im.format or ""
-        target, upscaled = _target_size(stored, max_side, enforce_min=enforce_min, upscale=upscale)
         if source_format not in ("JPEG", "MPO") and stored[0] * stored[1] > MAX_PIXELS:
             raise ImageError(_too_many_pixels_message(_megapixels(stored)))
+        orientation = _orientation(im)
+        target, upscaled = _target_size(stored, max_side, enforce_min=enforce_min, upscale=upscale)
         try:
             # JPEG only: decode at 1/2, 1/4 or 1/8 scale while still >= target (DCT
             # scaling, far faster than decoding 12 MP and resampling); a no-op elsewhere.

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms, ImageDraw
+from PIL import Image, ImageCms, ImageDraw, ImageFile
 
 import images
 import seedance
@@ -349,6 +349,25 @@ def test_bomb_is_refused_fast_and_without_decoding(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 2.0
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 100_000
+
+
+def test_an_oversized_png_is_refused_and_sized_without_decoding_a_pixel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 63 MP: over our 50 MP limit, under Pillow's own refusal; 189 MB if decoded
+    data = png_header_only(9_000, 7_000)
+    loads: list[str] = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(im: ImageFile.ImageFile) -> Any:
+        loads.append(f"{im.format} {im.size}")
+        return real_load(im)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    with pytest.raises(ImageError, match="too large to process safely"):
+        images.prepare_image(data)
+    assert images.image_size(encode(photo((640, 480)), "PNG")) == (640, 480)
+    assert loads == []
 
 
 def test_a_huge_jpeg_is_judged_by_its_scaled_decode_not_refused_as_a_bomb() -> None:
