@@ -13,6 +13,8 @@ import html
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -83,14 +85,16 @@ async def generate(
     Returns:
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
+
+    The parameters after `session` are the page's own; the public API keeps their defaults.
     """
-    # The page also passes image URLs (sent to WaveSpeed as they are, instead of an upload)
-    # and `upscale` (enlarge an image under 300 px); the public API keeps the defaults.
+    # image_url/last_image_url: sent to WaveSpeed as they are, instead of an upload;
+    # upscale: enlarge an image under 300 px; profile: Gradio fills it from the HF sign-in.
     sign_in(session, profile)
     job = await _Job.from_form(
-        image_url or image,
+        _source(image, image_url, "start image"),
         prompt,
-        last_image_url or last_image,
+        _source(last_image, last_image_url, "end image"),
         duration,
         aspect_ratio,
         camera_fixed,
@@ -114,7 +118,9 @@ async def generate(
                     yield item.video_path, item.to_json(), _status_html(done, "ok")
     except (WaveSpeedError, images.ImageError) as exc:
         job.give_up(exc)
-        raise gr.Error(user_message(exc), title=_error_title(exc)) from None
+        message = user_message(exc)
+        yield gr.skip(), gr.skip(), _status_html(message, "warn")  # stops the page's clock
+        raise gr.Error(message, title=_error_title(exc)) from None
 
 
 async def generate_variations(
@@ -138,9 +144,9 @@ async def generate_variations(
     (one per line of `variants`). The image is uploaded once for the whole batch."""
     sign_in(session, profile)
     job = await _Job.from_form(
-        image_url or image,
+        _source(image, image_url, "start image"),
         prompt,
-        last_image_url or last_image,
+        _source(last_image, last_image_url, "end image"),
         duration,
         aspect_ratio,
         camera_fixed,
@@ -158,12 +164,15 @@ async def generate_variations(
     ]
     cells: list[tuple[str | None, str]] = [(None, f"{label} · waiting") for label in labels]
     done = failed = 0
+    shown = [_Shown() for _ in requests]  # per run: only news redraws the grid
     with job.spending(runs=len(requests)):
         yield video_grid(cells), _status_html(f"Starting {len(requests)} variations…", "busy")
         async for index, item in generation.run_many(
             job.client, requests, job.start, job.end, **job.kwargs
         ):
             if isinstance(item, generation.Progress):
+                if not shown[index].worth_sending(item):
+                    continue
                 cells[index] = (None, f"{labels[index]} · {item.describe()}")
             elif isinstance(item, generation.RunRecord):
                 cells[index], done = (item.video_path, labels[index]), done + 1
@@ -312,8 +321,9 @@ NO_KEY_MESSAGE = (
 
 def sign_in(session: Session, profile: gr.OAuthProfile | None) -> None:
     """Gradio reads the profile from the signed session cookie for every event, so a
-    visitor's quota follows their HF account, not whatever the page claims."""
-    session.sign_in(profile.username if profile else None)
+    visitor's quota follows their HF account, not whatever the page claims. Keyed by the
+    account's id ("sub"): a username can be renamed and then taken by someone else."""
+    session.sign_in((profile.get("sub") or profile.username) if profile else None)
 
 
 def sign_in_message(oauth: bool) -> str:
@@ -327,6 +337,18 @@ def sign_in_message(oauth: bool) -> str:
         "This demo's key is for signed-in visitors, but sign-in is not enabled here. Paste "
         "your own WaveSpeed key under “Backend & API key”, or choose Offline."
     )
+
+
+def _source(upload: str | None, typed: str | None, what: str) -> str | None:
+    """What the form sends for one image: a typed address, checked as one (the text is never
+    read as a path on the server), or else the upload."""
+    typed = (typed or "").strip()
+    if not typed:
+        return upload
+    try:
+        return images.validate_url(typed)
+    except images.ImageError as exc:
+        raise gr.Error(f"The {what} URL: {exc}", title="Image not usable") from None
 
 
 def _prepare(
@@ -654,8 +676,8 @@ def apply_preset(evt: gr.SelectData):
 
 # The newest choice wins: an upload empties its URL box, a typed URL removes the upload
 # (Generate would use the URL anyway; this way the form shows what will be sent). Each
-# acts only when the other box is filled as the event fires, so a late reply cannot
-# clear what the person typed or dropped since.
+# acts only when the other box was filled as the event fired: an upload's reply does not
+# empty a box that was still empty then (a person typing right after dropping a file).
 def upload_replaces_url(path: str | None, url: str | None):
     return "" if path and url else gr.skip()
 
@@ -664,12 +686,73 @@ def url_replaces_upload(url: str | None, path: str | None):
     return None if url and url.strip() and path else gr.skip()
 
 
-def _picture(path: str | None, url: str = "") -> images.ImageSource | None:
-    """The image the form will send: a typed URL (fetched safely, for previews only) or the
-    upload. Raises images.ImageError for an address that cannot be fetched."""
+@dataclass(frozen=True)
+class _Remote:
+    size: tuple[int, int]  # the original's upright size
+    small: bytes  # a JPEG at preview size: all a preview needs
+
+
+class _RemotePreviews:
+    """Typed image addresses, fetched on the server for previews only.
+
+    On a Space strangers type them, so each address is fetched at most once a minute
+    (a blur and the events it sets off ask up to four times), a few at a time (a slow
+    server must not hold every worker thread), and only a small copy is kept.
+    """
+
+    TTL_S = 60.0
+    SIZE = 32
+    SLOTS = 4
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, _Remote | str]] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.SLOTS)
+
+    def get(self, url: str) -> _Remote | None:
+        """The image, or None while every fetch slot is busy (previews are optional:
+        Generate sends the address regardless). Raises images.ImageError, remembered too."""
+        with self._lock:
+            at, value = self._cache.get(url, (0.0, ""))
+        if not at or time.monotonic() - at > self.TTL_S:
+            if not self._slots.acquire(blocking=False):
+                return None
+            try:
+                value = self._fetch(url)
+            finally:
+                self._slots.release()
+            with self._lock:
+                self._cache[url] = (time.monotonic(), value)
+                while len(self._cache) > self.SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+        if isinstance(value, str):
+            raise images.ImageError(value)
+        return value
+
+    @staticmethod
+    def _fetch(url: str) -> _Remote | str:
+        try:
+            data = images.fetch_url_image(url)
+            prepared = images.prepare_image(data, max_side=images.PREVIEW_SIDE_PX)
+        except images.ImageError as exc:
+            return str(exc)
+        return _Remote(prepared.source_size, prepared.data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+REMOTE_PREVIEWS = _RemotePreviews()
+
+
+def _shape(path: str | None, url: str | None) -> tuple[tuple[int, int], Any] | None:
+    """(upright size, what to draw a preview from) of the image the form will send: the
+    typed address or the upload; None when there is none (or no fetch slot is free)."""
     if url and url.strip():
-        return images.fetch_url_image(url.strip())
-    return path or None
+        remote = REMOTE_PREVIEWS.get(url.strip())
+        return None if remote is None else (remote.size, remote.small)
+    return (images.image_size(path), path) if path else None
 
 
 def preview_framing(path: str | None, ratio: str, url: str = ""):
@@ -678,28 +761,33 @@ def preview_framing(path: str | None, ratio: str, url: str = ""):
     if ratio in (AUTO_RATIO, "", None):
         return hidden
     try:
-        source = _picture(path, url)
-        if source is None or not images.ratio_differs(images.image_size(source), ratio):
+        shape = _shape(path, url)
+        if shape is None or not images.ratio_differs(shape[0], ratio):
             return hidden
-        preview = images.preview_aspect(source, ratio, "crop")
+        preview = images.preview_aspect(shape[1], ratio, "crop")
     except images.ImageError:
-        return hidden  # Generate will say what is wrong with the image
+        return hidden  # Generate (and the note under the images) say what is wrong
     return gr.Image(value=preview, visible=True, label=f"What the {ratio} video will show")
 
 
 def end_image_note(
     start: str | None, end: str | None, start_url: str = "", end_url: str = ""
 ) -> str:
-    """Say at upload time what happens when the end frame's shape differs from the start's,
-    and whether a typed address can be used at all."""
-    try:
-        first, last = _picture(start, start_url), _picture(end, end_url)
-        if first is None or last is None:
-            return ""
-        note = images.aspect_mismatch_note(images.image_size(first), images.image_size(last))
-    except images.ImageError as exc:
-        note = f"Image URL: {exc}" if (start_url or end_url) else None
-    return f"<div class='hint warn-text'>{html.escape(note)}</div>" if note else ""
+    """Say at once when a typed address cannot be used, and what happens when the end
+    frame's shape differs from the start's."""
+    shapes = []
+    for what, path, url in (("start", start, start_url), ("end", end, end_url)):
+        try:
+            shapes.append(_shape(path, url))
+        except images.ImageError as exc:  # an upload's problem is Generate's to tell
+            return _note(f"The {what} image URL: {exc}") if url and url.strip() else ""
+    first, last = shapes
+    note = first and last and images.aspect_mismatch_note(first[0], last[0])
+    return _note(note) if note else ""
+
+
+def _note(text: str) -> str:
+    return f"<div class='hint warn-text'>{html.escape(text)}</div>"
 
 
 # --------------------------------------------------------------------------- prompt & code

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import statistics
 import time
@@ -32,6 +33,8 @@ from wavespeed_client import (
     WaitUpdate,
     WaveSpeedClient,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Stage(StrEnum):
@@ -383,8 +386,8 @@ async def finish(
     dest = Path(record.video_path or "")
     await client.download(final.outputs[0], dest)
     await asyncio.to_thread(media.tag_video, dest, _video_tags(record))
-    thumb = dest.with_name(f"{dest.stem}_thumb.jpg")
-    record.input_files["thumb"] = str(await asyncio.to_thread(media.save_thumbnail, dest, thumb))
+    if thumb := await asyncio.to_thread(_thumbnail, dest):
+        record.input_files["thumb"] = str(thumb)
     timings.download_s = time.monotonic() - t_download
     timings.total_s = time.monotonic() - t0
 
@@ -411,6 +414,16 @@ def _keep_inputs(record: RunRecord, start: ImageInput, end: ImageInput | None) -
             path = stem.with_name(f"{stem.name}_{suffix}.jpg")
             path.write_bytes(image.data)
             record.input_files[suffix] = str(path)
+
+
+def _thumbnail(video: Path) -> Path | None:
+    """The history list's picture; best effort: a clip that cannot be thumbnailed is still
+    a paid, finished video (History shows the start image instead)."""
+    try:
+        return media.save_thumbnail(video, video.with_name(f"{video.stem}_thumb.jpg"))
+    except Exception:  # a decoder fed a stranger's file fails many ways; none may cost the run
+        log.warning("no thumbnail for %s", video.name, exc_info=True)
+        return None
 
 
 def write_sidecar(record: RunRecord) -> Path:

@@ -3,6 +3,11 @@
 One row per task id, holding the run record as JSON plus the few columns that are searched
 or sorted on. WAL mode, so the UI reads while a run writes, and a crash mid-write loses
 nothing committed. Stdlib only.
+
+Rows are never removed: quotas count them (a visitor's runs over all time, everyone's runs
+this hour, the day's spend), so deleting runs must not buy a fresh allowance. A deleted run,
+by its owner or by housekeeping, loses its files and details and is hidden from whatever
+shows runs to people; its id, owner, time and cost stay (a few hundred bytes).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at  TEXT NOT NULL,
     cost_usd    REAL,
     resumable   INTEGER NOT NULL DEFAULT 0,
-    record      TEXT NOT NULL
+    record      TEXT NOT NULL,
+    deleted_at  TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_owner_created ON runs (owner, created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
@@ -67,6 +73,15 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older version up to _SCHEMA. In one write
+        transaction, so two processes opening it at once cannot both add a column."""
+        with self._tx() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            if "deleted_at" not in columns:
+                db.execute("ALTER TABLE runs ADD COLUMN deleted_at TEXT")
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -114,8 +129,8 @@ class History:
             )
 
     def get(self, run_id: str, *, owner: str | None = None) -> StoredRun | None:
-        """One run; with `owner`, only if it belongs to that owner."""
-        sql = "SELECT * FROM runs WHERE id = ?"
+        """One run not deleted; with `owner`, only if it belongs to that owner."""
+        sql = "SELECT * FROM runs WHERE id = ? AND deleted_at IS NULL"
         args: list[Any] = [run_id]
         if owner is not None:
             sql += " AND owner = ?"
@@ -126,8 +141,9 @@ class History:
     def list(
         self, *, owner: str | None = None, search: str = "", limit: int = 200
     ) -> list[StoredRun]:
-        """Runs newest first; `owner` None means every owner (the local single-user app)."""
-        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        """Runs not deleted, newest first; `owner` None means every owner (the local
+        single-user app)."""
+        sql, args = "SELECT * FROM runs WHERE deleted_at IS NULL", []
         if owner is not None:
             sql += " AND owner = ?"
             args.append(owner)
@@ -148,7 +164,8 @@ class History:
         return [_stored(row) for row in rows]
 
     def total_spent(self, *, owner: str | None = None) -> float:
-        """USD of completed runs (failed tasks are not billed)."""
+        """USD of completed runs (failed tasks are not billed), deleted ones included: the
+        money was spent all the same, and a total that drops on delete would mislead."""
         sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = 'completed'"
         args: list[Any] = []
         if owner is not None:
@@ -157,12 +174,22 @@ class History:
         return float(self._connection().execute(sql, args).fetchone()[0])
 
     def delete(self, run_id: str, *, owner: str | None = None) -> bool:
-        """Forget a finished run and delete its files (video, sidecar, inputs, thumbnail)."""
+        """Delete a finished run's files (video, sidecar, inputs, thumbnail) and hide it.
+        The row keeps only what quotas and the total spent need: not the prompt or paths."""
         run = self.get(run_id, owner=owner)
         if run is None or not run.finished:
             return False
+        kept = {
+            "id": run.id,
+            "status": run.status,
+            "created_at": run.created_at,
+            "cost_usd": run.record.get("cost_usd"),
+        }
         with self._tx() as db:
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            db.execute(
+                "UPDATE runs SET deleted_at = ?, record = ? WHERE id = ? AND deleted_at IS NULL",
+                (_now(), json.dumps(kept), run_id),
+            )
         for path in run_files(run.record):
             path.unlink(missing_ok=True)
         return True
@@ -171,7 +198,8 @@ class History:
         self, *, max_age_days: float | None = None, max_bytes: int | None = None
     ) -> list[str]:
         """Housekeeping, only where a limit is set: delete the oldest finished runs until
-        none is older than `max_age_days` and all files fit in `max_bytes`."""
+        none is older than `max_age_days` and all files fit in `max_bytes`. Like `delete`,
+        this frees their files but keeps their rows counting towards quotas."""
         if max_age_days is None and max_bytes is None:
             return []
         finished = [r for r in reversed(self.list(limit=1_000_000)) if r.finished]  # oldest first
@@ -203,14 +231,16 @@ class History:
         since: datetime | None = None,
         resumable: bool | None = None,
     ) -> int:
-        """Accepted runs, whatever became of them (quotas count attempts)."""
+        """Accepted runs, whatever became of them, deleted ones too (quotas count
+        attempts)."""
         where, args = _filters(owner, since, resumable)
         return int(
             self._connection().execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
         )
 
     def spent(self, *, since: datetime | None = None, resumable: bool | None = None) -> float:
-        """USD of runs that are or may be billed: all accepted runs but the failed ones."""
+        """USD of runs that are or may be billed: all accepted runs but the failed ones,
+        deleted ones too."""
         where, args = _filters(None, since, resumable)
         where += (" AND" if where else " WHERE") + " status != 'failed'"
         row = self._connection().execute(

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import socket
+import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,12 @@ MAX_URL_CHARS = 2048
 # A preview fetch must not hang the UI: 5 s to connect, 10 s between bytes (10 MB at the
 # slowest reasonable link still streams well inside that per read).
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-log = logging.getLogger(__name__)
+# ...and the whole fetch ends by then, however slowly a server trickles bytes; the name
+# lookup (which has no timeout of its own) gets this long.
+FETCH_DEADLINE_S = 15.0
+DNS_TIMEOUT_S = 5.0
+# Banding needs rows to split: a strip a few rows high is resized in one call.
+BANDED_MIN_ROWS = 64
 
 
 def _round_up(value: float, step: int = 16) -> int:
@@ -299,12 +304,18 @@ def fetch_url_image(
     """
     url = validate_url(url)
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:  # the host as DNS, TLS and the Host header spell it: IDNA ("bücher.de" -> xn--…)
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii").rstrip(".")
+    except (httpx.InvalidURL, UnicodeError):
+        raise ImageError("it is not a valid web address; copy the image’s link again.") from None
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     address = _public_address(host, port)
     netloc = f"[{address}]" if ":" in address else address
     pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
-    headers = {"Accept": "image/*", "Host": parts.netloc.rpartition("@")[2]}
+    shown_host = f"[{host}]" if ":" in host else host
+    headers = {"Accept": "image/*", "Host": shown_host + (f":{parts.port}" if parts.port else "")}
+    deadline = time.monotonic() + FETCH_DEADLINE_S
     try:
         with (
             httpx.Client(
@@ -332,6 +343,8 @@ def fetch_url_image(
                 total += len(chunk)
                 if total > max_bytes:
                     raise ImageError(_too_many_bytes(max_bytes))
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the fetch took too long")
                 chunks.append(chunk)
             return b"".join(chunks)
     except httpx.TimeoutException:
@@ -389,9 +402,10 @@ def _local_host_kind(host: str) -> str | None:
 def _public_address(host: str, port: int) -> str:
     """The address to connect to; refused if any address the host resolves to is not
     public (a name with one internal address among public ones is not trusted)."""
+    lookup = _dns_pool().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        infos = lookup.result(timeout=DNS_TIMEOUT_S)
+    except (OSError, UnicodeError, TimeoutError):
         raise ImageError(f"the host “{host}” could not be found; check the address.") from None
     addresses = [str(info[4][0]).split("%")[0] for info in infos]
     for address in addresses:
@@ -402,6 +416,12 @@ def _public_address(host: str, port: int) -> str:
     if not addresses:
         raise ImageError(f"the host “{host}” could not be found; check the address.")
     return addresses[0]
+
+
+@functools.cache
+def _dns_pool() -> ThreadPoolExecutor:
+    """getaddrinfo cannot be timed out: a few threads wait for it, the caller gives up."""
+    return ThreadPoolExecutor(4, thread_name_prefix="dns")
 
 
 # -- decoding
@@ -780,7 +800,7 @@ def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     """LANCZOS; a big image in horizontal bands on two threads. Each band's `box` lets
     the filter read source rows beyond it, so there is no seam: the result matches one
     whole-image call to within float rounding (±1 level on a few pixels)."""
-    if im.width * im.height < BANDED_RESIZE_PIXELS:
+    if im.width * im.height < BANDED_RESIZE_PIXELS or size[1] < BANDED_MIN_ROWS:
         return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     width, height = size
     rows = [round(height * i / RESIZE_WORKERS) for i in range(RESIZE_WORKERS + 1)]

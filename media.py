@@ -7,7 +7,6 @@ videos are tagged, thumbnailed and stitched here. Input images live in `images`.
 from __future__ import annotations
 
 import collections
-import itertools
 import math
 import os
 import random
@@ -398,14 +397,22 @@ def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> 
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        frames = container.decode(stream)
-        if stream.duration:
-            middle = (stream.start_time or 0) + stream.duration // 2
-            chosen = next((f for f in frames if f.pts is None or f.pts >= middle), None)
-        else:  # no duration in the header: count frames instead
-            chosen = next(itertools.islice(frames, probe_video(video).frames // 2, None), None)
+        # By timestamp; with no duration in the header, by counting frames instead.
+        middle = (stream.start_time or 0) + stream.duration // 2 if stream.duration else None
+        half = probe_video(video).frames // 2 if middle is None else 0
+
+        def reached(frame: av.VideoFrame, index: int) -> bool:
+            if middle is None:
+                return index >= half
+            return frame.pts is None or frame.pts >= middle
+
+        chosen = None
+        for index, frame in enumerate(container.decode(stream)):
+            chosen = frame  # the last one, should the header promise more than there is
+            if reached(frame, index):
+                break
         if chosen is None:
-            raise IndexError(f"{video} has no middle frame")
+            raise IndexError(f"{video} has no frames")
         height = max(2, 2 * round(chosen.height * width / chosen.width / 2))
         small = chosen.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
         dest = Path(dest)

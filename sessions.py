@@ -74,10 +74,11 @@ class Session:
         # is a new visitor, with its own owner id and no key, client, uploads or runs.
         return Session(offline=self.offline)
 
-    def sign_in(self, username: str | None) -> None:
+    def sign_in(self, account: str | None) -> None:
         """Who this session is signed in as with Hugging Face (None: nobody), as Gradio
-        tells each event from the session cookie. HF usernames are case-insensitive."""
-        self.user = f"{USER_PREFIX}{username.lower()}" if username else None
+        tells each event from the session cookie: the account id, or a username (which
+        HF treats case-insensitively)."""
+        self.user = f"{USER_PREFIX}{account.lower()}" if account else None
 
     @property
     def current(self) -> generation.RunRecord | None:

@@ -192,6 +192,20 @@ async def test_a_failed_task_reports_the_reason_and_task_id(
     assert session.current is None
 
 
+async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
+    live: Path, emulator: RunningEmulator, images: SimpleNamespace
+) -> None:
+    emulator.config.faults.fail_code = 1200
+    seen: list[tuple] = []
+    inputs = form(images.start, aspect_ratio=app.AUTO_RATIO)
+    with pytest.raises(gr.Error):
+        async for outputs in app.generate(**inputs, session=app.new_session()):
+            seen.append(outputs)
+    assert any("data-elapsed" in out[2] for out in seen)  # the clock ran while waiting
+    last = seen[-1][2]
+    assert "data-elapsed" not in last and "status warn" in last
+
+
 def test_a_timeout_message_gives_the_task_id_and_warns_of_billing() -> None:
     message = app.user_message(TaskTimeout("task-abc123", waited_s=900.0))
     assert "task-abc123" in message

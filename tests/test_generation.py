@@ -223,6 +223,25 @@ async def test_a_fixed_seed_is_sent_and_recorded_as_is(
     assert record.video_path.endswith("_1234.mp4")
 
 
+async def test_a_video_that_cannot_be_thumbnailed_still_completes(
+    client: WaveSpeedClient,
+    start_image: ImageInput,
+    output_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(video: Path, dest: Path) -> Path:
+        raise IndexError("no frames")
+
+    monkeypatch.setattr(media, "save_thumbnail", broken)
+    saved: list[str] = []
+    _, record = await collect(
+        client, start_image, output_dir, on_save=lambda r: saved.append(r.status)
+    )
+    assert record.status == "completed" and saved[-1] == "completed"
+    assert Path(record.video_path or "").is_file()
+    assert "thumb" not in record.input_files
+
+
 async def test_an_async_on_save_is_awaited(
     client: WaveSpeedClient, start_image: ImageInput, output_dir: Path
 ) -> None:

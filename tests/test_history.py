@@ -35,6 +35,7 @@ import settings
 from emulator import RunningEmulator
 from history import FINISHED, History, run_files
 from images import prepare_image
+from quotas import Limits, Quota, QuotaExceeded
 from sessions import Session
 from wavespeed_client import TaskFailed, WaveSpeedClient
 
@@ -615,6 +616,112 @@ def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) ->
     assert history.get("mine") is None
     assert not any(p.exists() for p in mine)
     history.close()
+
+
+def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    files = fake_run(history, data, "gone-run", owner="alice")
+    fake_run(history, data, "kept-run", owner="alice")
+    day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = (
+        history.count_runs(owner="alice", resumable=True),
+        history.count_runs(since=day_start),
+        history.spent(since=day_start, resumable=True),
+        history.total_spent(owner="alice"),  # money spent: the History tab keeps showing it
+    )
+
+    assert history.delete("gone-run", owner="alice") is True
+    assert not any(p.exists() for p in files)
+    assert history.get("gone-run") is None and history.get("gone-run", owner="alice") is None
+    assert [r.id for r in history.list()] == ["kept-run"]
+    assert history.list(search="gone-run") == []  # its prompt, here its id
+    assert history.delete("gone-run", owner="alice") is False  # already deleted
+    assert history.unfinished() == []
+    assert (
+        history.count_runs(owner="alice", resumable=True),
+        history.count_runs(since=day_start),
+        history.spent(since=day_start, resumable=True),
+        history.total_spent(owner="alice"),
+    ) == counts
+
+    # the row keeps what quotas count, not the prompt or the file paths
+    with contextlib.closing(sqlite3.connect(history.path)) as con:
+        record, deleted_at = con.execute(
+            "SELECT record, deleted_at FROM runs WHERE id = 'gone-run'"
+        ).fetchone()
+    assert deleted_at
+    assert set(json.loads(record)) == {"id", "status", "created_at", "cost_usd"}
+    history.close()
+
+
+def test_prune_by_size_frees_files_but_todays_runs_keep_counting(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    files = [fake_run(history, data, f"today-{i}", owner="alice") for i in range(3)]
+    files.append(fake_run(history, data, "last-week", owner="alice", age_days=7))
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    quota = Quota(Limits(daily_usd=0.12, runs_per_session=4, runs_per_hour=3), history)
+    usage = quota.usage("alice")
+    assert (usage.session_runs, usage.hour_runs) == (4, 3)
+    assert usage.day_usd == pytest.approx(0.12)
+
+    assert len(history.prune(max_bytes=1)) == 4  # every finished run's files must go
+    assert history.list() == []
+    assert not any(p.exists() for paths in files for p in paths)
+    assert quota.usage("alice") == usage
+    assert history.count_runs(since=hour_ago) == 3
+    for owner in ("alice", "bob"):  # her runs, everyone's hour, the day's cap: all still used
+        with pytest.raises(QuotaExceeded):
+            quota.reserve(owner, runs=1, usd=0.01, duration_s=2)
+    history.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE runs (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    cost_usd    REAL,
+    resumable   INTEGER NOT NULL DEFAULT 0,
+    record      TEXT NOT NULL
+);
+CREATE INDEX runs_owner_created ON runs (owner, created_at DESC);
+CREATE INDEX runs_status ON runs (status);
+"""
+
+
+def test_a_database_from_before_soft_delete_is_migrated_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        con.executescript(OLD_SCHEMA)
+        for run_id, usd in (("old-1", 0.04), ("old-2", 0.08)):
+            record = {"id": run_id, "status": "completed", "cost_usd": usd, "created_at": now}
+            con.execute(
+                "INSERT INTO runs VALUES (?, 'alice', 'completed', ?, ?, ?, 1, ?)",
+                (run_id, now, now, usd, json.dumps(record)),
+            )
+        con.commit()
+
+    history = History(db)
+    assert [r.id for r in history.list()] == ["old-2", "old-1"]
+    assert history.delete("old-1", owner="alice") is True
+    assert [r.id for r in history.list()] == ["old-2"]
+    assert history.count_runs(owner="alice") == 2
+    assert history.spent() == pytest.approx(0.12)
+    history.close()
+
+    again = History(db)  # opening a migrated database changes nothing
+    assert [r.id for r in again.list()] == ["old-2"]
+    again.close()
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        columns = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
+    assert columns.count("deleted_at") == 1
 
 
 # ---------------------------------------------------------------- no secrets

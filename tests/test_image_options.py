@@ -39,6 +39,14 @@ def live(
     shutdown_backends()
 
 
+@pytest.fixture(autouse=True)
+def fresh_previews() -> Iterator[None]:
+    """Typed addresses are remembered for a minute: each test starts with none."""
+    app.REMOTE_PREVIEWS.clear()
+    yield
+    app.REMOTE_PREVIEWS.clear()
+
+
 async def drive(**inputs: Any) -> list[tuple]:
     return [outputs async for outputs in app.generate(**inputs, session=app.new_session())]
 
@@ -65,9 +73,29 @@ async def test_an_end_image_url_is_sent_too(live: RunningEmulator, tmp_path: Pat
 
 
 async def test_a_bad_url_is_refused_before_anything_is_sent(live: RunningEmulator) -> None:
-    with pytest.raises(gr.Error, match=r"The start image: .*file:// addresses are not accepted"):
+    with pytest.raises(gr.Error, match=r"The start image URL: file:// addresses are not accepted"):
         await drive(**form(None), image_url="file:///etc/passwd")
     assert live.stats()["submits"] == 0
+
+
+async def test_text_in_a_url_box_is_never_read_as_a_server_path(
+    live: RunningEmulator, tmp_path: Path
+) -> None:
+    secret = make_image(tmp_path / "secret.png")  # a file on the server
+    for typed in (str(secret), f"file://{secret}", "presets/astronaut-closeup.jpg"):
+        with pytest.raises(gr.Error, match="The start image URL: "):
+            await drive(**form(None), image_url=typed)
+        with pytest.raises(gr.Error, match="The end image URL: "):
+            await drive(**form(make_image(tmp_path / "ok.png")), last_image_url=typed)
+    assert live.stats()["submits"] == 0 and live.stats()["uploads"] == 0
+
+
+async def test_a_blank_url_box_leaves_the_upload_in_use(
+    live: RunningEmulator, tmp_path: Path
+) -> None:
+    outputs = await drive(**form(make_image(tmp_path / "up.png")), image_url="   ")
+    assert outputs[-1][1]["inputs"]["image"].startswith(live.base_url)  # the upload
+    assert live.stats()["uploads"] == 1
 
 
 async def test_a_small_image_points_to_the_enlarge_option(
@@ -118,7 +146,9 @@ def test_the_newest_choice_wins_between_upload_and_url() -> None:
     assert type(app.url_replaces_upload(URL, None)) is skip
 
 
-def test_previews_fetch_a_typed_url_safely(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_previews_fetch_a_typed_url_safely_and_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     square = make_image(tmp_path / "square.png", (600, 600)).read_bytes()
     fetched: list[str] = []
 
@@ -129,17 +159,37 @@ def test_previews_fetch_a_typed_url_safely(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(images, "fetch_url_image", fetch)
     shown = app.preview_framing(None, "16:9", f" {URL} ")
     assert shown.visible is True and shown.value is not None
-    assert fetched == [URL]
     assert app.preview_framing(None, "1:1", URL).visible is False  # same shape: no preview
     landscape = make_image(tmp_path / "wide.png", (1280, 720))
     note = app.end_image_note(str(landscape), None, "", URL)
     assert "16:9" in note and "1:1" in note
+    assert fetched == [URL]  # one fetch for all three, within the minute
 
 
-def test_an_unreachable_url_is_said_at_once() -> None:
+def test_an_unreachable_url_is_said_at_once_and_names_its_image(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     note = app.end_image_note(None, None, "http://127.0.0.1/a.png", "")
-    assert "Image URL:" in note and "loopback" in note
+    assert "The start image URL:" in note and "loopback" in note
     assert app.preview_framing(None, "16:9", "http://127.0.0.1/a.png").visible is False
+    note = app.end_image_note(None, None, "", "https://example.com/a.svg?x=\u0007")
+    assert "The end image URL:" in note
+
+
+def test_no_preview_fetch_waits_when_every_slot_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fetched: list[str] = []
+    monkeypatch.setattr(images, "fetch_url_image", lambda url, **k: fetched.append(url))
+    taken = [app.REMOTE_PREVIEWS._slots.acquire(blocking=False) for _ in range(10)]
+    try:
+        assert taken.count(True) == app.REMOTE_PREVIEWS.SLOTS
+        assert app.preview_framing(None, "16:9", URL).visible is False
+        assert app.end_image_note(None, None, URL, "") == ""
+    finally:
+        for _ in range(taken.count(True)):
+            app.REMOTE_PREVIEWS._slots.release()
+    assert fetched == []
 
 
 def test_a_run_sent_from_a_url_loads_back_into_the_url_box() -> None:

@@ -600,6 +600,12 @@ def test_banded_resize_matches_one_whole_image_resize() -> None:
         assert (diff > 0).mean() < 0.001, size
 
 
+def test_a_big_image_resized_to_a_strip_a_few_rows_high_works() -> None:
+    image = grain((2600, 1700), 40)
+    for size in ((1600, 1), (1600, 2), (1600, 63)):
+        assert images._resize(image, size).size == size
+
+
 def test_the_best_quality_within_the_upload_budget_is_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -932,6 +938,68 @@ def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -
     assert data == body
     assert lookups == ["img.example"]
     assert hosts == [f"img.example:{port}"]
+
+
+def test_fetch_of_an_international_host_name_uses_its_dns_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"image")
+
+    url = "https://bücher.example./a.jpg"
+    assert images.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
+    assert asked == ["xn--bcher-kva.example"]
+    assert seen[0].headers["host"] == "xn--bcher-kva.example"
+    assert seen[0].extensions["sni_hostname"] == "xn--bcher-kva.example"
+
+
+def test_fetch_gives_up_on_a_server_that_trickles(
+    public_dns: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "FETCH_DEADLINE_S", 0.3)
+
+    def trickle() -> Any:
+        for _ in range(100):  # 10 s in all, each byte well within the read timeout
+            time.sleep(0.1)
+            yield b"\xff"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=trickle())
+
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="did not answer in time"):
+        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+    assert time.monotonic() - started < 2.0
+
+
+def test_fetch_gives_up_on_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "DNS_TIMEOUT_S", 0.2)
+    release = threading.Event()
+
+    def hanging(*args: Any, **kwargs: Any) -> list[Any]:
+        release.wait(5)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ImageError, match="could not be found"):
+            images.fetch_url_image(
+                "https://slow-dns.example/a.jpg", transport=httpx.MockTransport(no_network)
+            )
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2.0
 
 
 @pytest.mark.parametrize("location", ["http://127.0.0.1/a.png", "https://img.example/b.jpg"])

@@ -158,6 +158,19 @@ def test_a_signed_in_visitor_is_one_owner_across_sessions(
     assert b.owner_of(tab_1) == tab_1.owner
 
 
+def test_the_account_id_not_the_username_decides_the_owner(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    space_env(clean_env, tmp_path / "data")
+    b = sessions.backends()
+    before, after_rename, new_holder = app.new_session(), app.new_session(), app.new_session()
+    app.sign_in(before, gr.OAuthProfile({**userinfo("alice"), "sub": "61a0c0ffee"}))
+    app.sign_in(after_rename, gr.OAuthProfile({**userinfo("alice-x"), "sub": "61a0c0ffee"}))
+    app.sign_in(new_holder, gr.OAuthProfile({**userinfo("alice"), "sub": "99b0d00d"}))
+    assert b.owner_of(before) == b.owner_of(after_rename) == "hf:61a0c0ffee"
+    assert b.owner_of(new_holder) == "hf:99b0d00d"  # the name's next owner starts afresh
+
+
 def test_locally_signing_in_changes_nothing(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
     b = sessions.backends()

@@ -205,7 +205,7 @@ def add_run(
     ago: timedelta = timedelta(0),
     resumable: bool = True,
 ) -> str:
-    run_id = f"task-{len(history.list(limit=1000))}-{owner}"
+    run_id = f"task-{history.count_runs()}-{owner}"  # deleted runs too: ids stay unique
     created = (datetime.now(UTC) - ago).isoformat(timespec="seconds")
     record = {"id": run_id, "status": status, "cost_usd": usd, "created_at": created}
     history.save(record, owner=owner, resumable=resumable)
@@ -280,6 +280,24 @@ def test_the_daily_cap_counts_todays_spend_but_not_failed_runs(history: History)
         reserve(q, "dave", usd=0.128)  # 0.128 + 0.128 > 0.2
     with reserve(q, "dave", usd=0.064):  # exactly at the cap is still allowed
         pass
+
+
+def test_deleting_runs_gives_no_fresh_allowance(history: History) -> None:
+    q = quota(history, daily_usd=0.2, runs_per_session=2)
+    mine = [add_run(history, "alice") for _ in range(2)]
+    theirs = add_run(history, "bob")
+    used = q.usage("alice")
+    assert history.delete(theirs, owner="bob")
+    for run_id in mine:
+        assert history.delete(run_id, owner="alice")
+    assert history.list() == []  # gone from the History tab
+    assert q.usage("alice") == used
+    with pytest.raises(QuotaExceeded, match="used your 2 runs"):
+        reserve(q, "alice")
+    with pytest.raises(QuotaExceeded, match="for today"):  # 3 x 0.064 spent + 0.064
+        reserve(q, "carol")
+    with pytest.raises(QuotaExceeded, match="3 runs this hour"):
+        reserve(quota(history, runs_per_hour=3), "carol")
 
 
 def test_reservations_are_held_while_in_flight_and_released_after(history: History) -> None:
@@ -379,6 +397,22 @@ async def test_a_visitor_on_the_demo_key_is_stopped_at_the_limit_and_told_why(
     # another visitor still has a run on the demo key (their own limit, the shared spend)
     other = app.new_session()
     assert "1 of 1 runs left for you · $0.14 of $0.20" in app.backend_banner(other)
+
+
+async def test_a_visitor_who_deletes_their_run_gets_no_new_run_on_the_demo_key(
+    demo_key: Path, emulator: RunningEmulator, start_image: Path
+) -> None:
+    visitor = app.new_session()
+    video, record, _ = (await drive(visitor, start_image))[-1]
+    app.delete_run(record, "", visitor)
+    assert not Path(video).exists() and app.list_runs("", visitor)[1] == []
+    banner = app.backend_banner(visitor)
+    assert "0 of 1 runs left for you" in banner and "$0.14 of $0.20 left today" in banner
+    submits = emulator.stats()["submits"]
+    with pytest.raises(gr.Error) as info:
+        await drive(visitor, start_image)
+    assert "your own WaveSpeed key" in info.value.message
+    assert emulator.stats()["submits"] == submits
 
 
 async def test_the_demo_keys_limits_refuse_long_clips_and_big_batches(

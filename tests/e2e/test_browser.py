@@ -155,7 +155,7 @@ def test_an_address_the_server_will_not_fetch_is_said_at_once(page: Page):
     end_box = page.locator("#end-url input, #end-url textarea").first
     end_box.fill("http://127.0.0.1/end.png")
     end_box.press("Tab")
-    expect(page.locator("#end-note")).to_contain_text("Image URL:")
+    expect(page.locator("#end-note")).to_contain_text("The end image URL:")
     expect(page.locator("#end-note")).to_contain_text("loopback")
 
 
