@@ -90,18 +90,20 @@ async def generate(
     """
     # image_url/last_image_url: sent to WaveSpeed as they are, instead of an upload;
     # upscale: enlarge an image under 300 px; profile: Gradio fills it from the HF sign-in.
-    sign_in(session, profile)
     job = await _Job.from_form(
-        _source(image, image_url, "start image"),
+        image,
         prompt,
-        _source(last_image, last_image_url, "end image"),
+        last_image,
         duration,
         aspect_ratio,
         camera_fixed,
         seed,
         model,
         session,
+        image_url=image_url,
+        last_image_url=last_image_url,
         upscale=upscale,
+        profile=profile,
     )
     yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
     shown = _Shown()
@@ -142,18 +144,20 @@ async def generate_variations(
 ):
     """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt variants
     (one per line of `variants`). The image is uploaded once for the whole batch."""
-    sign_in(session, profile)
     job = await _Job.from_form(
-        _source(image, image_url, "start image"),
+        image,
         prompt,
-        _source(last_image, last_image_url, "end image"),
+        last_image,
         duration,
         aspect_ratio,
         camera_fixed,
         seed,
         model,
         session,
+        image_url=image_url,
+        last_image_url=last_image_url,
         upscale=upscale,
+        profile=profile,
     )
     try:
         requests = seedance.variations(job.request, _as_int(count, "Variations"), _lines(variants))
@@ -226,8 +230,16 @@ class _Job:
         model: str,
         session: Session,
         *,
+        image_url: str = "",
+        last_image_url: str = "",
         upscale: bool = False,
+        profile: gr.OAuthProfile | None = None,
     ) -> _Job:
+        """The one place that reads the form: the page's extras (typed image addresses,
+        enlarging) and the HF sign-in included."""
+        sign_in(session, profile)
+        image = _source(image, image_url, "start image")
+        last_image = _source(last_image, last_image_url, "end image")
         if not image:
             raise gr.Error("Add a start image first: drop a photo in “Start image”.")
         REQUEST_ID.set(uuid.uuid4().hex[:8])

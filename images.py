@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
-from seedance import ASPECT_RATIOS, OUTPUT_SIZES, aspect_value
+from seedance import ASPECT_RATIOS, aspect_value, output_sizes
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,7 @@ def max_side_for(resolution: str) -> int:
     pixels would only cost decode, resize and upload time: at 720p a 12 MP photo decodes
     at half size (JPEG DCT scaling) and is resized 2016 -> 1664 (bench/bench_prepare.py).
     """
-    try:
-        table = OUTPUT_SIZES[resolution]
-    except KeyError:
-        raise ValueError(
-            f"unknown resolution {resolution!r}; expected one of {', '.join(OUTPUT_SIZES)}"
-        ) from None
+    table = output_sizes(resolution)
     return _round_up(max(table["16:9"]) * 4 / 3)
 
 
@@ -302,19 +297,14 @@ def fetch_url_image(
     verifies the certificate against the host name): a DNS answer that changes between
     the check and the connection (DNS rebinding) cannot redirect it to an internal one.
     """
-    url = validate_url(url)
-    parts = urlsplit(url)
     try:  # the host as DNS, TLS and the Host header spell it: IDNA ("bücher.de" -> xn--…)
-        target = httpx.URL(url)
+        target = httpx.URL(validate_url(url))
         host = target.raw_host.decode("ascii").rstrip(".")
     except (httpx.InvalidURL, UnicodeError):
         raise ImageError("it is not a valid web address; copy the image’s link again.") from None
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    address = _public_address(host, port)
-    netloc = f"[{address}]" if ":" in address else address
-    pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
+    address = _public_address(host, target.port or (443 if target.scheme == "https" else 80))
     shown_host = f"[{host}]" if ":" in host else host
-    headers = {"Accept": "image/*", "Host": shown_host + (f":{parts.port}" if parts.port else "")}
+    headers = {"Accept": "image/*", "Host": shown_host + (f":{target.port}" if target.port else "")}
     deadline = time.monotonic() + FETCH_DEADLINE_S
     try:
         with (
@@ -322,7 +312,10 @@ def fetch_url_image(
                 timeout=timeout, follow_redirects=False, transport=transport, trust_env=False
             ) as client,
             client.stream(
-                "GET", pinned, headers=headers, extensions={"sni_hostname": host}
+                "GET",
+                target.copy_with(host=address),  # the checked address, not a new lookup
+                headers=headers,
+                extensions={"sni_hostname": host},
             ) as response,
         ):
             if response.is_redirect or 300 <= response.status_code < 400:

@@ -21,7 +21,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from seedance import ASPECT_RATIOS, OUTPUT_SIZES, aspect_value
+from seedance import ASPECT_RATIOS, aspect_value, output_sizes
 
 LABEL_TEXT = "SYNTHETIC · emulator"
 CROSSFADE_FRACTION = 0.4  # share of the clip spent fading into the end image
@@ -54,12 +54,7 @@ def output_size(
     resolution: str, aspect_ratio: str | None, source_size: tuple[int, int]
 ) -> tuple[int, int]:
     """(width, height) of a clip; aspect_ratio None follows the source image."""
-    try:
-        table = OUTPUT_SIZES[resolution]
-    except KeyError:
-        raise ValueError(
-            f"unknown resolution {resolution!r}; expected one of {', '.join(OUTPUT_SIZES)}"
-        ) from None
+    table = output_sizes(resolution)
     ratio = aspect_ratio if aspect_ratio is not None else closest_aspect_ratio(source_size)
     if ratio not in table:
         raise ValueError(

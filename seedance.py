@@ -55,6 +55,16 @@ def aspect_value(aspect_ratio: str) -> float:
     return int(w) / int(h)
 
 
+def output_sizes(resolution: str) -> dict[str, tuple[int, int]]:
+    """Clip size per aspect ratio at `resolution` ("480p", "720p", "1080p")."""
+    try:
+        return OUTPUT_SIZES[resolution]
+    except KeyError:
+        raise ValueError(
+            f"unknown resolution {resolution!r}; expected one of {', '.join(OUTPUT_SIZES)}"
+        ) from None
+
+
 PROMPT_MAX_CHARS = 2000
 DURATION_MIN_S, DURATION_MAX_S, DURATION_DEFAULT_S = 2, 12, 5
 SEED_MAX = 2_147_483_647

@@ -95,6 +95,34 @@ async def quick_sleep(seconds: float) -> None:
     await asyncio.sleep(min(seconds, POLL_S))
 
 
+GOOD_KEY = "good"  # the owner's key in `live`: the only one the emulator accepts there
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A clean environment and cwd (no `.env`), data in tmp_path; returns the data dir."""
+    monkeypatch.chdir(tmp_path)
+    for name in settings.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no minute-long pacing between test runs
+    sessions.backends.cache_clear()
+    yield data_dir
+    shutdown_backends()
+
+
+@pytest.fixture
+def live(
+    env: Path, emulator: emulator_module.RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The owner's key in the environment, pointing at the emulator, which knows only it."""
+    emulator.config.api_keys = frozenset({GOOD_KEY})
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("WAVESPEED_API_KEY", GOOD_KEY)
+    return env
+
+
 def shutdown_backends() -> None:
     """Stop what the process-wide backends started lazily (recovery, emulator, history), and
     forget them: the next `backends()` is built afresh from the environment."""

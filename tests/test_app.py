@@ -21,49 +21,23 @@ import gradio as gr
 import pytest
 from conftest import (
     API_PARAMETERS,
+    GOOD_KEY,
     PROMPT,
     LaunchedApp,
     form,
     launch_app,
     make_image,
-    shutdown_backends,
 )
 from gradio_client.exceptions import AppError
 
 import app
 import emulator as emulator_module
 import seedance
-import settings
 from emulator import EmulatorConfig, RunningEmulator
 from wavespeed_client import TaskTimeout
 
-ENV_NAMES = settings.ENV_VARS
 CANARY = "sk-CANARY-7b1f"
-GOOD_KEY = "good"
 RECORD_FIELDS = {"id", "model", "status", "seed", "timings", "cost_usd", "inputs"}
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A clean environment and cwd (no `.env`), data in tmp_path; returns the data dir."""
-    monkeypatch.chdir(tmp_path)
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no minute-long pacing between test runs
-    app.backends.cache_clear()
-    yield data_dir
-    shutdown_backends()
-
-
-@pytest.fixture
-def live(env: Path, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The owner's key in the environment, pointing at the emulator, which knows only it."""
-    emulator.config.api_keys = frozenset({GOOD_KEY})
-    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("WAVESPEED_API_KEY", GOOD_KEY)
-    return env
 
 
 @pytest.fixture

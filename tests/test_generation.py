@@ -93,6 +93,30 @@ def request(**overrides: Any) -> seedance.SeedanceRequest:
     return seedance.SeedanceRequest(**{**fields, **overrides})
 
 
+def a_run(
+    client: WaveSpeedClient,
+    start: ImageInput,
+    output_dir: Path,
+    *,
+    req: seedance.SeedanceRequest | None = None,
+    stats: DurationStats | None = None,
+    uploads: UploadCache | None = None,
+    on_save: Any = None,
+) -> AsyncIterator[Progress | RunRecord]:
+    """One run on the emulator backend, not yet started: iterate it to drive it."""
+    return generation.run(
+        client,
+        req or request(),
+        start,
+        None,
+        output_dir=output_dir,
+        stats=stats or DurationStats(),
+        uploads=uploads or UploadCache(),
+        backend="emulator",
+        on_save=on_save,
+    )
+
+
 async def collect(
     client: WaveSpeedClient,
     start: ImageInput,
@@ -104,20 +128,8 @@ async def collect(
     on_save: Any = None,
 ) -> tuple[list[Progress], RunRecord]:
     """Drive one run to the end; its Progress items and its RunRecord (always last)."""
-    items = [
-        item
-        async for item in generation.run(
-            client,
-            req or request(),
-            start,
-            None,
-            output_dir=output_dir,
-            stats=stats or DurationStats(),
-            uploads=uploads or UploadCache(),
-            backend="emulator",
-            on_save=on_save,
-        )
-    ]
+    run = a_run(client, start, output_dir, req=req, stats=stats, uploads=uploads, on_save=on_save)
+    items = [item async for item in run]
     *progress, record = items
     assert isinstance(record, RunRecord)
     assert all(isinstance(p, Progress) for p in progress)
@@ -141,17 +153,7 @@ async def test_a_run_reports_its_stages_then_a_playable_record(
         events.append(("saved", record.to_json()))
 
     items: list[Progress | RunRecord] = []
-    async for item in generation.run(
-        client,
-        request(),
-        start_image,
-        None,
-        output_dir=output_dir,
-        stats=DurationStats(),
-        uploads=UploadCache(),
-        backend="emulator",
-        on_save=on_save,
-    ):
+    async for item in a_run(client, start_image, output_dir, on_save=on_save):
         items.append(item)
         events.append(("item", item))
 
@@ -368,16 +370,7 @@ async def test_closing_the_run_early_stops_polling_and_nothing_else(
     emulator: RunningEmulator, client: WaveSpeedClient, start_image: ImageInput, output_dir: Path
 ) -> None:
     emulator.config.faults.never_finish = True
-    agen = generation.run(
-        client,
-        request(),
-        start_image,
-        None,
-        output_dir=output_dir,
-        stats=DurationStats(),
-        uploads=UploadCache(),
-        backend="emulator",
-    )
+    agen = a_run(client, start_image, output_dir)
     waiting = await _wait_until_waiting(agen)
     assert waiting.task_id in emulator.emulator.tasks
     assert emulator.stats()["result_gets"] > 1  # it was polling
@@ -393,17 +386,7 @@ async def test_cancelling_the_consuming_task_stops_polling(
     submitted = asyncio.Event()
 
     async def consume() -> None:
-        async for item in generation.run(
-            client,
-            request(),
-            start_image,
-            None,
-            output_dir=output_dir,
-            stats=DurationStats(),
-            uploads=UploadCache(),
-            backend="emulator",
-            on_save=lambda _: submitted.set(),
-        ):
+        async for item in a_run(client, start_image, output_dir, on_save=lambda _: submitted.set()):
             del item
 
     task = asyncio.create_task(consume())

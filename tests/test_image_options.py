@@ -10,33 +10,13 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from conftest import form, make_image, shutdown_backends
+from conftest import form, make_image
 
 import app
 import images
-import settings
 from emulator import RunningEmulator
 
-KEY = "good"
 URL = "https://images.example/cat.jpg"
-
-
-@pytest.fixture
-def live(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator
-) -> Iterator[RunningEmulator]:
-    """The owner's key pointing at the emulator; a clean environment and cwd."""
-    monkeypatch.chdir(tmp_path)
-    for name in settings.ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WAVESPEED_TIER", "gold")
-    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
-    emulator.config.api_keys = frozenset({KEY})
-    app.backends.cache_clear()
-    yield emulator
-    shutdown_backends()
 
 
 @pytest.fixture(autouse=True)
@@ -52,34 +32,38 @@ async def drive(**inputs: Any) -> list[tuple]:
 
 
 async def test_a_typed_url_is_sent_as_is_instead_of_an_upload(
-    live: RunningEmulator, tmp_path: Path
+    live: Path, emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     upload = make_image(tmp_path / "ignored.png")
     outputs = await drive(**form(upload, aspect_ratio="16:9"), image_url=f"  {URL} ")
     video, record, _ = outputs[-1]
     assert Path(video).is_file()
     assert record["inputs"]["image"] == URL
-    assert live.stats()["uploads"] == 0  # nothing of ours was uploaded
+    assert emulator.stats()["uploads"] == 0  # nothing of ours was uploaded
 
 
-async def test_an_end_image_url_is_sent_too(live: RunningEmulator, tmp_path: Path) -> None:
+async def test_an_end_image_url_is_sent_too(
+    live: Path, emulator: RunningEmulator, tmp_path: Path
+) -> None:
     start = make_image(tmp_path / "start.png")
     end = "https://images.example/end.png"
     outputs = await drive(**form(start, aspect_ratio="16:9"), last_image_url=end)
     record = outputs[-1][1]
     assert record["inputs"]["last_image"] == end
-    assert record["inputs"]["image"].startswith(live.base_url)  # the start was uploaded
-    assert live.stats()["uploads"] == 1
+    assert record["inputs"]["image"].startswith(emulator.base_url)  # the start was uploaded
+    assert emulator.stats()["uploads"] == 1
 
 
-async def test_a_bad_url_is_refused_before_anything_is_sent(live: RunningEmulator) -> None:
+async def test_a_bad_url_is_refused_before_anything_is_sent(
+    live: Path, emulator: RunningEmulator
+) -> None:
     with pytest.raises(gr.Error, match=r"The start image URL: file:// addresses are not accepted"):
         await drive(**form(None), image_url="file:///etc/passwd")
-    assert live.stats()["submits"] == 0
+    assert emulator.stats()["submits"] == 0
 
 
 async def test_text_in_a_url_box_is_never_read_as_a_server_path(
-    live: RunningEmulator, tmp_path: Path
+    live: Path, emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     secret = make_image(tmp_path / "secret.png")  # a file on the server
     for typed in (str(secret), f"file://{secret}", "presets/astronaut-closeup.jpg"):
@@ -87,30 +71,30 @@ async def test_text_in_a_url_box_is_never_read_as_a_server_path(
             await drive(**form(None), image_url=typed)
         with pytest.raises(gr.Error, match="The end image URL: "):
             await drive(**form(make_image(tmp_path / "ok.png")), last_image_url=typed)
-    assert live.stats()["submits"] == 0 and live.stats()["uploads"] == 0
+    assert emulator.stats()["submits"] == 0 and emulator.stats()["uploads"] == 0
 
 
 async def test_a_blank_url_box_leaves_the_upload_in_use(
-    live: RunningEmulator, tmp_path: Path
+    live: Path, emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     outputs = await drive(**form(make_image(tmp_path / "up.png")), image_url="   ")
-    assert outputs[-1][1]["inputs"]["image"].startswith(live.base_url)  # the upload
-    assert live.stats()["uploads"] == 1
+    assert outputs[-1][1]["inputs"]["image"].startswith(emulator.base_url)  # the upload
+    assert emulator.stats()["uploads"] == 1
 
 
 async def test_a_small_image_points_to_the_enlarge_option(
-    live: RunningEmulator, tmp_path: Path
+    live: Path, emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     small = make_image(tmp_path / "small.png", (200, 250))
     with pytest.raises(gr.Error) as info:
         await drive(**form(small, aspect_ratio="16:9"))
     assert "200×250 px" in info.value.message
     assert f"tick “{app.UPSCALE_LABEL}” under “{app.MORE_IMAGE_OPTIONS}”" in info.value.message
-    assert live.stats()["submits"] == 0
+    assert emulator.stats()["submits"] == 0
 
 
 async def test_enlarging_a_small_image_is_said_and_the_run_completes(
-    live: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: Path, emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warnings: list[str] = []
     monkeypatch.setattr(gr, "Warning", lambda message, *a, **k: warnings.append(message))
@@ -120,7 +104,7 @@ async def test_enlarging_a_small_image_is_said_and_the_run_completes(
     assert warnings == [
         "The start image is 200×250 px; it was enlarged to 300×375, so the video will be softer."
     ]
-    assert live.stats()["upload_bytes"] > 0
+    assert emulator.stats()["upload_bytes"] > 0
 
 
 def test_an_image_too_tiny_to_enlarge_does_not_suggest_enlarging(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import settings
 
@@ -98,6 +99,16 @@ def offline_app(
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 640×480 JPEG with some structure, as a person might upload."""
+    path = tmp_path_factory.mktemp("images") / "street.jpg"
+    image = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
+    image.paste((200, 60, 40), (220, 140, 420, 340))
+    image.save(path, quality=90)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -15,19 +14,13 @@ pytestmark = pytest.mark.browser
 GENERATION_TIMEOUT_MS = 30_000
 
 
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 640×480 JPEG with some structure, as a person might upload."""
-    path = tmp_path_factory.mktemp("images") / "street.jpg"
-    image = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
-    image.paste((200, 60, 40), (220, 140, 420, 340))
-    image.save(path, quality=90)
-    return path
-
-
 def upload_start_image(page: Page, photo: Path) -> None:
     page.locator("#start-image input[type=file]").set_input_files(photo)
     expect(page.locator("#start-image img")).to_be_visible()
+
+
+def open_image_options(page: Page) -> None:
+    page.locator("#image-more").get_by_text("Image URLs & small images").click()
 
 
 def prompt_box(page: Page):
@@ -138,7 +131,7 @@ def test_phone_width_has_no_horizontal_overflow(page: Page, photo: Path):
 
 def test_a_typed_url_and_an_upload_replace_each_other(page: Page, photo: Path, tmp_path: Path):
     upload_start_image(page, photo)
-    page.locator("#image-more").get_by_text("Image URLs & small images").click()
+    open_image_options(page)
     url_box = page.locator("#start-url input, #start-url textarea").first
     url_box.fill("https://images.example/cat.jpg")
     url_box.press("Tab")  # leaving the box is enough
@@ -151,7 +144,7 @@ def test_a_typed_url_and_an_upload_replace_each_other(page: Page, photo: Path, t
 
 
 def test_an_address_the_server_will_not_fetch_is_said_at_once(page: Page):
-    page.locator("#image-more").get_by_text("Image URLs & small images").click()
+    open_image_options(page)
     end_box = page.locator("#end-url input, #end-url textarea").first
     end_box.fill("http://127.0.0.1/end.png")
     end_box.press("Tab")

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -30,16 +29,6 @@ IN_SYNC = """(selector) => {
     return !v.paused && Math.min(apart, lead.duration - apart) < 0.2;
   });
 }"""
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 640×480 JPEG with some structure, as a person might upload."""
-    path = tmp_path_factory.mktemp("images") / "street.jpg"
-    image = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
-    image.paste((200, 60, 40), (220, 140, 420, 340))
-    image.save(path, quality=90)
-    return path
 
 
 def status(page: Page):
