@@ -118,18 +118,10 @@ def a_run(
 
 
 async def collect(
-    client: WaveSpeedClient,
-    start: ImageInput,
-    output_dir: Path,
-    *,
-    req: seedance.SeedanceRequest | None = None,
-    stats: DurationStats | None = None,
-    uploads: UploadCache | None = None,
-    on_save: Any = None,
+    client: WaveSpeedClient, start: ImageInput, output_dir: Path, **options: Any
 ) -> tuple[list[Progress], RunRecord]:
-    """Drive one run to the end; its Progress items and its RunRecord (always last)."""
-    run = a_run(client, start, output_dir, req=req, stats=stats, uploads=uploads, on_save=on_save)
-    items = [item async for item in run]
+    """Drive one run (`a_run`'s options) to the end; its Progress items and its RunRecord."""
+    items = [item async for item in a_run(client, start, output_dir, **options)]
     *progress, record = items
     assert isinstance(record, RunRecord)
     assert all(isinstance(p, Progress) for p in progress)
