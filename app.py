@@ -58,19 +58,20 @@ OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 async def generate(
     image: str | None,
     prompt: str,
-    last_image: str | None,
-    duration: int,
-    aspect_ratio: str,
-    camera_fixed: bool,
-    seed: int,
-    model: str,
-    session: Session,
-    image_url: str = "",
-    last_image_url: str = "",
-    upscale: bool = False,
+    last_image: str | None = None,
+    duration: int = seedance.DURATION_DEFAULT_S,
+    aspect_ratio: str = AUTO_RATIO,
+    camera_fixed: bool = False,
+    seed: int = seedance.RANDOM_SEED,
+    model: str = "",
+    session: Session | None = None,
     profile: gr.OAuthProfile | None = None,
+    progress: gr.Progress = gr.Progress(),
 ):
     """Generate a video from a start image (and optional end image) with Seedance.
+
+    Progress ("Processing · 12 s · about 20 s left") comes as Gradio progress events, which
+    gradio_client shows in `job.status()` and MCP clients as progress notifications.
 
     Args:
         image: the start frame (jpg/png/webp…, at least 300×300).
@@ -85,11 +86,45 @@ async def generate(
     Returns:
         The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
         and a status line.
-
-    The parameters after `session` are the page's own; the public API keeps their defaults.
     """
-    # image_url/last_image_url: sent to WaveSpeed as they are, instead of an upload;
-    # upscale: enlarge an image under 300 px; profile: Gradio fills it from the HF sign-in.
+    # The defaults make everything but the image and prompt optional for API and MCP
+    # callers (Gradio's schema requires a parameter without one). Gradio always passes the
+    # session, fills profile from the HF sign-in and gives progress its events.
+    session = new_session() if session is None else session
+    job = await _Job.from_form(
+        image,
+        prompt,
+        last_image,
+        duration,
+        aspect_ratio,
+        camera_fixed,
+        seed,
+        model,
+        session,
+        profile=profile,
+    )
+    async for outputs in _generate(job, _ProgressEvents(progress)):
+        yield outputs
+
+
+async def generate_on_page(
+    image: str | None,
+    prompt: str,
+    last_image: str | None,
+    duration: int,
+    aspect_ratio: str,
+    camera_fixed: bool,
+    seed: int,
+    model: str,
+    session: Session,
+    image_url: str = "",
+    last_image_url: str = "",
+    upscale: bool = False,
+    profile: gr.OAuthProfile | None = None,
+):
+    """The page's Generate button: `generate` with the page's extras, and progress shown in
+    the status line. image_url/last_image_url: sent to WaveSpeed as they are, instead of an
+    upload; upscale: enlarge an image under 300 px."""
     job = await _Job.from_form(
         image,
         prompt,
@@ -105,23 +140,27 @@ async def generate(
         upscale=upscale,
         profile=profile,
     )
-    yield gr.skip(), gr.skip(), _status_html("Starting…", "busy")
-    shown = _Shown()
+    async for outputs in _generate(job, _StatusLine()):
+        yield outputs
+
+
+async def _generate(job: _Job, reporter: _StatusLine | _ProgressEvents):
+    """One run, as (video, record, status) outputs: the page's and the API's alike."""
     try:
         with job.spending(runs=1):
             async for item in generation.run(
                 job.client, job.request, job.start, job.end, **job.kwargs
             ):
-                if isinstance(item, generation.Progress):
-                    if shown.worth_sending(item):
-                        yield gr.skip(), gr.skip(), _progress_html(item)
-                else:
+                if isinstance(item, generation.RunRecord):
                     done = f"Done in {item.timings.total_s:.1f} s · seed {item.seed}"
                     yield item.video_path, item.to_json(), _status_html(done, "ok")
+                elif line := reporter.progress(item):
+                    yield gr.skip(), gr.skip(), line
     except (WaveSpeedError, images.ImageError) as exc:
         job.give_up(exc)
         message = user_message(exc)
-        yield gr.skip(), gr.skip(), _status_html(message, "warn")  # stops the page's clock
+        if line := reporter.failed(message):
+            yield gr.skip(), gr.skip(), line
         raise gr.Error(message, title=_error_title(exc)) from None
 
 
@@ -528,9 +567,10 @@ def _status_html(text: str, kind: str = "idle") -> str:
 
 
 # Between stage changes the page's own clock advances the status line (PAGE_JS), so the
-# server sends a progress update only when there is news, or as a keep-alive for API
-# clients. Each update costs Gradio a rebuild of the skipped outputs: with 50 visitors at
-# once, once-a-second ticks were a sixth of the app's CPU (bench/bench_load.py).
+# server sends a progress update only when there is news, or as a keep-alive. Each status
+# line update costs Gradio a rebuild of the skipped outputs (video and record, ~3 ms of
+# event-loop time): with 50 visitors at once, once-a-second ticks were a sixth of the
+# app's CPU (bench/bench_load.py).
 STATUS_KEEPALIVE_S = 5.0
 
 
@@ -564,6 +604,38 @@ def _progress_html(progress: generation.Progress) -> str:
         f" data-stage='{html.escape(progress.stage.value.capitalize())}'{eta}>"
         f"{html.escape(progress.describe())}</div>"
     )
+
+
+class _StatusLine:
+    """The page's progress: the status line, redrawn only on news."""
+
+    def __init__(self) -> None:
+        self.shown = _Shown()
+
+    def progress(self, item: generation.Progress) -> str | None:
+        return _progress_html(item) if self.shown.worth_sending(item) else None
+
+    def failed(self, message: str) -> str | None:
+        return _status_html(message, "warn")  # stops the page's clock
+
+
+class _ProgressEvents:
+    """An API caller's progress: Gradio progress events, which touch no output. A script
+    reads the status line once, at the end; updating it on the way would cost Gradio a
+    rebuild of the other outputs per update, for nobody to see."""
+
+    def __init__(self, tracker: gr.Progress) -> None:
+        self.tracker = tracker
+        self.shown = _Shown()
+
+    def progress(self, item: generation.Progress) -> None:
+        if self.shown.worth_sending(item):
+            # Steps in seconds, "elapsed of expected": MCP clients show a step count.
+            expected = round(item.eta_s) if item.eta_s else None
+            self.tracker((round(item.elapsed_s), expected), desc=item.describe(), unit="s")
+
+    def failed(self, message: str) -> None:
+        return None  # the error itself tells the caller
 
 
 def backend_banner(session: Session) -> str:
@@ -1525,7 +1597,7 @@ def build_demo() -> gr.Blocks:
             generate, [*form, session], [video, record, status], api_name="generate", **shared_limit
         )
         run = go.click(
-            generate,
+            generate_on_page,
             [*form, session, *page_only],
             [video, record, status],
             api_visibility="private",

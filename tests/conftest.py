@@ -175,6 +175,7 @@ def launch_app(
     model: str = seedance.DEFAULT_MODEL,
     unset: Iterable[str] = settings.ENV_VARS,
     prepare: Callable[[pytest.MonkeyPatch], object] | None = None,
+    mcp: bool = False,
 ) -> Iterator[LaunchedApp]:
     """Launch the app by `app.launch` (as `python app.py` does) on a free loopback port,
     against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
@@ -183,8 +184,8 @@ def launch_app(
     variables are cleared, then `env` set over these defaults: the emulator's URL, the data
     directory, no analytics, the gold tier (bronze paces a key to 2 submits a minute).
     `prepare`, if given, runs next with the MonkeyPatch in use (to patch more, undone with
-    the rest), just before the demo is built. Backends, environment and working directory
-    are restored after.
+    the rest), just before the demo is built. `mcp` serves Gradio's MCP server too, as
+    PLAYGROUND_MCP=1 does. Backends, environment and working directory are restored after.
     """
     import app
 
@@ -216,6 +217,7 @@ def launch_app(
             server_name="127.0.0.1",
             server_port=free_port(),
             quiet=True,
+            mcp_server=mcp,
         )
         url = demo.local_url.rstrip("/")
         try:

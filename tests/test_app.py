@@ -70,7 +70,7 @@ async def drive(session: app.Session, image: Path | None, **overrides: Any) -> l
     """Run the generate handler to its end, as Gradio would; every output it yielded.
     The aspect ratio is left to the image (Auto) unless a test sets one."""
     inputs = form(image, aspect_ratio=app.AUTO_RATIO) | overrides
-    return [outputs async for outputs in app.generate(**inputs, session=session)]
+    return [outputs async for outputs in app.generate_on_page(**inputs, session=session)]
 
 
 def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
@@ -173,7 +173,7 @@ async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
     seen: list[tuple] = []
     inputs = form(images.start, aspect_ratio=app.AUTO_RATIO)
     with pytest.raises(gr.Error):
-        async for outputs in app.generate(**inputs, session=app.new_session()):
+        async for outputs in app.generate_on_page(**inputs, session=app.new_session()):
             seen.append(outputs)
     assert any("data-elapsed" in out[2] for out in seen)  # the clock ran while waiting
     last = seen[-1][2]
@@ -190,7 +190,8 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
     live: Path, images: SimpleNamespace
 ) -> None:
     session = app.new_session()
-    run = app.generate(str(images.start), PROMPT, None, 2, app.AUTO_RATIO, False, -1, "", session)
+    form_values = (str(images.start), PROMPT, None, 2, app.AUTO_RATIO, False, -1, "")
+    run = app.generate_on_page(*form_values, session)
     async for _ in run:  # as a person would: press Cancel once the task is waiting
         if session.current is not None:
             break
@@ -414,6 +415,32 @@ def test_two_sessions_generate_at_the_same_time(served: LaunchedApp) -> None:
     each = [record_a["timings"]["total_s"], record_b["timings"]["total_s"]]
     assert min(each) >= 2.0
     assert wall < sum(each), (wall, each)
+
+
+def test_an_api_caller_follows_progress_events_and_gets_outputs_once(
+    served: LaunchedApp,
+) -> None:
+    """A script sees progress as Gradio progress events (gradio_client's job.status(), an MCP
+    client's notifications) and the outputs once, at the end: no status line updates on the
+    way, each of which would cost Gradio a rebuild of the video and record outputs."""
+    from gradio_client import handle_file
+
+    client = served.client()
+    served.emulator.config.inference_seconds = 2.0
+    try:
+        inputs = form(handle_file(str(served.image)), model=served.model)
+        job = client.submit(**inputs, api_name="/generate")
+        seen: list[str] = []
+        while not job.done():
+            seen += [unit.desc or "" for unit in job.status().progress_data or []]
+            time.sleep(0.05)
+        video, record, status = job.result()
+    finally:
+        served.emulator.config.inference_seconds = 0.3
+    assert any(desc.startswith("Processing · ") for desc in seen), set(seen)
+    assert Path(video).is_file() and record["status"] == "completed"
+    assert len(job.outputs()) == 1
+    assert "status ok" in status and f"seed {record['seed']}" in status
 
 
 def test_a_bad_request_over_the_api_is_an_error_sentence(served: LaunchedApp) -> None:

@@ -28,7 +28,7 @@ def fresh_previews() -> Iterator[None]:
 
 
 async def drive(**inputs: Any) -> list[tuple]:
-    return [outputs async for outputs in app.generate(**inputs, session=app.new_session())]
+    return [outputs async for outputs in app.generate_on_page(**inputs, session=app.new_session())]
 
 
 async def test_a_typed_url_is_sent_as_is_instead_of_an_upload(
@@ -190,10 +190,10 @@ def test_a_run_sent_from_a_url_loads_back_into_the_url_box() -> None:
 
 def test_the_page_and_the_api_share_one_generate_limit() -> None:
     demo = app.build_demo()
-    runs = [fn for fn in demo.fns.values() if fn.fn is app.generate]
-    assert len(runs) == 2
+    runs = [fn for fn in demo.fns.values() if fn.fn in (app.generate, app.generate_on_page)]
+    assert {fn.fn for fn in runs} == {app.generate, app.generate_on_page}
     public = [fn for fn in runs if fn.api_visibility != "private"]
-    assert [fn.api_name for fn in public] == ["generate"]
+    assert [(fn.fn, fn.api_name) for fn in public] == [(app.generate, "generate")]
     assert len(public[0].inputs) == 9  # the eight API parameters and the session
     assert {fn.concurrency_id for fn in runs} == {"generate"}
     assert {fn.concurrency_limit for fn in runs} == {app.GENERATE_CONCURRENCY}

@@ -7,6 +7,7 @@ routes (what it serves off a Space) with a fake profile instead of the machine's
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,14 +128,16 @@ def test_gradio_injects_the_profile_without_it_being_an_input() -> None:
     signed_in = SimpleNamespace(session={"oauth_info": oauth_info("Alice")})
     for handler, inputs in (
         (app.generate, [None] * 8),
+        (app.generate_on_page, [None] * 8),
         (app.generate_variations, [None] * 10),
         (app.init_session, []),
     ):
         args = [*inputs, sessions.Session()]
+        at = list(inspect.signature(handler).parameters).index("profile")
         injected = helpers.special_args(handler, list(args), request=signed_in)[0]
-        assert isinstance(injected[-1], gr.OAuthProfile), handler.__name__
-        assert injected[-1].username == "Alice"
-        assert helpers.special_args(handler, list(args), request=None)[0][-1] is None
+        assert isinstance(injected[at], gr.OAuthProfile), handler.__name__
+        assert injected[at].username == "Alice"
+        assert helpers.special_args(handler, list(args), request=None)[0][at] is None
 
 
 # ---------------------------------------------------------------- whose quota
