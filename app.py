@@ -49,6 +49,11 @@ AUTO_RATIO = "auto"
 MORE_IMAGE_OPTIONS = "Image URLs & small images"
 UPSCALE_LABEL = "Enlarge images under 300×300 px"
 MAX_UPLOAD = "40mb"
+# Gradio keeps each browser session's own copy of the page's config (~180 KB with this
+# page) until the session is evicted, least recently used first, past this many: its
+# default of 10,000 is ~2 GB on a busy Space. An evicted visitor goes on in a fresh
+# session, as after a reload; no run is lost.
+MAX_SESSIONS = 1000
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 
 
@@ -1738,6 +1743,7 @@ def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
         # Gradio's queue runs at most max_threads events at once (default 40), whatever each
         # event's concurrency_limit: room for every generate and its .then() follow-ups.
         max_threads=2 * GENERATE_CONCURRENCY,
+        state_session_capacity=MAX_SESSIONS,
         **kwargs,
     )
     return demo

@@ -74,6 +74,9 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from app import MAX_SESSIONS  # noqa: E402 (after the path is set)
+
 INFERENCE_S = 5.0
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"
 DURATION_S = 2
@@ -385,8 +388,16 @@ def main() -> None:
             f"{INFERENCE_S:.0f} s, no jitter · one app process · {os.cpu_count()} CPUs"
         )
         pids = {"app": app.pid, "emulator": emu.pid}
+        rss_before = memory_kb(app.pid)["VmRSS"]
         for shape in shapes:
             p95[shape.name] = {"app": waves(shape, url, data_dir, pids)}
+        runs = n * sum(shape.waves for shape in shapes)
+        grown = memory_kb(app.pid)["VmRSS"] - rss_before
+        print(
+            f"\napp memory: RSS grew {grown / 1024:.0f} MB over {runs} runs, each from its own "
+            f"session ({grown / runs:.0f} KB a run); Gradio keeps at most {MAX_SESSIONS} "
+            "sessions (app.MAX_SESSIONS)"
+        )
         clip = Path(warm_record["video_path"])
     finally:
         stop(app, emu)

@@ -362,6 +362,17 @@ def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: Launch
     assert fn.concurrency_limit is not None and fn.concurrency_limit > 1
 
 
+def test_gradio_keeps_a_bounded_number_of_sessions(served: LaunchedApp) -> None:
+    """Each session holds Gradio's copy of the page's config; past the cap the least recently
+    used is dropped, so memory cannot grow with every visitor a Space ever had."""
+    holder = served.demo.state_holder
+    assert holder.capacity == app.MAX_SESSIONS < 10_000  # Gradio's default: ~2 GB here
+    first, second = served.client(), served.client()
+    served.generate(first)
+    served.generate(second)
+    assert {first.session_hash, second.session_hash} <= set(holder.session_data)
+
+
 def test_generate_over_the_api_returns_a_video_and_its_record(served: LaunchedApp) -> None:
     client = served.client()
     video, record, _ = served.generate(client)
