@@ -1,9 +1,9 @@
 """HTTP client for the WaveSpeed v3 API: submit, poll, upload, download, balance.
 
 Model-agnostic: it knows the wire contract (../shared/WAVESPEED_API.md), not Seedance.
-Async first, because the app waits on many tasks at once; `SyncWaveSpeedClient` wraps it for
-scripts. Tests inject `transport=` (httpx.MockTransport, respx) or point `base_url` at the
-local emulator; nothing here is patched.
+Async only, because the app waits on many tasks at once. Tests inject `transport=`
+(httpx.MockTransport, respx) or point `base_url` at the local emulator; nothing here is
+patched.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -36,7 +36,6 @@ __all__ = [
     "ServerError",
     "Status",
     "SubmissionOutcomeUnknown",
-    "SyncWaveSpeedClient",
     "TaskFailed",
     "TaskTimeout",
     "WaitUpdate",
@@ -488,9 +487,9 @@ class WaveSpeedClient:
                 )
                 if inspect.isawaitable(result := on_update(update)):
                     await result
-            if prediction.status is Status.COMPLETED:
-                return prediction
-            if prediction.status.is_failure:
+            if prediction.status.is_terminal:
+                if not prediction.status.is_failure:
+                    return prediction
                 reason = prediction.error or f"the task ended as '{prediction.status}'"
                 raise TaskFailed(task_id, reason, prediction.error_code)
 
@@ -676,42 +675,3 @@ def _raise_for_status(response: httpx.Response) -> None:
             f"WaveSpeed had a server error (HTTP {status}); try again shortly." + said, **kw
         )
     raise BadRequestError(f"WaveSpeed rejected the request (HTTP {status})." + said, **kw)
-
-
-# --------------------------------------------------------------------------- sync facade
-
-
-class SyncWaveSpeedClient:
-    """Blocking use from scripts: `SyncWaveSpeedClient(key).submit(...)`.
-
-    Every coroutine method of WaveSpeedClient is exposed as a plain method, run on one
-    private event loop, so there is no second copy of the client to drift.
-    """
-
-    def __init__(self, api_key: str, **kwargs: Any) -> None:
-        self._runner = asyncio.Runner()
-        self._client = self._runner.run(_make_client(api_key, kwargs))
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not inspect.iscoroutinefunction(attr):
-            return attr
-        return lambda *args, **kwargs: self._runner.run(attr(*args, **kwargs))
-
-    def __dir__(self) -> Iterator[str]:  # type: ignore[override]
-        return iter(sorted(set(dir(type(self))) | set(dir(self._client))))
-
-    def __enter__(self) -> SyncWaveSpeedClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._runner.run(self._client.aclose())
-        self._runner.close()
-
-
-async def _make_client(api_key: str, kwargs: dict[str, Any]) -> WaveSpeedClient:
-    # Built inside the runner's loop so httpx binds its pool to that loop.
-    return WaveSpeedClient(api_key, **kwargs)

@@ -39,11 +39,18 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import emulator as emu_module
-import generation
-import images
-import seedance
-from generation import DurationStats, ImageInput, Pacer, RunRecord, UploadCache
+from playground import emulator as emu_module
+from playground.flow import generation
+from playground.flow.generation import (
+    DurationStats,
+    ImageInput,
+    Pacer,
+    RunContext,
+    RunRecord,
+    UploadCache,
+)
+from playground.media import images
+from playground.model import seedance
 from wavespeed_client import WaveSpeedClient
 
 KEY = "bench-key"
@@ -78,20 +85,20 @@ def request() -> seedance.SeedanceRequest:
     )
 
 
-async def one_run(client: WaveSpeedClient, image: ImageInput, **kwargs: object) -> float:
+async def one_run(ctx: RunContext, image: ImageInput) -> float:
     t0 = time.monotonic()
     last = None
-    async for item in generation.run(client, request(), image, None, **kwargs):  # type: ignore[arg-type]
+    async for item in generation.run(ctx, request(), image, None):
         last = item
     assert isinstance(last, RunRecord) and last.status == "completed", last
     return time.monotonic() - t0
 
 
-async def one_batch(client: WaveSpeedClient, image: ImageInput, **kwargs: object) -> float:
+async def one_batch(ctx: RunContext, image: ImageInput) -> float:
     requests = seedance.variations(request(), BATCH)
     t0 = time.monotonic()
     done = 0
-    async for _, item in generation.run_many(client, requests, image, None, **kwargs):  # type: ignore[arg-type]
+    async for _, item in generation.run_many(ctx, requests, image, None):
         if isinstance(item, Exception):
             raise item
         if isinstance(item, RunRecord):
@@ -111,29 +118,30 @@ async def bench(reps: int) -> bool:
     ):
         async with WaveSpeedClient(KEY, base_url=emulator.base_url) as client:
 
-            def kwargs() -> dict[str, object]:
+            def context() -> RunContext:
                 # A fresh cache per timed unit: each single run and each batch uploads once.
-                return {
-                    "output_dir": Path(tmp),
-                    "stats": stats,
-                    "uploads": UploadCache(),
-                    "backend": "emulator",
-                    "pacer": pacer,
-                }
+                return RunContext(
+                    client=client,
+                    uploads=UploadCache(),
+                    output_dir=Path(tmp),
+                    stats=stats,
+                    backend="emulator",
+                    pacer=pacer,
+                )
 
-            warm = await one_run(client, image, **kwargs())
+            warm = await one_run(context(), image)
             print(f"warm-up run (untimed): {warm:.2f} s; DurationStats now knows the task length")
 
             singles = []
             for i in range(reps):
-                singles.append(await one_run(client, image, **kwargs()))
+                singles.append(await one_run(context(), image))
                 print(f"  single run {i + 1}: {singles[-1]:.2f} s")
 
             batches, uploads, upload_bytes, submits = [], [], [], []
             lateness: list[float] = []
             for i in range(reps):
                 before = emulator.stats()
-                batches.append(await one_batch(client, image, **kwargs()))
+                batches.append(await one_batch(context(), image))
                 after = emulator.stats()
                 uploads.append(after["uploads"] - before["uploads"])
                 upload_bytes.append(after["upload_bytes"] - before["upload_bytes"])

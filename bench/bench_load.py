@@ -75,7 +75,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from app import MAX_SESSIONS  # noqa: E402 (after the path is set)
+from playground.ui.app import MAX_SESSIONS  # noqa: E402 (after the path is set)
 
 INFERENCE_S = 5.0
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"
@@ -396,7 +396,7 @@ def main() -> None:
         print(
             f"\napp memory: RSS grew {grown / 1024:.0f} MB over {runs} runs, each from its own "
             f"session ({grown / runs:.0f} KB a run); Gradio keeps at most {MAX_SESSIONS} "
-            "sessions (app.MAX_SESSIONS)"
+            "sessions (playground.ui.app.MAX_SESSIONS)"
         )
         clip = Path(warm_record["video_path"])
     finally:

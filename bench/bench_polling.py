@@ -39,8 +39,8 @@ import wavespeed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import emulator as emu_module
 import wavespeed_client
+from playground import emulator as emu_module
 from wavespeed_client import WaitUpdate, WaveSpeedClient
 
 KEY = "bench-key"

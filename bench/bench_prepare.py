@@ -29,8 +29,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import images
-import media
+from playground.emulator import synthetic
+from playground.media import images
 
 TARGET_MS = 150.0
 TARGET_BYTES = 1.5 * 1024 * 1024
@@ -164,7 +164,7 @@ def measure(name: str, data: bytes, resolution: str, reps: int) -> Row:
     decode_ms = timed(lambda: Image.open(io.BytesIO(data)).load(), reps)[0]
     sent = Image.open(io.BytesIO(prepared.data))
     sent_luma = luma(sent)
-    out = media.output_size(resolution, None, sent.size)
+    out = synthetic.output_size(resolution, None, sent.size)
     sent_out = Image.fromarray(sent_luma.astype(np.float32), "F").resize(
         out, Image.Resampling.LANCZOS
     )

@@ -1,4 +1,4 @@
-"""How long media.render_motion_clip takes for a 5 s 720p clip (target: <= 2 s on 2 cores).
+"""How long synthetic.render_motion_clip takes for a 5 s 720p clip (target: <= 2 s on 2 cores).
 
 python bench/bench_render.py [--reps 5]
 """
@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import media
+from playground.emulator import synthetic
+from playground.media import videos
 
 TARGET_S = 2.0
 CASES = [("16:9 1248x704", (1248, 704)), ("9:16 704x1248", (704, 1248))]
@@ -50,7 +51,9 @@ def bench(
     wall, cpu = [], []
     for seed in range(reps):
         began, began_cpu = time.perf_counter(), time.process_time()
-        media.render_motion_clip(start, out / f"clip{seed}.mp4", size=size, duration_s=5, seed=seed)
+        synthetic.render_motion_clip(
+            start, out / f"clip{seed}.mp4", size=size, duration_s=5, seed=seed
+        )
         wall.append(time.perf_counter() - began)
         cpu.append(time.process_time() - began_cpu)
     return wall, cpu
@@ -63,7 +66,7 @@ def main() -> None:
     start = test_image()
     print(
         f"render_motion_clip, 5 s at 24 fps, {args.reps} reps each "
-        f"(x264 {media.X264_OPTIONS}); target <= {TARGET_S:.1f} s wall on 2 cores"
+        f"(x264 {videos.X264_OPTIONS}); target <= {TARGET_S:.1f} s wall on 2 cores"
     )
     print(
         f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "

@@ -1,8 +1,8 @@
 """The floor under bench_load.py: a bare Gradio app with the playground's /generate.
 
 Same inputs (two file images and six values), same outputs (a video, a JSON record and
-an HTML status), same queue and thread settings as `app.launch`; the handler only sleeps
-for the simulated inference and returns a copy of one clip. What bench_load measures
+an HTML status), same queue and thread settings as `playground.ui.app.launch`; the handler
+only sleeps for the simulated inference and returns a copy of one clip. What bench_load measures
 against it is what Gradio itself costs per run on this machine, with nothing of ours.
 
     python bench/floor_app.py CLIP.mp4 PORT [INFERENCE_S]
@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from app import GENERATE_CONCURRENCY
+from playground.ui.wiring import GENERATE_CONCURRENCY
 
 
 def main() -> None:

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PIL import Image, ImageDraw
 
-import emulator as emulator_module
-import seedance
-import sessions
-import settings
+from playground import emulator as emulator_module
+from playground import settings
+from playground.model import seedance
 
 if TYPE_CHECKING:
     import gradio as gr
     import httpx
     from gradio_client import Client
+
+    from playground.flow.service import Playground
+    from playground.ui.handlers import Handlers
 
 PROMPT = "the lamp flickers on; slow push-in; dust drifts in the light"
 # `/generate`'s parameters, in order: the WaveSpeed API's names (the keys of `form()`)
@@ -71,11 +73,31 @@ def form(image: Any = None, /, **overrides: Any) -> dict[str, Any]:
     return values
 
 
+PAGE_EXTRAS = {"image_url": "", "last_image_url": "", "upscale": False}
+
+
+def page_values(values: dict[str, Any], **extras: Any) -> tuple[Any, ...]:
+    """A `form()` (and the page's extras: image_url, last_image_url, upscale) as the page's
+    twins receive it: the values in `handlers.PAGE_FIELDS` order, after the session."""
+    from playground.ui.handlers import PAGE_FIELDS
+
+    everything = PAGE_EXTRAS | values | extras
+    return tuple(everything[name] for name in PAGE_FIELDS)
+
+
 def make_image(path: Path, size: tuple[int, int] = (640, 360)) -> Path:
     image = Image.new("RGB", size, (40, 110, 170))
     ImageDraw.Draw(image).rectangle((size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
     image.save(path)
     return path
+
+
+def video_tags(path: Path | str) -> dict[str, str]:
+    """The MP4's own metadata (title, comment), as a player reads it."""
+    import av
+
+    with av.open(str(path)) as container:
+        return dict(container.metadata)
 
 
 def free_port() -> int:
@@ -99,7 +121,7 @@ GOOD_KEY = "good"  # the owner's key in `live`: the only one the emulator accept
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A clean environment and cwd (no `.env`), data in tmp_path; returns the data dir."""
     monkeypatch.chdir(tmp_path)
     for name in settings.ENV_VARS:
@@ -107,9 +129,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     data_dir = tmp_path / "data"
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
     monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no minute-long pacing between test runs
-    sessions.backends.cache_clear()
-    yield data_dir
-    shutdown_backends()
+    return data_dir
 
 
 @pytest.fixture
@@ -123,12 +143,47 @@ def live(
     return env
 
 
-def shutdown_backends() -> None:
-    """Stop what the process-wide backends started lazily (recovery, emulator, history), and
-    forget them: the next `backends()` is built afresh from the environment."""
-    if sessions.backends.cache_info().currsize:
-        sessions.backends().close()
-    sessions.backends.cache_clear()
+def build_ui() -> Handlers:
+    """The page's handlers over a service built from the environment as it is now (as
+    `main()` builds them); close it with `ui.service.close()`."""
+    from playground.flow.service import Playground
+    from playground.ui.handlers import Handlers
+
+    return Handlers(Playground(settings.load_settings()))
+
+
+class UIs:
+    """Builds the handlers (and their service) on first use, after the test has set the
+    environment; `fresh()` closes the one built and builds anew (the environment changed);
+    everything built is closed at the end of the test."""
+
+    def __init__(self) -> None:
+        self._built: list[Handlers] = []
+
+    def __call__(self) -> Handlers:
+        return self._built[-1] if self._built else self.fresh()
+
+    def fresh(self) -> Handlers:
+        self.close()
+        self._built.append(build_ui())
+        return self._built[-1]
+
+    def close(self) -> None:
+        while self._built:
+            self._built.pop().service.close()
+
+
+@pytest.fixture
+def uis(env: Path) -> Iterator[UIs]:
+    built = UIs()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def ui(uis: UIs) -> Handlers:
+    """The handlers over a service from the environment the test's fixtures set up."""
+    return uis()
 
 
 # ---------------------------------------------------------------- the launched app
@@ -145,6 +200,7 @@ class LaunchedApp:
     data_dir: Path
     image: Path  # the start image `generate` sends
     model: str  # the model `generate` asks for
+    service: Playground  # what `main()` would have built: its store, recovery, routes
 
     def client(self, **kwargs: Any) -> Client:
         from gradio_client import Client
@@ -177,17 +233,18 @@ def launch_app(
     prepare: Callable[[pytest.MonkeyPatch], object] | None = None,
     mcp: bool = False,
 ) -> Iterator[LaunchedApp]:
-    """Launch the app by `app.launch` (as `python app.py` does) on a free loopback port,
-    against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
+    """Launch the app by `playground.ui.app.launch` (as `python app.py` does) on a free
+    loopback port, against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
 
     The working directory is `root` (no stray `.env`), data in `root/data`; the `unset`
     variables are cleared, then `env` set over these defaults: the emulator's URL, the data
     directory, no analytics, the gold tier (bronze paces a key to 2 submits a minute).
     `prepare`, if given, runs next with the MonkeyPatch in use (to patch more, undone with
     the rest), just before the demo is built. `mcp` serves Gradio's MCP server too, as
-    PLAYGROUND_MCP=1 does. Backends, environment and working directory are restored after.
+    PLAYGROUND_MCP=1 does. The service is closed, environment and working directory restored after.
     """
-    import app
+    from playground.flow.service import Playground
+    from playground.ui.app import build_demo, launch
 
     data_dir = root / "data"
     config = emulator_config or emulator_module.EmulatorConfig(inference_seconds=0.3, jitter=0.0)
@@ -206,12 +263,12 @@ def launch_app(
         }
         for name, value in (defaults | env).items():
             mp.setenv(name, value)
-        sessions.backends.cache_clear()
         data_dir.mkdir(parents=True, exist_ok=True)
         if prepare is not None:
             prepare(mp)
-        demo = app.launch(
-            app.build_demo(),
+        service = Playground(settings.load_settings())
+        demo = launch(
+            build_demo(service),
             data_dir,
             prevent_thread_lock=True,
             server_name="127.0.0.1",
@@ -221,7 +278,7 @@ def launch_app(
         )
         url = demo.local_url.rstrip("/")
         try:
-            yield LaunchedApp(demo, url, running, root, data_dir, image, model)
+            yield LaunchedApp(demo, url, running, root, data_dir, image, model, service)
         finally:
             demo.close()
-            shutdown_backends()
+            service.close()

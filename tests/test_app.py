@@ -1,6 +1,6 @@
 """The playground app: its handlers called directly, then the launched app over gradio_client.
 
-Every test builds the app's backends from the environment it sets here (never a stray
+Every test builds the app's service from the environment it sets here (never a stray
 `.env`: the working directory is a fresh tmp_path) and talks real HTTP to an emulator.
 """
 
@@ -27,13 +27,20 @@ from conftest import (
     form,
     launch_app,
     make_image,
+    page_values,
 )
 from gradio_client.exceptions import AppError
 
-import app
-import emulator as emulator_module
-import seedance
-from emulator import EmulatorConfig, RunningEmulator
+from playground import emulator as emulator_module
+from playground.emulator import EmulatorConfig, RunningEmulator
+from playground.flow.generation import Progress, Stage
+from playground.flow.session import Session
+from playground.model import seedance
+from playground.model.form import AUTO_RATIO
+from playground.ui import errors, progress, views
+from playground.ui.app import MAX_SESSIONS
+from playground.ui.handlers import Handlers
+from playground.ui.presets import load_presets
 from wavespeed_client import TaskTimeout
 
 CANARY = "sk-CANARY-7b1f"
@@ -66,11 +73,13 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     )
 
 
-async def drive(session: app.Session, image: Path | None, **overrides: Any) -> list[tuple]:
+async def drive(
+    ui: Handlers, session: Session, image: Path | None, **overrides: Any
+) -> list[tuple]:
     """Run the generate handler to its end, as Gradio would; every output it yielded.
     The aspect ratio is left to the image (Auto) unless a test sets one."""
-    inputs = form(image, aspect_ratio=app.AUTO_RATIO) | overrides
-    return [outputs async for outputs in app.generate_on_page(**inputs, session=session)]
+    values = page_values(form(image, aspect_ratio=AUTO_RATIO) | overrides)
+    return [outputs async for outputs in ui.generate_on_page(None, session, *values)]
 
 
 def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
@@ -91,32 +100,32 @@ def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
 # ---------------------------------------------------------------- generate, called directly
 
 
-async def test_generate_without_a_start_image_asks_for_one(env: Path) -> None:
+async def test_generate_without_a_start_image_asks_for_one(ui: Handlers) -> None:
     with pytest.raises(gr.Error) as info:
-        await drive(app.new_session(), None)
+        await drive(ui, ui.service.new_session(), None)
     assert "start image" in info.value.message.lower()
 
 
-async def test_generate_names_the_prompt_limit(env: Path, images: SimpleNamespace) -> None:
+async def test_generate_names_the_prompt_limit(ui: Handlers, images: SimpleNamespace) -> None:
     with pytest.raises(gr.Error) as info:
-        await drive(app.new_session(), images.start, prompt="x" * 2001)
+        await drive(ui, ui.service.new_session(), images.start, prompt="x" * 2001)
     assert "2000" in info.value.message
     assert "prompt" in info.value.message.lower()
 
 
-async def test_generate_refuses_a_too_small_image(env: Path, images: SimpleNamespace) -> None:
+async def test_generate_refuses_a_too_small_image(ui: Handlers, images: SimpleNamespace) -> None:
     with pytest.raises(gr.Error) as info:
-        await drive(app.new_session(), images.small)
+        await drive(ui, ui.service.new_session(), images.small)
     assert "300×300" in info.value.message
     assert "200×200" in info.value.message
 
 
 async def test_without_a_key_a_session_generates_offline(
-    env: Path, images: SimpleNamespace, fast_offline: list[RunningEmulator]
+    env: Path, images: SimpleNamespace, fast_offline: list[RunningEmulator], ui: Handlers
 ) -> None:
-    session = app.new_session()
+    session = ui.service.new_session()
     assert session.offline
-    outputs = await drive(session, images.start, seed=4321, aspect_ratio="16:9")
+    outputs = await drive(ui, session, images.start, seed=4321, aspect_ratio="16:9")
     assert len(fast_offline) == 1  # the in-process emulator, started on first use
     video, record, status = outputs[-1]
     assert Path(video).is_file()
@@ -127,7 +136,7 @@ async def test_without_a_key_a_session_generates_offline(
     assert record["backend"] == "offline emulator"
     assert "4321" in status
     # the session remembers the seed for "Last seed", and no task is pending
-    assert (session.last_seed, session.current) == (4321, None)
+    assert (session.last_seed, session.pending) == (4321, {})
     # everything before the end only updated the status line
     for early in outputs[:-1]:
         assert early[0] == gr.skip() and early[1] == gr.skip()
@@ -138,12 +147,13 @@ async def test_a_refused_key_is_reported_without_the_key(
     emulator: RunningEmulator,
     images: SimpleNamespace,
     caplog: pytest.LogCaptureFixture,
+    ui: Handlers,
 ) -> None:
     visitor_key = "sk-visitor-9d2e71"
-    session = app.new_session()
-    assert app.set_key(visitor_key, session)[0] == ""  # the field is cleared
+    session = ui.service.new_session()
+    assert ui.set_key(visitor_key, session)[0] == ""  # the field is cleared
     with pytest.raises(gr.Error) as info:
-        await drive(session, images.start)
+        await drive(ui, session, images.start)
     message = info.value.message
     assert "key" in message.lower()
     assert visitor_key not in message
@@ -152,28 +162,28 @@ async def test_a_refused_key_is_reported_without_the_key(
 
 
 async def test_a_failed_task_reports_the_reason_and_task_id(
-    live: Path, emulator: RunningEmulator, images: SimpleNamespace
+    live: Path, emulator: RunningEmulator, images: SimpleNamespace, ui: Handlers
 ) -> None:
     emulator.config.faults.fail_code = 1200
     emulator.config.faults.fail_message = "content moderation: the output was flagged"
-    session = app.new_session()
+    session = ui.service.new_session()
     assert not session.offline
     with pytest.raises(gr.Error) as info:
-        await drive(session, images.start)
+        await drive(ui, session, images.start)
     (task_id,) = emulator.emulator.tasks
     assert "content moderation: the output was flagged" in info.value.message
     assert task_id in info.value.message
-    assert session.current is None
+    assert session.pending == {}
 
 
 async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
-    live: Path, emulator: RunningEmulator, images: SimpleNamespace
+    live: Path, emulator: RunningEmulator, images: SimpleNamespace, ui: Handlers
 ) -> None:
     emulator.config.faults.fail_code = 1200
     seen: list[tuple] = []
-    inputs = form(images.start, aspect_ratio=app.AUTO_RATIO)
+    values = page_values(form(images.start, aspect_ratio=AUTO_RATIO))
     with pytest.raises(gr.Error):
-        async for outputs in app.generate_on_page(**inputs, session=app.new_session()):
+        async for outputs in ui.generate_on_page(None, ui.service.new_session(), *values):
             seen.append(outputs)
     assert any("data-elapsed" in out[2] for out in seen)  # the clock ran while waiting
     last = seen[-1][2]
@@ -181,31 +191,31 @@ async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
 
 
 def test_a_timeout_message_gives_the_task_id_and_warns_of_billing() -> None:
-    message = app.user_message(TaskTimeout("task-abc123", waited_s=900.0))
+    message = errors.describe(TaskTimeout("task-abc123", waited_s=900.0))
     assert "task-abc123" in message
     assert "billed" in message
 
 
 async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
-    live: Path, images: SimpleNamespace
+    live: Path, images: SimpleNamespace, ui: Handlers
 ) -> None:
-    session = app.new_session()
-    form_values = (str(images.start), PROMPT, None, 2, app.AUTO_RATIO, False, -1, "")
-    run = app.generate_on_page(*form_values, session)
+    session = ui.service.new_session()
+    form_values = (str(images.start), PROMPT, None, 2, AUTO_RATIO, False, -1, "", "", "", False)
+    run = ui.generate_on_page(None, session, *form_values)
     async for _ in run:  # as a person would: press Cancel once the task is waiting
-        if session.current is not None:
+        if session.pending:
             break
-    task_id = session.current.id
+    (task_id,) = session.pending
     await run.aclose()
     with pytest.warns(UserWarning, match="billed"):
-        status = app.cancel(session)
+        status = ui.cancel(session)
     assert task_id in status
     assert "may still finish" in status and "billed" in status
-    assert session.current is None
+    assert session.pending == {}
     with pytest.warns(UserWarning):
-        assert "Stopped" in app.cancel(session)  # nothing pending: nothing to warn about
+        assert "Stopped" in ui.cancel(session)  # nothing pending: nothing to warn about
     # the paid task is finished in the background and kept
-    history = app.backends().history
+    history = ui.service.store
     deadline = time.monotonic() + 15
     while not (stored := history.get(task_id)) or not stored.finished:
         assert time.monotonic() < deadline, stored
@@ -218,18 +228,18 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
 
 
 def test_price_and_button_label_say_the_cost_before_the_click() -> None:
-    assert "$0.160" in app.price_text(seedance.DEFAULT_MODEL, 5)
-    assert app.generate_label(seedance.DEFAULT_MODEL, 5).value == "Generate · $0.160"
-    assert "$0.064" in app.price_text(seedance.DEFAULT_MODEL, 2)
-    assert "unknown" in app.price_text("someone/other-model", 5)
+    assert "$0.160" in views.price_text(seedance.DEFAULT_MODEL, 5)
+    assert Handlers.generate_label(seedance.DEFAULT_MODEL, 5).value == "Generate · $0.160"
+    assert "$0.064" in views.price_text(seedance.DEFAULT_MODEL, 2)
+    assert "unknown" in views.price_text("someone/other-model", 5)
 
 
 def test_prompt_count_flags_only_over_the_limit() -> None:
-    assert "over" not in app.prompt_count("x" * 2000)
-    assert "2000 / 2000" in app.prompt_count("x" * 2000)
-    over = app.prompt_count("x" * 2001)
+    assert "over" not in views.prompt_count("x" * 2000)
+    assert "2000 / 2000" in views.prompt_count("x" * 2000)
+    over = views.prompt_count("x" * 2001)
     assert "over" in over and "2001 / 2000" in over
-    assert "0 / 2000" in app.prompt_count(None)  # type: ignore[arg-type]
+    assert "0 / 2000" in views.prompt_count(None)  # type: ignore[arg-type]
 
 
 RECORD: dict[str, Any] = {
@@ -252,47 +262,71 @@ RECORD: dict[str, Any] = {
 }
 
 
-def test_reuse_puts_a_records_values_back() -> None:
-    assert app.reuse_settings(RECORD) == (
+def recorded(ui: Handlers, record: dict[str, Any]) -> Session:
+    """A session whose history holds `record`, as the server saved it."""
+    session = ui.service.new_session()
+    ui.service.store.save(record, account=ui.service.account_of(session), resumable=False)
+    return session
+
+
+def test_reuse_puts_a_records_values_back(ui: Handlers) -> None:
+    session = recorded(ui, RECORD)
+    assert ui.reuse_settings(RECORD, session) == (
         "the cat turns its head",
         3,
-        app.AUTO_RATIO,
+        AUTO_RATIO,
         True,
         98765,
         "bytedance/seedance-v1-lite-i2v-480p",
     )
-    assert app.reuse_seed(RECORD) == 98765
-    for handler in (app.reuse_settings, app.reuse_seed):
+    assert ui.reuse_seed(RECORD, session) == 98765
+    for handler in (ui.reuse_settings, ui.reuse_seed):
         with pytest.raises(gr.Error):
-            handler(None)
+            handler(None, session)
+
+
+def test_a_record_edited_in_the_page_is_read_from_history(ui: Handlers) -> None:
+    """The page's copy of a record is only a pointer: the card, reuse and copy-as-code
+    show what the server recorded, and a run that is not in history is nothing to reuse."""
+    session = recorded(ui, RECORD)
+    forged = {**RECORD, "seed": 1, "inputs": {**RECORD["inputs"], "prompt": "forged"}}
+    assert ui.reuse_seed(forged, session) == 98765
+    assert ui.reuse_settings(forged, session)[0] == "the cat turns its head"
+    assert "98765" in ui.run_card(forged, session) and "<code>1</code>" not in ui.run_card(
+        forged, session
+    )
+    with pytest.raises(gr.Error, match="history"):
+        ui.reuse_seed({**RECORD, "id": "not-a-run-of-yours"}, session)
+    assert "empty" in ui.run_card({**RECORD, "id": "not-a-run-of-yours"}, session)
 
 
 def test_run_card_shows_seed_cost_and_task_id() -> None:
-    card = app.run_card(RECORD)
+    card = views.run_card(RECORD)
     assert "98765" in card
     assert "$0.048" in card
     assert RECORD["id"] in card
     assert "12.5 s" in card
-    assert "empty" in app.run_card(None)
+    assert "empty" in views.run_card(None)
 
 
 def test_run_card_escapes_the_texts_it_is_given() -> None:
     hostile = "<img src=x onerror=alert(1)>"
-    card = app.run_card({**RECORD, "id": hostile, "model": hostile, "backend": hostile})
+    card = views.run_card({**RECORD, "id": hostile, "model": hostile, "backend": hostile})
     assert hostile not in card
     assert "&lt;img src=x onerror=alert(1)&gt;" in card
 
 
 def test_run_card_escapes_every_field_of_the_record() -> None:
-    """The record reaches run_card from the browser's JSON component: trust none of it."""
+    """The record reaches the card from history, written from the API's replies: trust none
+    of it."""
     hostile = "<img src=x onerror=alert(1)>"
     inputs = {**RECORD["inputs"], "aspect_ratio": hostile, "duration": hostile}
-    card = app.run_card({**RECORD, "seed": hostile, "inputs": inputs})
+    card = views.run_card({**RECORD, "seed": hostile, "inputs": inputs})
     assert hostile not in card
 
 
 def test_presets_load_with_their_files() -> None:
-    presets = app.load_presets()
+    presets = load_presets()
     assert len(presets) >= 6
     for preset in presets:
         assert preset.image.is_file(), preset.name
@@ -301,45 +335,45 @@ def test_presets_load_with_their_files() -> None:
 
 
 def test_apply_preset_fills_the_form() -> None:
-    presets = app.load_presets()
+    presets = load_presets()
     for index, preset in enumerate(presets):
-        image, prompt, last, duration, ratio, camera_fixed, seed = app.apply_preset(
+        image, prompt, last, duration, ratio, camera_fixed, seed = Handlers.apply_preset(
             SimpleNamespace(index=index)  # type: ignore[arg-type]
         )
         assert Path(image) == preset.image and Path(image).is_file()
         assert prompt == preset.prompt
         assert last == (str(preset.last_image) if preset.last_image else None)
         assert duration == preset.duration
-        assert ratio == (preset.aspect_ratio or app.AUTO_RATIO)
-        assert ratio == app.AUTO_RATIO or ratio in seedance.ASPECT_RATIOS
+        assert ratio == (preset.aspect_ratio or AUTO_RATIO)
+        assert ratio == AUTO_RATIO or ratio in seedance.ASPECT_RATIOS
         assert (camera_fixed, seed) == (preset.camera_fixed, preset.seed)
 
 
-def test_a_visitors_key_stays_in_their_session(live: Path) -> None:
+def test_a_visitors_key_stays_in_their_session(live: Path, ui: Handlers) -> None:
     visitor_key = "sk-VISITOR-51d2"
-    session, other = app.new_session(), app.new_session()
-    field, banner, backend = app.set_key(f"  {visitor_key}\n", session)
+    session, other = ui.service.new_session(), ui.service.new_session()
+    field, banner, backend = ui.set_key(f"  {visitor_key}\n", session)
     assert (field, backend) == ("", "WaveSpeed")
     assert visitor_key not in banner
     assert session.api_key == visitor_key
     assert visitor_key not in repr(session)
     assert visitor_key not in os.environ.values()
     assert other.api_key is None
-    backends = app.backends()
-    mine, theirs = backends.backend_for(session), backends.backend_for(other)
+    routes = ui.service.routes
+    mine, theirs = routes.route_for(session), routes.route_for(other)
     assert (mine.label, theirs.label) == ("WaveSpeed (your key)", "WaveSpeed")
     assert theirs.api_key == GOOD_KEY  # the owner's key, not the visitor's
     assert visitor_key not in repr(mine)
-    assert backends.settings.api_key == GOOD_KEY
+    assert ui.service.settings.api_key == GOOD_KEY
     with pytest.raises(gr.Error):
-        app.set_key("   ", app.new_session())
+        ui.set_key("   ", ui.service.new_session())
 
 
 # ---------------------------------------------------------------- the launched app
 #
 # One app for these tests (launching costs a second), served as `python app.py` serves it:
 # the owner's key (a canary) in the environment, its own emulator. They come last in this
-# file, so the function-scoped `env` fixture above never resets backends() under it.
+# file; each launched app has its own service, so the tests above cannot touch it.
 
 
 @pytest.fixture(scope="module")
@@ -366,7 +400,7 @@ def test_gradio_keeps_a_bounded_number_of_sessions(served: LaunchedApp) -> None:
     """Each session holds Gradio's copy of the page's config; past the cap the least recently
     used is dropped, so memory cannot grow with every visitor a Space ever had."""
     holder = served.demo.state_holder
-    assert holder.capacity == app.MAX_SESSIONS < 10_000  # Gradio's default: ~2 GB here
+    assert holder.capacity == MAX_SESSIONS < 10_000  # Gradio's default: ~2 GB here
     first, second = served.client(), served.client()
     served.generate(first)
     served.generate(second)
@@ -437,18 +471,21 @@ def test_an_api_caller_follows_progress_events_and_gets_outputs_once(
     from gradio_client import handle_file
 
     client = served.client()
-    served.emulator.config.inference_seconds = 2.0
+    faults = served.emulator.config.faults
+    # Held, the task stays "processing" until released, whatever the client's poll schedule.
+    faults.hold = True
     try:
         inputs = form(handle_file(str(served.image)), model=served.model)
         job = client.submit(**inputs, api_name="/generate")
         seen: list[str] = []
-        while not job.done():
+        deadline = time.monotonic() + 30
+        while not any(desc.startswith("Processing · ") for desc in seen):
+            assert not job.done() and time.monotonic() < deadline, (set(seen), job.status())
             seen += [unit.desc or "" for unit in job.status().progress_data or []]
             time.sleep(0.05)
-        video, record, status = job.result()
     finally:
-        served.emulator.config.inference_seconds = 0.3
-    assert any(desc.startswith("Processing · ") for desc in seen), set(seen)
+        faults.hold = False
+    video, record, status = job.result(timeout=60)
     assert Path(video).is_file() and record["status"] == "completed"
     assert len(job.outputs()) == 1
     assert "status ok" in status and f"seed {record['seed']}" in status
@@ -491,12 +528,11 @@ def test_the_owners_key_is_never_shown_stored_or_logged(
     assert any(p.suffix == ".mp4" for p in files)
     for path in files:
         assert CANARY.encode() not in path.read_bytes(), path
-    assert CANARY not in repr(app.backends().settings)
+    assert CANARY not in repr(served.service.settings)
 
 
 def test_progress_is_sent_only_when_there_is_news() -> None:
-    Stage, Progress = app.generation.Stage, app.generation.Progress
-    shown = app._Shown()
+    shown = progress.NewsFilter()
     sent = [
         shown.worth_sending(Progress(stage, elapsed, "t", eta))
         for stage, elapsed, eta in [
@@ -511,13 +547,13 @@ def test_progress_is_sent_only_when_there_is_news() -> None:
         ]
     ]
     assert sent == [True, True, True, False, False, True, False, True]
-    shown = app._Shown(Stage.PROCESSING, 6.0, 1.0)
-    assert shown.worth_sending(Progress(Stage.PROCESSING, 1.0 + app.STATUS_KEEPALIVE_S, "t", 6.0))
+    shown = progress.NewsFilter(Stage.PROCESSING, 6.0, 1.0)
+    keepalive = 1.0 + progress.STATUS_KEEPALIVE_S
+    assert shown.worth_sending(Progress(Stage.PROCESSING, keepalive, "t", 6.0))
 
 
 def test_the_progress_line_carries_what_the_page_clock_needs() -> None:
-    Stage, Progress = app.generation.Stage, app.generation.Progress
-    line = app._progress_html(Progress(Stage.PROCESSING, 3.04, "t", 10.0))
+    line = views.progress_html(Progress(Stage.PROCESSING, 3.04, "t", 10.0))
     assert "data-elapsed='3.0'" in line and "data-eta='10.0'" in line
     assert "data-stage='Processing'" in line and ">Processing · 3 s · about 7 s left<" in line
-    assert "data-eta" not in app._progress_html(Progress(Stage.DOWNLOADING, 9.0, "t", 10.0))
+    assert "data-eta" not in views.progress_html(Progress(Stage.DOWNLOADING, 9.0, "t", 10.0))

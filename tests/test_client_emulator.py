@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-import media
-import seedance
-from emulator import RunningEmulator
+from playground.emulator import RunningEmulator
+from playground.media import videos
+from playground.model import seedance
 from wavespeed_client import (
     APIConnectionError,
     AuthenticationError,
@@ -30,7 +30,6 @@ from wavespeed_client import (
     ServerError,
     Status,
     SubmissionOutcomeUnknown,
-    SyncWaveSpeedClient,
     TaskFailed,
     TaskTimeout,
     WaitUpdate,
@@ -122,7 +121,7 @@ async def test_upload_submit_wait_download_balance(
     assert all(u.task_id == created.id for u in updates)
 
     clip = await ws.download(done.outputs[0], tmp_path / "out" / "clip.mp4")
-    info = media.probe_video(clip)
+    info = videos.probe_video(clip)
     assert (info.width, info.height) == seedance.OUTPUT_SIZES_720P["9:16"]
     assert info.duration_s == pytest.approx(3.0, abs=0.1)
     assert info.codec == "h264"
@@ -165,7 +164,7 @@ async def test_source_aspect_ratio_is_kept_when_none_is_sent(
     url = await ws.upload(jpeg_bytes((400, 400)), filename="square.jpg")
     task = await ws.submit(LITE_480, inputs(image=url))
     done = await ws.wait(task.id)
-    info = media.probe_video(await ws.download(done.outputs[0], tmp_path / "sq.mp4"))
+    info = videos.probe_video(await ws.download(done.outputs[0], tmp_path / "sq.mp4"))
     assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["1:1"]
 
 
@@ -381,21 +380,3 @@ async def test_unreachable_server_is_an_actionable_connection_error(refused_url:
 
 
 # --------------------------------------------------------------------------- sync facade
-
-
-def test_sync_client_runs_a_whole_flow(emulator: RunningEmulator, tmp_path: Path) -> None:
-    seen: list[Status] = []
-    with SyncWaveSpeedClient(KEY, base_url=emulator.base_url, sleep=Sleeper()) as ws:
-        url = ws.upload(jpeg_bytes((480, 640)), filename="portrait.jpg")
-        task = ws.submit(LITE_480, inputs(image=url, aspect_ratio="3:4"))
-        done = ws.wait(task.id, on_update=lambda u: seen.append(u.status))
-        clip = ws.download(done.outputs[0], tmp_path / "sync.mp4")
-        balance = ws.balance()
-        usage = ws.usage
-    assert done.status is Status.COMPLETED and seen[-1] is Status.COMPLETED
-    info = media.probe_video(clip)
-    assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["3:4"]
-    assert balance == emulator.config.balance
-    stats = emulator.stats()
-    assert (stats["uploads"], stats["submits"], stats["tasks"]) == (1, 1, 1)
-    assert stats["result_gets"] == usage.result_gets == len(seen)

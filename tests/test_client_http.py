@@ -32,7 +32,6 @@ from wavespeed_client import (
     ServerError,
     Status,
     SubmissionOutcomeUnknown,
-    SyncWaveSpeedClient,
     TaskFailed,
     TaskTimeout,
     WaitUpdate,
@@ -869,39 +868,3 @@ async def test_logs_never_contain_the_key(caplog: pytest.LogCaptureFixture) -> N
 
 
 # --------------------------------------------------------------------------- sync facade
-
-
-def test_sync_client_submits_and_gets_from_plain_code() -> None:
-    server = Server(ok(prediction()), DONE)
-    ws = SyncWaveSpeedClient(KEY, base_url=BASE, transport=httpx.MockTransport(server))
-    try:
-        submitted = ws.submit(MODEL, INPUTS)
-        result = ws.get(submitted.id)
-    finally:
-        ws.close()
-    assert submitted.status is Status.CREATED
-    assert result.outputs == (f"{CDN}/v.mp4",)
-    assert [r.method for r in server.requests] == ["POST", "GET"]
-
-
-def test_sync_client_waits_with_a_callback_inside_a_with_block() -> None:
-    updates: list[WaitUpdate] = []
-    sleep = FakeSleep()
-    server = processing_then(DONE)
-    with SyncWaveSpeedClient(
-        KEY, base_url=BASE, transport=httpx.MockTransport(server), sleep=sleep
-    ) as ws:
-        p = ws.wait(TASK, on_update=updates.append)
-    assert p.status is Status.COMPLETED
-    assert [u.polls for u in updates] == [1, 2, 3]
-    assert sleep.delays  # the injected sleep reached the wrapped client
-
-
-def test_sync_client_raises_the_same_typed_errors() -> None:
-    server = Server(reply(502, text="Bad Gateway"))
-    with (
-        SyncWaveSpeedClient(KEY, base_url=BASE, transport=httpx.MockTransport(server)) as ws,
-        pytest.raises(ServerError),
-    ):
-        ws.submit(MODEL, INPUTS)
-    assert len(server.requests) == 1

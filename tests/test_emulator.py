@@ -17,9 +17,9 @@ import wavespeed
 from conftest import free_port
 from PIL import Image, ImageDraw
 
-import media
-import seedance
-from emulator import RunningEmulator
+from playground.emulator import RunningEmulator
+from playground.media import videos
+from playground.model import seedance
 
 LITE_720 = "bytedance/seedance-v1-lite-i2v-720p"
 LITE_480 = "bytedance/seedance-v1-lite-i2v-480p"
@@ -82,12 +82,12 @@ def run_task(api: httpx.Client, **body: Any) -> dict[str, Any]:
     return wait_done(api, response.json()["data"]["id"])[0]
 
 
-def download_clip(url: str, dest: Path) -> media.VideoInfo:
+def download_clip(url: str, dest: Path) -> videos.VideoInfo:
     response = httpx.get(url, timeout=10)  # no auth: outputs are served like a CDN
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
     dest.write_bytes(response.content)
-    return media.probe_video(dest)
+    return videos.probe_video(dest)
 
 
 # ---------------------------------------------------------------- auth and envelope
@@ -308,7 +308,7 @@ def test_aspect_follows_the_source_and_the_end_image_is_used(
     info = download_clip(data["outputs"][0], tmp_path / "c.mp4")
     assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["4:3"]
     first, last = (
-        np.asarray(media.read_frame(tmp_path / "c.mp4", i), dtype=float) for i in (0, -1)
+        np.asarray(videos.read_frame(tmp_path / "c.mp4", i), dtype=float) for i in (0, -1)
     )
     assert first[..., 2].mean() > first[..., 1].mean() + 50  # starts blue
     assert last[..., 1].mean() > last[..., 2].mean() + 50  # ends green
@@ -424,7 +424,7 @@ def test_binary_upload_is_served_and_usable_as_an_input(
     result = run_task(api, image=data["download_url"])
     info = download_clip(result["outputs"][0], tmp_path / "c.mp4")
     assert (info.width, info.height) == seedance.OUTPUT_SIZES_480P["1:1"]  # the upload's shape
-    first = np.asarray(media.read_frame(tmp_path / "c.mp4", 0), dtype=float)
+    first = np.asarray(videos.read_frame(tmp_path / "c.mp4", 0), dtype=float)
     assert first[..., 0].mean() > 100 and first[..., 2].mean() < 60  # yellow, not placeholder
 
 
@@ -716,3 +716,27 @@ def test_official_sdk_sees_a_dropped_submit_as_no_response(emulator: RunningEmul
     with pytest.raises(RuntimeError, match="did not return a response"):
         client.run(LITE_480, {"image": REMOTE_IMAGE, "duration": 2}, timeout=10)
     assert emulator.stats()["tasks"] == 1
+
+
+def test_hold_keeps_new_tasks_processing_until_released(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    emulator.config.faults.hold = True
+    task_id = submit(api).json()["data"]["id"]
+    task = emulator.emulator.tasks[task_id]
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while not (task.render is not None and task.render.done()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(max(0.0, task.started + task.inference_s - time.monotonic()) + 0.1)
+    # Past its inference time and rendered, the task is still held.
+    data = api.get(f"/api/v3/predictions/{task_id}/result").json()["data"]
+    assert (data["status"], data["outputs"]) == ("processing", [])
+    assert task.done_at is None
+
+    admin = emulator.base_url + "/__emulator__/config"
+    assert httpx.post(admin, json={"faults": {"hold": False}}).json()["faults"]["hold"] is False
+    data, seen = wait_done(api, task_id)
+    assert data["status"] == "completed" and len(data["outputs"]) == 1
+    assert seen == ["completed"]  # released after its time: it finishes at the next poll
+    assert task.done_at is not None and task.done_at >= task.started + task.inference_s
+    assert run_task(api)["status"] == "completed"  # tasks created after the release run freely

@@ -18,12 +18,18 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-import generation
-import images
-import media
-import seedance
-from emulator import RunningEmulator
-from generation import DurationStats, ImageInput, Progress, RunRecord, Stage, UploadCache
+from playground.emulator import RunningEmulator
+from playground.flow import generation
+from playground.flow.generation import (
+    DurationStats,
+    ImageInput,
+    Progress,
+    RunRecord,
+    Stage,
+    UploadCache,
+)
+from playground.media import images, videos
+from playground.model import seedance
 from wavespeed_client import TaskFailed, WaveSpeedClient
 
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
@@ -104,17 +110,15 @@ def a_run(
     on_save: Any = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """One run on the emulator backend, not yet started: iterate it to drive it."""
-    return generation.run(
-        client,
-        req or request(),
-        start,
-        None,
+    ctx = generation.RunContext(
+        client=client,
+        uploads=uploads or UploadCache(),
         output_dir=output_dir,
         stats=stats or DurationStats(),
-        uploads=uploads or UploadCache(),
         backend="emulator",
         on_save=on_save,
     )
+    return generation.run(ctx, req or request(), start, None)
 
 
 async def collect(
@@ -174,7 +178,7 @@ async def test_a_run_reports_its_stages_then_a_playable_record(
     assert record.video_path is not None
     video = Path(record.video_path)
     assert video.is_file() and video.is_relative_to(output_dir)
-    info = media.probe_video(video)
+    info = videos.probe_video(video)
     assert info.codec == "h264"
     assert info.duration_s == pytest.approx(2, abs=0.2)
 
@@ -226,7 +230,7 @@ async def test_a_video_that_cannot_be_thumbnailed_still_completes(
     def broken(video: Path, dest: Path) -> Path:
         raise IndexError("no frames")
 
-    monkeypatch.setattr(media, "save_thumbnail", broken)
+    monkeypatch.setattr(videos, "save_thumbnail", broken)
     saved: list[str] = []
     _, record = await collect(
         client, start_image, output_dir, on_save=lambda r: saved.append(r.status)
@@ -411,7 +415,7 @@ async def test_output_files_are_unique_and_sortable(
         names.append(relative)
     # same seed, same second: still two files, and each a whole video
     assert names[0] != names[1]
-    assert all(media.probe_video(output_dir / n).frames > 0 for n in names)
+    assert all(videos.probe_video(output_dir / n).frames > 0 for n in names)
 
 
 async def test_an_upload_url_is_not_reused_past_the_apis_seven_day_retention():

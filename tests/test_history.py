@@ -15,33 +15,31 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pytest
-from conftest import form, free_port, quick_sleep, select, shutdown_backends
+from conftest import UIs, form, free_port, quick_sleep, select, video_tags
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-import app
-import generation
-import media
-import seedance
-import sessions
-import settings
-from emulator import RunningEmulator
-from history import FINISHED, History, run_files
-from images import prepare_image
-from quotas import Limits, Quota, QuotaExceeded
-from sessions import Session
+from playground.emulator import RunningEmulator
+from playground.flow import generation
+from playground.flow.session import Session
+from playground.media import videos
+from playground.media.images import prepare_image
+from playground.model import seedance
+from playground.model.status import FINISHED, RunStatus
+from playground.store.history import History, run_files
+from playground.store.quotas import Limits, Quota, QuotaExceeded
+from playground.ui.app import build_demo, launch
+from playground.ui.handlers import Handlers
 from wavespeed_client import TaskFailed, WaveSpeedClient
 
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
 CANARY = "sk-CANARY-history-5e0c"
-ENV_NAMES = settings.ENV_VARS
 BACKGROUND_S = 15  # Cancel: how long the background finish may take (inference is ~0.5 s)
 NAME = re.compile(r"(\d{4}-\d{2}-\d{2})/(\d{6})_([0-9a-f]{8})_(\d+)\.mp4")
 
@@ -66,31 +64,21 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def data_dir(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator
-) -> Iterator[Path]:
+def data_dir(env: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
     """The app configured from the environment: the owner's (canary) key, the emulator,
-    data in tmp_path/data, cwd tmp_path (no stray `.env`). Returns the data directory."""
-    monkeypatch.chdir(tmp_path)
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+    data in tmp_path/data, cwd tmp_path (no stray `.env`), the gold tier (no submit pacing:
+    runs follow each other). Returns the data directory; list `ui` after it."""
     emulator.config.api_keys = frozenset({CANARY})
     monkeypatch.setenv("WAVESPEED_API_KEY", CANARY)
     monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
-    data = tmp_path / "data"
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    monkeypatch.setenv("WAVESPEED_TIER", "gold")  # no submit pacing: runs follow each other
-    sessions.backends.cache_clear()
-    assert app.backends is sessions.backends
-    yield data
-    shutdown_backends()
+    return env
 
 
-async def generate(session: Session, image: Path, **overrides: Any) -> dict[str, Any]:
+async def generate(ui: Handlers, session: Session, image: Path, **overrides: Any) -> dict[str, Any]:
     """Run the generate handler to its end, as Gradio would; the final run record."""
     inputs = form(image, model=MODEL) | overrides
-    outputs = [out async for out in app.generate(**inputs, session=session)]
+    outputs = [out async for out in ui.generate(**inputs, session=session)]
     video, record, _ = outputs[-1]
     assert Path(video).is_file()
     return record
@@ -99,6 +87,17 @@ async def generate(session: Session, image: Path, **overrides: Any) -> dict[str,
 def prepared(path: Path) -> generation.ImageInput:
     image = prepare_image(path)
     return generation.ImageInput(data=image.data, filename=image.filename)
+
+
+def context(client: WaveSpeedClient, out: Path, on_save: Any) -> generation.RunContext:
+    return generation.RunContext(
+        client=client,
+        uploads=generation.UploadCache(),
+        output_dir=out,
+        stats=generation.DurationStats(),
+        backend="WaveSpeed",
+        on_save=on_save,
+    )
 
 
 def request(**overrides: Any) -> seedance.SeedanceRequest:
@@ -127,7 +126,7 @@ async def run_direct(
     """generation.run against the emulator, saving every change into `history`."""
 
     def save(record: generation.RunRecord) -> None:
-        history.save(record.to_json(), owner="local", resumable=True)
+        history.save(record.to_json(), account="local", resumable=True)
         if on_save is not None:
             on_save(record)
 
@@ -135,15 +134,10 @@ async def run_direct(
         items = [
             item
             async for item in generation.run(
-                client,
+                context(client, out, save),
                 request(**overrides),
                 prepared(images["start"]),
                 prepared(images["end"]) if end else None,
-                output_dir=out,
-                stats=generation.DurationStats(),
-                uploads=generation.UploadCache(),
-                backend="WaveSpeed",
-                on_save=save,
             )
         ]
     final = items[-1]
@@ -194,7 +188,7 @@ async def test_a_run_is_recorded_when_accepted_before_the_first_poll_then_update
 
     (run,) = history.list()
     record = run.record
-    assert (run.id, run.status, run.owner) == (final.id, "completed", "local")
+    assert (run.id, run.status, run.account) == (final.id, "completed", "local")
     assert record["model"] == MODEL and record["seed"] == 777
     assert record["inputs"]["prompt"] == "the lamp flickers on; slow push-in"
     assert record["inputs"]["image"].startswith(emulator.base_url)  # a reference, not bytes
@@ -226,13 +220,13 @@ async def test_a_finished_video_is_kept_with_sidecar_tags_inputs_and_thumbnail(
         tzinfo=UTC
     ) == pytest.approx(datetime.now(UTC), abs=timedelta(minutes=2))
     assert (short_id, int(seed)) == (final.id[:8], 31337)
-    assert media.probe_video(video).frames > 0
+    assert videos.probe_video(video).frames > 0
 
     sidecar = json.loads(video.with_suffix(".json").read_text(encoding="utf-8"))
     assert sidecar == json.loads(json.dumps(final.to_json()))  # the full record
     assert sidecar["status"] == "completed"
 
-    tags = media.video_tags(video)
+    tags = video_tags(video)
     comment = json.loads(tags["comment"])
     assert comment["seed"] == 31337 and comment["task_id"] == final.id
     assert comment["prompt"] == "the lamp flickers on; slow push-in"
@@ -255,17 +249,10 @@ async def test_a_run_cut_short_while_waiting_still_records_its_kept_images(
     data = tmp_path / "data"
     history = History(data / "history.db")
     async with WaveSpeedClient(CANARY, base_url=emulator.base_url, sleep=quick_sleep) as client:
-        run = generation.run(
-            client,
-            request(),
-            prepared(images["start"]),
-            None,
-            output_dir=data,
-            stats=generation.DurationStats(),
-            uploads=generation.UploadCache(),
-            backend="WaveSpeed",
-            on_save=lambda r: history.save(r.to_json(), owner="local", resumable=True),
+        ctx = context(
+            client, data, lambda r: history.save(r.to_json(), account="local", resumable=True)
         )
+        run = generation.run(ctx, request(), prepared(images["start"]), None)
         async for item in run:  # the app dies once the task is being waited for
             if isinstance(item, generation.Progress) and item.task_id:
                 break
@@ -303,36 +290,35 @@ async def test_a_failed_task_is_saved_as_failed_with_reason_code_and_sidecar(
 
 
 async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_history(
-    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+    data_dir: Path, ui: Handlers, emulator: RunningEmulator, images: dict[str, Path]
 ) -> None:
     emulator.config.inference_seconds = 1.0
-    session = app.new_session()
+    session = ui.service.new_session()
     assert not session.offline
 
     inputs = form(images["start"], model=MODEL, seed=2024)
 
     async def consume() -> None:
-        async for _ in app.generate(**inputs, session=session):
+        async for _ in ui.generate(**inputs, session=session):
             pass
 
     waiting = asyncio.create_task(consume())
-    await wait_for(lambda: session.current is not None, 15, "the accepted run")
-    task_id = session.current.id
+    (task_id,) = await wait_for(lambda: list(session.pending), 15, "the accepted run")
     waiting.cancel()  # what Gradio does to the event when Cancel is pressed
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
-    assert not app.backends().history.get(task_id).finished  # the wait really stopped early
+    history = ui.service.store
+    assert not history.get(task_id).finished  # the wait really stopped early
     with pytest.warns(UserWarning, match="billed"):
-        app.cancel(session)
+        ui.cancel(session)
 
-    history = app.backends().history
     run = await wait_for(
         lambda: (r := history.get(task_id)) and r.finished and r, BACKGROUND_S, "the finish"
     )
     assert run.status == "completed" and run.record["seed"] == 2024
     assert Path(run.record["video_path"]).is_file()
     assert emulator.stats()["submits"] == 1
-    _, ids, _, _ = app.list_runs("", session)
+    _, ids, _, _ = ui.list_runs("", session)
     assert ids == [task_id]
 
 
@@ -340,13 +326,14 @@ async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_histor
 
 
 async def test_history_lists_searches_shows_loads_and_compares_runs(
-    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+    data_dir: Path, ui: Handlers, emulator: RunningEmulator, images: dict[str, Path]
 ) -> None:
-    session = app.new_session()
+    session = ui.service.new_session()
     first = await generate(
-        session, images["start"], seed=424242, prompt="a red kite rises over the dunes"
+        ui, session, images["start"], seed=424242, prompt="a red kite rises over the dunes"
     )
     second = await generate(
+        ui,
         session,
         images["start"],
         seed=515151,
@@ -358,14 +345,14 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     emulator.config.faults.fail_message = "flagged"
     try:
         with pytest.raises(gr.Error):
-            await generate(session, images["start"], seed=616161, prompt="waves crash slowly")
+            await generate(ui, session, images["start"], seed=616161, prompt="waves crash slowly")
     finally:
         emulator.config.faults.fail_code = None
-    failed = app.backends().history.list(limit=1)[0]
+    failed = ui.service.store.list(limit=1)[0]
     assert failed.status == "failed"
 
     # newest first; every run pictured (the failed one by its kept start image)
-    items, ids, spent, picks = app.list_runs("", session)
+    items, ids, spent, picks = ui.list_runs("", session)
     assert ids == [failed.id, second["id"], first["id"]]
     assert len(items) == 3 and all(Path(picture).is_file() for picture, _ in items)
     assert "[failed]" in items[0][1] and "seed 515151" in items[1][1]
@@ -375,22 +362,22 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert {value for _, value in picks.choices} == {first["id"], second["id"]}
 
     # search by prompt text, by seed, by task id
-    assert app.list_runs("red kite", session)[1] == [second["id"], first["id"]]
-    assert app.list_runs("waves crash", session)[1] == [failed.id]
-    assert app.list_runs("424242", session)[1] == [first["id"]]
-    assert app.list_runs(second["id"], session)[1] == [second["id"]]
-    assert app.list_runs("no such thing", session)[1] == []
+    assert ui.list_runs("red kite", session)[1] == [second["id"], first["id"]]
+    assert ui.list_runs("waves crash", session)[1] == [failed.id]
+    assert ui.list_runs("424242", session)[1] == [first["id"]]
+    assert ui.list_runs(second["id"], session)[1] == [second["id"]]
+    assert ui.list_runs("no such thing", session)[1] == []
 
     # show a run: its video and card
-    video, card, record = app.show_run(ids, session, select(1))
+    video, card, record = ui.show_run(ids, session, select(1))
     assert video == second["video_path"] and Path(video).is_file()
     assert "515151" in card and second["id"] in card
     assert record["id"] == second["id"]
-    video, card, _ = app.show_run(ids, session, select(0))
+    video, card, _ = ui.show_run(ids, session, select(0))
     assert video is None and failed.id in card  # no video for a failed run, still a card
 
     # load it into the form: the kept images and its settings
-    loaded = app.load_run_into_form(record)
+    loaded = ui.load_run_into_form(record, session)
     start, end, prompt, duration, ratio, camera_fixed, seed, model, _, *urls = loaded
     assert urls == ["", ""]  # the kept files are used, not the addresses they were sent as
     assert start == second["input_files"]["start"] and Path(start).is_file()
@@ -405,18 +392,18 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     )
 
     # compare two: two videos, the differing settings highlighted, equal ones not
-    compared = app.compare_runs([first["id"], second["id"]], session)
+    compared = ui.compare_runs([first["id"], second["id"]], session)
     assert compared.count("<video") == 2
     rows = {name: attrs for attrs, name in re.findall(r"<tr([^>]*)><th>(\w+)</th>", compared)}
     assert "diff" in rows["seed"] and "diff" in rows["camera_fixed"]
     assert "diff" not in rows["prompt"] and "diff" not in rows["model"]
     assert "diff" not in rows["duration"]
     with pytest.raises(gr.Error):
-        app.compare_runs([first["id"]], session)
+        ui.compare_runs([first["id"]], session)
     with pytest.raises(gr.Error):
-        app.compare_runs([], session)
+        ui.compare_runs([], session)
     with pytest.raises(gr.Error):  # a failed run has no video to compare
-        app.compare_runs([first["id"], failed.id], session)
+        ui.compare_runs([first["id"], failed.id], session)
 
 
 # ---------------------------------------------------------------- users
@@ -424,14 +411,16 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
 
 def test_on_a_shared_server_two_browser_sessions_are_two_owners(
     data_dir: Path,
+    uis: UIs,
     emulator: RunningEmulator,
     images: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("PLAYGROUND_SHARED", "1")
-    demo = app.launch(
-        app.build_demo(), data_dir, prevent_thread_lock=True, server_port=free_port(), quiet=True
+    service = uis().service
+    demo = launch(
+        build_demo(service), data_dir, prevent_thread_lock=True, server_port=free_port(), quiet=True
     )
     try:
         records: dict[int, dict[str, Any]] = {}
@@ -449,59 +438,62 @@ def test_on_a_shared_server_two_browser_sessions_are_two_owners(
     finally:
         demo.close()
     assert len(records) == 2
-    history = app.backends().history
+    history = service.store
     runs = history.list()
     assert {r.id for r in runs} == {records[0]["id"], records[1]["id"]}
-    owners = {r.owner for r in runs}
-    assert len(owners) == 2, owners
-    for owner in owners:
-        assert [r.owner for r in history.list(owner=owner)] == [owner]
+    accounts = {r.account for r in runs}
+    assert len(accounts) == 2, accounts
+    for account in accounts:
+        assert [r.account for r in history.list(account=account)] == [account]
 
 
 async def test_on_a_shared_server_each_session_sees_and_touches_only_its_runs(
     data_dir: Path,
+    uis: UIs,
     emulator: RunningEmulator,
     images: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PLAYGROUND_SHARED", "1")
-    assert app.backends().shared
-    alice, bob = app.new_session(), app.new_session()
-    assert alice.owner != bob.owner
+    ui = uis()
+    assert ui.service.settings.shared
+    alice, bob = ui.service.new_session(), ui.service.new_session()
+    assert alice.id != bob.id
     mine, theirs = await asyncio.gather(
-        generate(alice, images["start"], seed=11), generate(bob, images["start"], seed=22)
+        generate(ui, alice, images["start"], seed=11), generate(ui, bob, images["start"], seed=22)
     )
-    history = app.backends().history
-    assert {r.owner for r in history.list()} == {alice.owner, bob.owner}
-    assert [r.id for r in history.list(owner=alice.owner)] == [mine["id"]]
-    assert [r.id for r in history.list(owner=bob.owner)] == [theirs["id"]]
+    history = ui.service.store
+    assert {r.account for r in history.list()} == {alice.id, bob.id}
+    assert [r.id for r in history.list(account=alice.id)] == [mine["id"]]
+    assert [r.id for r in history.list(account=bob.id)] == [theirs["id"]]
 
-    _, alice_ids, spent, _ = app.list_runs("", alice)
+    _, alice_ids, spent, _ = ui.list_runs("", alice)
     assert alice_ids == [mine["id"]] and "1 runs" in spent
-    assert app.list_runs(theirs["id"], alice)[1] == []  # not even by its task id
-    assert app.show_run(alice_ids, alice, select(0))[0] == mine["video_path"]
+    assert ui.list_runs(theirs["id"], alice)[1] == []  # not even by its task id
+    assert ui.show_run(alice_ids, alice, select(0))[0] == mine["video_path"]
     with pytest.raises(gr.Error):
-        app.show_run([theirs["id"]], alice, select(0))
+        ui.show_run([theirs["id"]], alice, select(0))
     with pytest.raises(gr.Error):
-        app.delete_run(theirs, "", alice)
+        ui.delete_run(theirs, "", alice)
     with pytest.raises(gr.Error):
-        app.compare_runs([mine["id"], theirs["id"]], alice)
+        ui.compare_runs([mine["id"], theirs["id"]], alice)
     assert history.get(theirs["id"]).finished
     assert Path(theirs["video_path"]).is_file()
 
 
 async def test_a_local_app_lists_every_sessions_runs_and_keeps_them_across_a_restart(
-    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+    data_dir: Path, uis: UIs, emulator: RunningEmulator, images: dict[str, Path]
 ) -> None:
-    assert not app.backends().shared
-    one, two = app.new_session(), app.new_session()
-    first = await generate(one, images["start"], seed=1)
-    second = await generate(two, images["start"], seed=2)
+    ui = uis()
+    assert not ui.service.settings.shared
+    one, two = ui.service.new_session(), ui.service.new_session()
+    first = await generate(ui, one, images["start"], seed=1)
+    second = await generate(ui, two, images["start"], seed=2)
     expected = [second["id"], first["id"]]
-    assert app.list_runs("", app.new_session())[1] == expected
+    assert ui.list_runs("", ui.service.new_session())[1] == expected
 
-    shutdown_backends()  # the app stops ...
-    assert app.list_runs("", app.new_session())[1] == expected  # ... and starts again
+    ui = uis.fresh()  # the app stops and starts again
+    assert ui.list_runs("", ui.service.new_session())[1] == expected
     reopened = History(data_dir / "history.db")
     assert [r.id for r in reopened.list()] == expected
     reopened.close()
@@ -518,7 +510,7 @@ def fake_run(
     age_days: float = 0.0,
     status: str = "completed",
     size: int = 1000,
-    owner: str = "local",
+    account: str = "local",
 ) -> list[Path]:
     """A run saved as generation would, with its video, sidecar, start image and thumb."""
     created = datetime.now(UTC) - timedelta(days=age_days)
@@ -527,7 +519,7 @@ def fake_run(
     record = generation.RunRecord(
         id=run_id,
         model=MODEL,
-        status=status,
+        status=RunStatus(status),
         seed=1,
         inputs={"prompt": run_id, "duration": 2},
         cost_usd=0.04,
@@ -542,7 +534,7 @@ def fake_run(
     start.write_bytes(b"s" * 10)
     thumb.write_bytes(b"t" * 10)
     generation.write_sidecar(record)
-    history.save(record.to_json(), owner=owner, resumable=True)
+    history.save(record.to_json(), account=account, resumable=True)
     files = run_files(record.to_json())
     assert len(files) == 4 and all(p.is_file() for p in files)
     return files
@@ -590,29 +582,29 @@ def test_prune_by_size_deletes_the_oldest_finished_first_until_under_the_limit(
     history.close()
 
 
-def test_backends_prune_deletes_nothing_when_no_limit_is_set(data_dir: Path) -> None:
-    b = sessions.backends()
-    assert (b.settings.max_age_days, b.settings.max_data_mb) == (None, None)
-    fake_run(b.history, data_dir, "ancient", age_days=3650, size=50_000)
-    assert b.prune() == []
-    assert b.history.get("ancient") is not None
+def test_housekeeping_deletes_nothing_when_no_limit_is_set(data_dir: Path, ui: Handlers) -> None:
+    service = ui.service
+    assert (service.settings.max_age_days, service.settings.max_data_mb) == (None, None)
+    fake_run(service.store, data_dir, "ancient", age_days=3650, size=50_000)
+    assert service.prune() == []
+    assert service.store.get("ancient") is not None
 
 
 def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     history = History(data / "history.db")
     busy = fake_run(history, data, "busy", status="processing")
-    theirs = fake_run(history, data, "theirs", owner="bob")
-    mine = fake_run(history, data, "mine", owner="alice")
+    theirs = fake_run(history, data, "theirs", account="bob")
+    mine = fake_run(history, data, "mine", account="alice")
     assert "processing" not in FINISHED
 
     assert history.delete("busy") is False
-    assert history.delete("theirs", owner="alice") is False
+    assert history.delete("theirs", account="alice") is False
     assert history.delete("no-such-run") is False
     assert all(p.is_file() for p in busy + theirs)
     assert history.get("busy") and history.get("theirs")
 
-    assert history.delete("mine", owner="alice") is True
+    assert history.delete("mine", account="alice") is True
     assert history.get("mine") is None
     assert not any(p.exists() for p in mine)
     history.close()
@@ -623,28 +615,28 @@ def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
 ) -> None:
     data = tmp_path / "data"
     history = History(data / "history.db")
-    files = fake_run(history, data, "gone-run", owner="alice")
-    fake_run(history, data, "kept-run", owner="alice")
+    files = fake_run(history, data, "gone-run", account="alice")
+    fake_run(history, data, "kept-run", account="alice")
     day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     counts = (
-        history.count_runs(owner="alice", resumable=True),
+        history.count_runs(account="alice", resumable=True),
         history.count_runs(since=day_start),
         history.spent(since=day_start, resumable=True),
-        history.total_spent(owner="alice"),  # money spent: the History tab keeps showing it
+        history.total_spent(account="alice"),  # money spent: the History tab keeps showing it
     )
 
-    assert history.delete("gone-run", owner="alice") is True
+    assert history.delete("gone-run", account="alice") is True
     assert not any(p.exists() for p in files)
-    assert history.get("gone-run") is None and history.get("gone-run", owner="alice") is None
+    assert history.get("gone-run") is None and history.get("gone-run", account="alice") is None
     assert [r.id for r in history.list()] == ["kept-run"]
     assert history.list(search="gone-run") == []  # its prompt, here its id
-    assert history.delete("gone-run", owner="alice") is False  # already deleted
+    assert history.delete("gone-run", account="alice") is False  # already deleted
     assert history.unfinished() == []
     assert (
-        history.count_runs(owner="alice", resumable=True),
+        history.count_runs(account="alice", resumable=True),
         history.count_runs(since=day_start),
         history.spent(since=day_start, resumable=True),
-        history.total_spent(owner="alice"),
+        history.total_spent(account="alice"),
     ) == counts
 
     # the row keeps what quotas count, not the prompt or the file paths
@@ -660,8 +652,8 @@ def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
 def test_prune_by_size_frees_files_but_todays_runs_keep_counting(tmp_path: Path) -> None:
     data = tmp_path / "data"
     history = History(data / "history.db")
-    files = [fake_run(history, data, f"today-{i}", owner="alice") for i in range(3)]
-    files.append(fake_run(history, data, "last-week", owner="alice", age_days=7))
+    files = [fake_run(history, data, f"today-{i}", account="alice") for i in range(3)]
+    files.append(fake_run(history, data, "last-week", account="alice", age_days=7))
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     quota = Quota(Limits(daily_usd=0.12, runs_per_session=4, runs_per_hour=3), history)
     usage = quota.usage("alice")
@@ -673,9 +665,9 @@ def test_prune_by_size_frees_files_but_todays_runs_keep_counting(tmp_path: Path)
     assert not any(p.exists() for paths in files for p in paths)
     assert quota.usage("alice") == usage
     assert history.count_runs(since=hour_ago) == 3
-    for owner in ("alice", "bob"):  # her runs, everyone's hour, the day's cap: all still used
+    for account in ("alice", "bob"):  # her runs, everyone's hour, the day's cap: all still used
         with pytest.raises(QuotaExceeded):
-            quota.reserve(owner, runs=1, usd=0.01, duration_s=2)
+            quota.reserve(account, runs=1, usd=0.01, duration_s=2)
     history.close()
 
 
@@ -710,9 +702,9 @@ def test_a_database_from_before_soft_delete_is_migrated_in_place(tmp_path: Path)
 
     history = History(db)
     assert [r.id for r in history.list()] == ["old-2", "old-1"]
-    assert history.delete("old-1", owner="alice") is True
+    assert history.delete("old-1", account="alice") is True
     assert [r.id for r in history.list()] == ["old-2"]
-    assert history.count_runs(owner="alice") == 2
+    assert history.count_runs(account="alice") == 2
     assert history.spent() == pytest.approx(0.12)
     history.close()
 
@@ -728,18 +720,18 @@ def test_a_database_from_before_soft_delete_is_migrated_in_place(tmp_path: Path)
 
 
 async def test_the_api_key_is_never_in_the_database_sidecars_or_records(
-    data_dir: Path, emulator: RunningEmulator, images: dict[str, Path]
+    data_dir: Path, ui: Handlers, emulator: RunningEmulator, images: dict[str, Path]
 ) -> None:
-    session = app.new_session()
-    await generate(session, images["start"], seed=5)
+    session = ui.service.new_session()
+    await generate(ui, session, images["start"], seed=5)
     emulator.config.faults.fail_code = 1200
     try:
         with pytest.raises(gr.Error):
-            await generate(session, images["start"], seed=6)
+            await generate(ui, session, images["start"], seed=6)
     finally:
         emulator.config.faults.fail_code = None
 
-    history = app.backends().history
+    history = ui.service.store
     runs = history.list()
     assert sorted(r.status for r in runs) == ["completed", "failed"]
     for run in runs:

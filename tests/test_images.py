@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageDraw, ImageFile
 
-import images
-import seedance
-from images import ImageError, PreparedImage
+from playground.media import images, urls
+from playground.media.images import ImageError, PreparedImage
+from playground.model import seedance
 
 RED = (230, 20, 20)
 BLUE = (20, 40, 200)
@@ -753,7 +753,7 @@ def test_preview_is_upright_and_validates_its_arguments() -> None:
     ],
 )
 def test_is_url(text: str, expected: bool) -> None:
-    assert images.is_url(text) is expected
+    assert urls.is_url(text) is expected
 
 
 @pytest.mark.parametrize(
@@ -766,7 +766,7 @@ def test_is_url(text: str, expected: bool) -> None:
     ],
 )
 def test_validate_url_passes_public_http_addresses_through(url: str) -> None:
-    assert images.validate_url(f"  {url} ") == url
+    assert urls.validate_url(f"  {url} ") == url
 
 
 @pytest.mark.parametrize(
@@ -796,7 +796,7 @@ def test_validate_url_passes_public_http_addresses_through(url: str) -> None:
 )
 def test_validate_url_refuses(url: str, expected: str) -> None:
     with pytest.raises(ImageError) as info:
-        images.validate_url(url)
+        urls.validate_url(url)
     assert expected in str(info.value)
     assert_clean(str(info.value))
 
@@ -819,7 +819,7 @@ def no_network(request: httpx.Request) -> httpx.Response:
 )
 def test_fetch_refuses_before_connecting(url: str, expected: str) -> None:
     with pytest.raises(ImageError) as info:
-        images.fetch_url_image(url, transport=httpx.MockTransport(no_network))
+        urls.fetch_url_image(url, transport=httpx.MockTransport(no_network))
     assert expected in str(info.value)
     assert_clean(str(info.value))
 
@@ -841,7 +841,7 @@ def test_fetch_refuses_names_that_resolve_to_non_public_addresses(
 ) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", resolves_to(address))
     with pytest.raises(ImageError, match=f"“intranet.example” is a .* address \\({address}\\)"):
-        images.fetch_url_image(
+        urls.fetch_url_image(
             "https://intranet.example/a.png", transport=httpx.MockTransport(no_network)
         )
 
@@ -852,7 +852,7 @@ def test_fetch_of_an_unknown_host_says_so(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(ImageError, match="could not be found"):
-        images.fetch_url_image(
+        urls.fetch_url_image(
             "https://nowhere.example/a.png", transport=httpx.MockTransport(no_network)
         )
 
@@ -870,9 +870,7 @@ def test_fetch_returns_the_image_bytes(public_dns: None) -> None:
         seen.append(request)
         return httpx.Response(200, content=body, headers={"content-type": "image/jpeg"})
 
-    data = images.fetch_url_image(
-        "https://img.example/a.jpg", transport=httpx.MockTransport(handler)
-    )
+    data = urls.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
     assert data == body
     assert seen[0].headers["accept"] == "image/*"
     assert images.prepare_image(data).size == (640, 480)
@@ -889,7 +887,7 @@ def test_fetch_connects_to_the_checked_address_with_the_original_host(
         return httpx.Response(200, content=b"image")
 
     url = "https://img.example:8443/a.jpg?x=1"
-    assert images.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
+    assert urls.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
     (request,) = seen
     assert str(request.url) == "https://[2606:2800:21f:cb07::1]:8443/a.jpg?x=1"
     assert request.headers["host"] == "img.example:8443"
@@ -913,7 +911,7 @@ def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    monkeypatch.setattr(images, "_address_kind", lambda ip: None if ip.is_loopback else "private")
+    monkeypatch.setattr(urls, "_address_kind", lambda ip: None if ip.is_loopback else "private")
     body = encode(photo(), "PNG")
     hosts: list[str] = []
 
@@ -932,7 +930,7 @@ def test_fetch_is_not_fooled_by_dns_rebinding(monkeypatch: pytest.MonkeyPatch) -
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_address[1]
         try:
-            data = images.fetch_url_image(f"http://img.example:{port}/a.png")
+            data = urls.fetch_url_image(f"http://img.example:{port}/a.png")
         finally:
             server.shutdown()
     assert data == body
@@ -957,7 +955,7 @@ def test_fetch_of_an_international_host_name_uses_its_dns_form(
         return httpx.Response(200, content=b"image")
 
     url = "https://bücher.example./a.jpg"
-    assert images.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
+    assert urls.fetch_url_image(url, transport=httpx.MockTransport(handler)) == b"image"
     assert asked == ["xn--bcher-kva.example"]
     assert seen[0].headers["host"] == "xn--bcher-kva.example"
     assert seen[0].extensions["sni_hostname"] == "xn--bcher-kva.example"
@@ -966,7 +964,7 @@ def test_fetch_of_an_international_host_name_uses_its_dns_form(
 def test_fetch_gives_up_on_a_server_that_trickles(
     public_dns: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(images, "FETCH_DEADLINE_S", 0.3)
+    monkeypatch.setattr(urls, "FETCH_DEADLINE_S", 0.3)
 
     def trickle() -> Any:
         for _ in range(100):  # 10 s in all, each byte well within the read timeout
@@ -978,12 +976,12 @@ def test_fetch_gives_up_on_a_server_that_trickles(
 
     started = time.monotonic()
     with pytest.raises(ImageError, match="did not answer in time"):
-        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+        urls.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
     assert time.monotonic() - started < 2.0
 
 
 def test_fetch_gives_up_on_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(images, "DNS_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(urls, "DNS_TIMEOUT_S", 0.2)
     release = threading.Event()
 
     def hanging(*args: Any, **kwargs: Any) -> list[Any]:
@@ -994,7 +992,7 @@ def test_fetch_gives_up_on_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPa
     started = time.monotonic()
     try:
         with pytest.raises(ImageError, match="could not be found"):
-            images.fetch_url_image(
+            urls.fetch_url_image(
                 "https://slow-dns.example/a.jpg", transport=httpx.MockTransport(no_network)
             )
     finally:
@@ -1008,7 +1006,7 @@ def test_fetch_refuses_redirects(public_dns: None, location: str) -> None:
         return httpx.Response(302, headers={"location": location})
 
     with pytest.raises(ImageError, match=r"redirects \(302\) to .*use the final image address"):
-        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+        urls.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
 
 
 def test_fetch_stops_at_max_bytes(public_dns: None) -> None:
@@ -1023,7 +1021,7 @@ def test_fetch_stops_at_max_bytes(public_dns: None) -> None:
         return httpx.Response(200, content=endless())  # no content-length: chunked
 
     with pytest.raises(ImageError, match="over 0 MB"):
-        images.fetch_url_image(
+        urls.fetch_url_image(
             "https://img.example/a.jpg", max_bytes=5000, transport=httpx.MockTransport(streamed)
         )
     assert len(sent) <= 6  # stopped reading, did not drain the stream
@@ -1034,7 +1032,7 @@ def test_fetch_refuses_a_declared_oversize_body(public_dns: None) -> None:
         return httpx.Response(200, content=b"x" * 2048)
 
     with pytest.raises(ImageError, match="over"):
-        images.fetch_url_image(
+        urls.fetch_url_image(
             "https://img.example/a.jpg", max_bytes=1024, transport=httpx.MockTransport(handler)
         )
 
@@ -1054,7 +1052,7 @@ def test_fetch_failures_are_sentences(public_dns: None, outcome: Any, expected: 
         return outcome
 
     with pytest.raises(ImageError) as info:
-        images.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
+        urls.fetch_url_image("https://img.example/a.jpg", transport=httpx.MockTransport(handler))
     assert expected in str(info.value)
     assert_clean(str(info.value))
 

@@ -13,7 +13,7 @@ import json
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,24 +24,33 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
-from conftest import PROMPT, form, quick_sleep, shutdown_backends
+from conftest import PROMPT, UIs, form, quick_sleep
 from PIL import Image, ImageDraw
 
-import app
-import generation
-import media
-import seedance
-import settings
-import snippets
-from emulator import RunningEmulator
-from generation import DurationStats, ImageInput, Pacer, Progress, RunRecord, Stage, UploadCache
-from images import prepare_image
-from sessions import Backend
+from playground.emulator import RunningEmulator
+from playground.flow import generation
+from playground.flow.generation import (
+    DurationStats,
+    ImageInput,
+    Pacer,
+    Progress,
+    RunContext,
+    RunRecord,
+    Stage,
+    UploadCache,
+)
+from playground.flow.routes import Route
+from playground.flow.session import Session
+from playground.media import videos
+from playground.media.images import prepare_image
+from playground.model import seedance
+from playground.model.form import AUTO_RATIO
+from playground.model.status import RunStatus
+from playground.ui import snippets
+from playground.ui.handlers import PAGE_FIELDS, Handlers
 from wavespeed_client import MAX_SUBMIT_ATTEMPTS, RateLimitError, TaskFailed, WaveSpeedClient
 
 MODEL_480P = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code paths
-# Everything the app reads from the environment: cleared so a developer's own cannot leak in.
-APP_ENV = settings.ENV_VARS
 CANARY_KEY = "sk-CANARY-iterate-5e2a"
 
 
@@ -76,14 +85,15 @@ async def client(emulator: RunningEmulator) -> AsyncIterator[WaveSpeedClient]:
         yield ws
 
 
-def run_kwargs(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {
-        "output_dir": tmp_path / "outputs",
-        "stats": DurationStats(),
-        "uploads": UploadCache(),
-        "backend": "emulator",
+def context(client: WaveSpeedClient, tmp_path: Path, **extra: Any) -> RunContext:
+    return RunContext(
+        client=client,
+        uploads=UploadCache(),
+        output_dir=tmp_path / "outputs",
+        stats=DurationStats(),
+        backend="emulator",
         **extra,
-    }
+    )
 
 
 def base_request(**overrides: Any) -> seedance.SeedanceRequest:
@@ -94,30 +104,25 @@ def base_request(**overrides: Any) -> seedance.SeedanceRequest:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def offline(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The app in offline mode with short emulator tasks, data in tmp_path (no `.env`:
-    the working directory is tmp_path); returns the data dir. Backends closed after."""
-    monkeypatch.chdir(tmp_path)
-    for name in APP_ENV:
-        monkeypatch.delenv(name, raising=False)
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+    the working directory is tmp_path); returns the data dir. List `ui` after it."""
     monkeypatch.setenv("PLAYGROUND_OFFLINE", "1")
     monkeypatch.setenv("PLAYGROUND_OFFLINE_SECONDS", "0.3")
-    app.backends.cache_clear()
-    yield data_dir
-    shutdown_backends()
+    return env
 
 
 def shot_form(image: Path, **overrides: Any) -> dict[str, Any]:
     """The shared form() as these tests fill it: the cheapest model, the ratio left to the
     image (Auto) unless a test sets one."""
-    return form(image, aspect_ratio=app.AUTO_RATIO, model=MODEL_480P) | overrides
+    return form(image, aspect_ratio=AUTO_RATIO, model=MODEL_480P) | overrides
 
 
-async def generate_offline(session: app.Session, image: Path, **overrides: Any) -> dict[str, Any]:
+async def generate_offline(
+    ui: Handlers, session: Session, image: Path, **overrides: Any
+) -> dict[str, Any]:
     """One run through the app's Generate handler; the run record it ends with."""
-    outputs = [o async for o in app.generate(**shot_form(image, **overrides), session=session)]
+    outputs = [o async for o in ui.generate(**shot_form(image, **overrides), session=session)]
     video, record, _status = outputs[-1]
     assert record["status"] == "completed" and Path(video).is_file()
     return record
@@ -264,56 +269,44 @@ async def test_acquire_serialises_concurrent_callers() -> None:
     assert times[-1] < 3 * ShortWindowPacer.WINDOW_S  # and no longer than needed
 
 
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """A clean environment (no `.env`) for reading settings; backends rebuilt after."""
-    monkeypatch.chdir(tmp_path)
-    for name in APP_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    app.backends.cache_clear()
-    yield
-    shutdown_backends()
+def pacer_of(ui: Handlers, session: Session) -> Pacer | None:
+    routes = ui.service.routes
+    return routes.pacer_for(routes.route_for(session))
 
 
 @pytest.mark.parametrize(("tier", "per_minute"), [("", 2), ("silver", 500), ("GOLD", 3000)])
 def test_the_tier_setting_paces_the_owners_key_for_every_session(
-    settings_env: None, monkeypatch: pytest.MonkeyPatch, tier: str, per_minute: int
+    uis: UIs, monkeypatch: pytest.MonkeyPatch, tier: str, per_minute: int
 ) -> None:
     monkeypatch.setenv("WAVESPEED_API_KEY", CANARY_KEY)
     monkeypatch.setenv("WAVESPEED_TIER", tier)
-    b = app.backends()
-    one, other = app.new_session(), app.new_session()
-    pacer = b.pacer_for(one, b.backend_for(one))
+    ui = uis()
+    one, other = ui.service.new_session(), ui.service.new_session()
+    pacer = pacer_of(ui, one)
     assert pacer is not None and pacer.per_minute == per_minute
-    assert b.pacer_for(other, b.backend_for(other)) is pacer  # one account, one pacer
+    assert pacer_of(ui, other) is pacer  # one account, one pacer
 
 
-def test_the_offline_emulator_is_not_paced(settings_env: None) -> None:
-    b = app.backends()
-    session = app.new_session()
+def test_the_offline_emulator_is_not_paced(ui: Handlers) -> None:
+    session = ui.service.new_session()
     assert session.offline
-    assert b.pacer_for(session, Backend("k", "http://emulator", "offline", "offline")) is None
+    assert ui.service.routes.pacer_for(Route("k", "http://emulator", "offline", "offline")) is None
 
 
-def test_two_tabs_with_the_same_personal_key_share_one_pacer(settings_env: None) -> None:
-    b = app.backends()
-    one, other = app.new_session(), app.new_session()
-    app.set_key(CANARY_KEY, one)
-    app.set_key(CANARY_KEY, other)
-    assert b.pacer_for(one, b.backend_for(one)) is b.pacer_for(other, b.backend_for(other))
+def test_two_tabs_with_the_same_personal_key_share_one_pacer(ui: Handlers) -> None:
+    one, other = ui.service.new_session(), ui.service.new_session()
+    ui.set_key(CANARY_KEY, one)
+    ui.set_key(CANARY_KEY, other)
+    assert pacer_of(ui, one) is pacer_of(ui, other)
 
 
 # ---------------------------------------------------------------- run_many on the emulator
 
 
 async def collect_many(
-    client: WaveSpeedClient,
-    requests: list[seedance.SeedanceRequest],
-    start: ImageInput,
-    **kwargs: Any,
+    ctx: RunContext, requests: list[seedance.SeedanceRequest], start: ImageInput
 ) -> list[tuple[int, Progress | RunRecord | Exception]]:
-    return [item async for item in generation.run_many(client, requests, start, None, **kwargs)]
+    return [item async for item in generation.run_many(ctx, requests, start, None)]
 
 
 async def test_four_variations_upload_the_image_once(
@@ -323,7 +316,7 @@ async def test_four_variations_upload_the_image_once(
     tmp_path: Path,
 ) -> None:
     requests = seedance.variations(base_request(), 4)
-    items = await collect_many(client, requests, images.input, **run_kwargs(tmp_path))
+    items = await collect_many(context(client, tmp_path), requests, images.input)
 
     assert {index for index, _ in items} == {0, 1, 2, 3}
     failures = [item for _, item in items if isinstance(item, Exception)]
@@ -382,12 +375,8 @@ async def test_one_failing_variation_fails_alone(
     async with WaveSpeedClient(
         "test-key", base_url=emulator.base_url, transport=transport, sleep=quick_sleep
     ) as ws:
-        items = await collect_many(
-            ws,
-            requests,
-            images.input,
-            **run_kwargs(tmp_path, on_save=lambda r: saved.__setitem__(r.id, r.status)),
-        )
+        ctx = context(ws, tmp_path, on_save=lambda r: saved.__setitem__(r.id, r.status))
+        items = await collect_many(ctx, requests, images.input)
 
     outcomes = {i: item for i, item in items if not isinstance(item, Progress)}
     assert isinstance(outcomes[0], TaskFailed)
@@ -415,7 +404,7 @@ async def test_429_means_wait_with_a_pacer(
     items = [
         item
         async for item in generation.run(
-            client, base_request(), images.input, None, **run_kwargs(tmp_path, pacer=pacer)
+            context(client, tmp_path, pacer=pacer), base_request(), images.input, None
         )
     ]
     elapsed = time.monotonic() - t0
@@ -438,7 +427,7 @@ async def test_429_without_a_pacer_is_an_error(
     emulator.config.faults.submit_429 = MAX_SUBMIT_ATTEMPTS + 2
     with pytest.raises(RateLimitError) as info:
         async for _ in generation.run(
-            client, base_request(), images.input, None, **run_kwargs(tmp_path)
+            context(client, tmp_path), base_request(), images.input, None
         ):
             pass
     assert info.value.status_code == 429
@@ -455,22 +444,21 @@ SRC = re.compile(r"<video src='/gradio_api/file=([^']+)'")
 CAPTION = re.compile(r"<figcaption>(.*?)</figcaption>")
 
 
-async def run_variations(session: app.Session, image: Path, count: int, variants: str = ""):
-    outputs = [
-        o
-        async for o in app.generate_variations(
-            **shot_form(image), count=count, variants=variants, session=session
-        )
-    ]
-    return outputs
+async def run_variations(
+    ui: Handlers, session: Session, image: Path, count: int, variants: str = ""
+) -> list[tuple[str, str]]:
+    """The page's Variations button: the form's values in the page's order."""
+    page = shot_form(image) | {"image_url": "", "last_image_url": "", "upscale": False}
+    values = [page[name] for name in PAGE_FIELDS]
+    return [o async for o in ui.generate_variations(None, session, count, variants, *values)]
 
 
 async def test_generate_variations_shows_a_grid_of_videos_with_seeds(
-    offline: Path, images: SimpleNamespace
+    offline: Path, ui: Handlers, images: SimpleNamespace
 ) -> None:
-    session = app.new_session()
+    session = ui.service.new_session()
     assert session.offline
-    outputs = await run_variations(session, images.start, 3)
+    outputs = await run_variations(ui, session, images.start, 3)
 
     first_grid, first_status = outputs[0]
     assert first_grid.count("<video") == 0
@@ -491,7 +479,7 @@ async def test_generate_variations_shows_a_grid_of_videos_with_seeds(
         assert Path(unquote(src)).is_file()
         assert Path(unquote(src)).resolve().is_relative_to(offline.resolve())
 
-    history = app.backends().history.list()
+    history = ui.service.store.list()
     assert len(history) == 3
     assert {run.status for run in history} == {"completed"}
     assert sorted(run.record["seed"] for run in history) == sorted(seeds)
@@ -499,10 +487,10 @@ async def test_generate_variations_shows_a_grid_of_videos_with_seeds(
 
 
 async def test_generate_variations_with_prompt_variants_shares_the_seed(
-    offline: Path, images: SimpleNamespace
+    offline: Path, ui: Handlers, images: SimpleNamespace
 ) -> None:
-    session = app.new_session()
-    outputs = await run_variations(session, images.start, 4, "she waves\n\nshe laughs\n")
+    session = ui.service.new_session()
+    outputs = await run_variations(ui, session, images.start, 4, "she waves\n\nshe laughs\n")
     grid, status = outputs[-1]
     assert "2 of 2 done" in status
     captions = CAPTION.findall(grid)
@@ -511,25 +499,29 @@ async def test_generate_variations_with_prompt_variants_shares_the_seed(
     assert grid.count("<video") == 2
 
 
-async def test_generate_variations_refuses_too_many(offline: Path, images: SimpleNamespace) -> None:
+async def test_generate_variations_refuses_too_many(
+    offline: Path, ui: Handlers, images: SimpleNamespace
+) -> None:
     with pytest.raises(gr.Error) as info:
-        await run_variations(app.new_session(), images.start, 9)
+        await run_variations(ui, ui.service.new_session(), images.start, 9)
     assert "1 to 8" in info.value.message
-    assert app.backends().history.list() == []
+    assert ui.service.store.list() == []
+
+
+def batch_text(model: str, duration: int, count: int, variants: str) -> str:
+    return Handlers.batch_label(model, duration, count, variants).value
 
 
 def test_batch_text_prices_the_whole_batch() -> None:
     model = seedance.DEFAULT_MODEL  # lite 720p: $0.032/s
-    assert app.batch_text(model, 5, 4, "") == "Run 4 variations · $0.640"
-    assert app.batch_text(model, 5, 4, "she waves\n\n  she laughs \n") == (
-        "Run 2 variations · $0.320"
-    )
-    assert app.batch_text(model, 2, 8, "") == "Run 8 variations · $0.512"
-    assert app.batch_label(model, 5, 3, "").value == "Run 3 variations · $0.480"
+    assert batch_text(model, 5, 4, "") == "Run 4 variations · $0.640"
+    assert batch_text(model, 5, 4, "she waves\n\n  she laughs \n") == "Run 2 variations · $0.320"
+    assert batch_text(model, 2, 8, "") == "Run 8 variations · $0.512"
+    assert Handlers.batch_label(model, 5, 3, "").value == "Run 3 variations · $0.480"
 
 
 def test_the_batch_price_is_marked_as_an_estimate_for_unconfirmed_models() -> None:
-    text = app.batch_text("bytedance/seedance-v1-pro-i2v-720p", 5, 2, "")
+    text = batch_text("bytedance/seedance-v1-pro-i2v-720p", 5, 2, "")
     assert text == "Run 2 variations · ≈ $0.600"
 
 
@@ -537,48 +529,50 @@ def test_the_batch_price_is_marked_as_an_estimate_for_unconfirmed_models() -> No
 
 
 async def test_continue_from_uses_the_last_frame_at_full_quality(
-    offline: Path, images: SimpleNamespace
+    offline: Path, ui: Handlers, images: SimpleNamespace
 ) -> None:
-    session = app.new_session()
-    record = await generate_offline(session, images.start, aspect_ratio="16:9")
+    session = ui.service.new_session()
+    record = await generate_offline(ui, session, images.start, aspect_ratio="16:9")
     video = Path(record["video_path"])
 
-    start, end, shots = app.continue_from(record, session)
+    start, end, shots = ui.continue_from(record, session)
 
     assert end is None  # the old end image would not fit the new shot
     frame_path = Path(start)
     assert frame_path.suffix == ".png" and frame_path.is_file()
-    info = media.probe_video(video)
+    info = videos.probe_video(video)
     with Image.open(frame_path) as png:
         assert png.size == (info.width, info.height) == (864, 480)
         pixels = np.asarray(png.convert("RGB"))
-    assert np.array_equal(pixels, np.asarray(media.read_frame(video, -1)))
-    assert [shot["id"] for shot in session.storyboard] == [record["id"]]
+    assert np.array_equal(pixels, np.asarray(videos.read_frame(video, -1)))
+    assert session.storyboard == [record["id"]]
     assert len(shots) == 1 and shots[0][1].startswith("Shot 1 · ")
 
     # clicking twice neither duplicates the shot nor changes the frame
-    again, _, shots = app.continue_from(record, session)
+    again, _, shots = ui.continue_from(record, session)
     assert again == start
     assert len(session.storyboard) == len(shots) == 1
-    assert len(app.add_to_storyboard(record, session)) == 1
+    assert len(ui.add_to_storyboard(record, session)) == 1
 
 
-async def test_shots_chain_from_the_last_frame(offline: Path, images: SimpleNamespace) -> None:
+async def test_shots_chain_from_the_last_frame(
+    offline: Path, ui: Handlers, images: SimpleNamespace
+) -> None:
     """The next shot starts where the last one ended (the emulator starts on its image)."""
-    session = app.new_session()
-    first = await generate_offline(session, images.start, aspect_ratio="16:9")
-    start, _, _ = app.continue_from(first, session)
-    second = await generate_offline(session, Path(start), aspect_ratio="16:9", prompt="beat 2")
-    app.add_to_storyboard(second, session)
+    session = ui.service.new_session()
+    first = await generate_offline(ui, session, images.start, aspect_ratio="16:9")
+    start, _, _ = ui.continue_from(first, session)
+    second = await generate_offline(ui, session, Path(start), aspect_ratio="16:9", prompt="beat 2")
+    ui.add_to_storyboard(second, session)
 
-    assert [s["id"] for s in session.storyboard] == [first["id"], second["id"]]
-    end_of_first = np.asarray(media.read_frame(first["video_path"], -1), dtype=np.int16)
-    start_of_second = np.asarray(media.read_frame(second["video_path"], 0), dtype=np.int16)
+    assert session.storyboard == [first["id"], second["id"]]
+    end_of_first = np.asarray(videos.read_frame(first["video_path"], -1), dtype=np.int16)
+    start_of_second = np.asarray(videos.read_frame(second["video_path"], 0), dtype=np.int16)
     assert np.abs(end_of_first - start_of_second).mean() < 6  # JPEG + H.264 apart, no more
 
-    path, note = app.stitch_storyboard(session)
-    stitched = media.probe_video(path)
-    parts = [media.probe_video(s["video_path"]) for s in (first, second)]
+    path, note = ui.stitch_storyboard(session)
+    stitched = videos.probe_video(path)
+    parts = [videos.probe_video(s["video_path"]) for s in (first, second)]
     assert stitched.frames == sum(p.frames for p in parts)
     assert stitched.duration_s == pytest.approx(4.0, abs=0.1)
     assert (stitched.width, stitched.height) == (864, 480)
@@ -586,31 +580,31 @@ async def test_shots_chain_from_the_last_frame(offline: Path, images: SimpleName
 
 
 async def test_add_to_storyboard_keeps_order_and_no_duplicates(
-    offline: Path, images: SimpleNamespace
+    offline: Path, ui: Handlers, images: SimpleNamespace
 ) -> None:
-    session = app.new_session()
-    first = await generate_offline(session, images.start)
-    second = await generate_offline(session, images.start)
-    assert len(app.add_to_storyboard(first, session)) == 1
-    assert len(app.add_to_storyboard(second, session)) == 2
-    shots = app.add_to_storyboard(first, session)
+    session = ui.service.new_session()
+    first = await generate_offline(ui, session, images.start)
+    second = await generate_offline(ui, session, images.start)
+    assert len(ui.add_to_storyboard(first, session)) == 1
+    assert len(ui.add_to_storyboard(second, session)) == 2
+    shots = ui.add_to_storyboard(first, session)
     assert [caption.split(" · ")[0] for _, caption in shots] == ["Shot 1", "Shot 2"]
-    assert [s["id"] for s in session.storyboard] == [first["id"], second["id"]]
+    assert session.storyboard == [first["id"], second["id"]]
     assert all(Path(picture).is_file() for picture, _ in shots)
 
 
 async def test_shots_of_different_sizes_are_re_encoded_to_the_first(
-    offline: Path, images: SimpleNamespace
+    offline: Path, ui: Handlers, images: SimpleNamespace
 ) -> None:
-    session = app.new_session()
-    wide = await generate_offline(session, images.start, aspect_ratio="16:9")
-    square = await generate_offline(session, images.square, aspect_ratio="1:1")
-    app.add_to_storyboard(wide, session)
-    app.add_to_storyboard(square, session)
+    session = ui.service.new_session()
+    wide = await generate_offline(ui, session, images.start, aspect_ratio="16:9")
+    square = await generate_offline(ui, session, images.square, aspect_ratio="1:1")
+    ui.add_to_storyboard(wide, session)
+    ui.add_to_storyboard(square, session)
 
-    path, note = app.stitch_storyboard(session)
-    stitched = media.probe_video(path)
-    parts = [media.probe_video(s["video_path"]) for s in (wide, square)]
+    path, note = ui.stitch_storyboard(session)
+    stitched = videos.probe_video(path)
+    parts = [videos.probe_video(s["video_path"]) for s in (wide, square)]
     assert (parts[1].width, parts[1].height) == (640, 640)
     assert (stitched.width, stitched.height) == (parts[0].width, parts[0].height)
     assert stitched.frames == sum(p.frames for p in parts)
@@ -618,21 +612,23 @@ async def test_shots_of_different_sizes_are_re_encoded_to_the_first(
     assert Path(path).resolve().is_relative_to(offline.resolve())
 
 
-async def test_storyboard_handlers_say_what_to_do_when_empty(offline: Path) -> None:
-    session = app.new_session()
+async def test_storyboard_handlers_say_what_to_do_when_empty(offline: Path, ui: Handlers) -> None:
+    session = ui.service.new_session()
     with pytest.raises(gr.Error, match="storyboard is empty"):
-        app.stitch_storyboard(session)
+        ui.stitch_storyboard(session)
     with pytest.raises(gr.Error, match="Generate a video first"):
-        app.continue_from(None, session)
+        ui.continue_from(None, session)
     with pytest.raises(gr.Error, match="Generate a video first"):
-        app.add_to_storyboard({"id": "x", "video_path": "/nonexistent.mp4"}, session)
+        ui.add_to_storyboard({"id": "x", "video_path": "/nonexistent.mp4"}, session)
     assert session.storyboard == []
 
 
-async def test_clear_storyboard_empties_it(offline: Path, images: SimpleNamespace) -> None:
-    session = app.new_session()
-    app.add_to_storyboard(await generate_offline(session, images.start), session)
-    assert app.clear_storyboard(session) == ([], None, "")
+async def test_clear_storyboard_empties_it(
+    offline: Path, ui: Handlers, images: SimpleNamespace
+) -> None:
+    session = ui.service.new_session()
+    ui.add_to_storyboard(await generate_offline(ui, session, images.start), session)
+    assert ui.clear_storyboard(session) == ([], None, "")
     assert session.storyboard == []
 
 
@@ -648,7 +644,9 @@ def write_clip(path: Path, frames: int = 12) -> Path:
     return path
 
 
-async def test_the_storyboard_takes_only_runs_of_this_app(offline: Path, tmp_path: Path) -> None:
+async def test_the_storyboard_takes_only_runs_of_this_app(
+    offline: Path, ui: Handlers, tmp_path: Path
+) -> None:
     elsewhere = write_clip(tmp_path / "elsewhere" / "private.mp4")
     forged = {
         "id": "forged01",
@@ -657,12 +655,12 @@ async def test_the_storyboard_takes_only_runs_of_this_app(offline: Path, tmp_pat
         "status": "completed",
         "inputs": {"duration": 1},
     }
-    session = app.new_session()
+    session = ui.service.new_session()
     with pytest.raises(gr.Error):
-        app.continue_from(forged, session)
+        ui.continue_from(forged, session)
     assert not elsewhere.with_name("private_last.png").exists()
     with pytest.raises(gr.Error):
-        app.add_to_storyboard(forged, session)
+        ui.add_to_storyboard(forged, session)
     assert session.storyboard == []
 
 
@@ -673,7 +671,7 @@ def a_record(**overrides: Any) -> dict[str, Any]:
     record = RunRecord(
         id="0123456789abcdef",
         model=MODEL_480P,
-        status="completed",
+        status=RunStatus.COMPLETED,
         seed=98765,
         inputs={
             "image": "https://files.example/up/start.jpg",
@@ -692,10 +690,18 @@ def a_record(**overrides: Any) -> dict[str, Any]:
     return record
 
 
+def recorded(ui: Handlers, session: Session, record: dict[str, Any]) -> dict[str, Any]:
+    """The record as this server saved it for the session (copy as code looks it up)."""
+    ui.service.store.save(record, account=ui.service.account_of(session), resumable=False)
+    return record
+
+
 def test_copy_as_code_uses_the_records_api_base_and_never_the_key(
-    monkeypatch: pytest.MonkeyPatch,
+    uis: UIs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WAVESPEED_API_KEY", CANARY_KEY)
+    ui = uis()
+    session = ui.service.new_session()
     request = SimpleNamespace(
         headers={
             "host": "play.example:7860",
@@ -704,7 +710,8 @@ def test_copy_as_code_uses_the_records_api_base_and_never_the_key(
             "cookie": f"key={CANARY_KEY}",
         }
     )
-    curl, python, client = app.copy_as_code(a_record(), request)
+    record = recorded(ui, session, a_record())
+    curl, python, client = ui.copy_as_code(record, session, request)  # type: ignore[arg-type]
 
     assert f"http://127.0.0.1:8765/api/v3/{MODEL_480P}" in curl
     assert 'API = "http://127.0.0.1:8765/api/v3"' in python
@@ -717,40 +724,45 @@ def test_copy_as_code_uses_the_records_api_base_and_never_the_key(
         assert CANARY_KEY not in code
 
 
-def test_copy_as_code_without_api_base_points_at_wavespeed() -> None:
-    curl, python, client = app.copy_as_code(a_record(api_base=""), None)  # type: ignore[arg-type]
+def test_copy_as_code_without_api_base_points_at_wavespeed(ui: Handlers) -> None:
+    session = ui.service.new_session()
+    record = recorded(ui, session, a_record(api_base=""))
+    curl, python, client = ui.copy_as_code(record, session, None)  # type: ignore[arg-type]
     assert f"{snippets.DEFAULT_BASE_URL}/api/v3/{MODEL_480P}" in curl
     assert f'API = "{snippets.DEFAULT_BASE_URL}/api/v3"' in python
     assert "http://127.0.0.1:7860/" in client
 
 
-def test_copy_as_code_before_any_run_is_empty() -> None:
+def test_copy_as_code_before_any_run_is_empty(ui: Handlers) -> None:
     request = SimpleNamespace(headers={})
-    assert app.copy_as_code(None, request) == ("", "", "")  # type: ignore[arg-type]
+    session = ui.service.new_session()
+    assert ui.copy_as_code(None, session, request) == ("", "", "")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- prompt builder
 
 
 def test_camera_move_fixed_also_fixes_the_camera() -> None:
-    prompt, fixed = app.camera_move("A dog runs across the beach.", "fixed")
+    prompt, fixed = Handlers.camera_move("A dog runs across the beach.", "fixed")
     assert fixed is True
     assert prompt.startswith("A dog runs across the beach.")
     assert "static shot" in prompt.lower()
 
-    moving, fixed = app.camera_move(prompt, "pan")
+    moving, fixed = Handlers.camera_move(prompt, "pan")
     assert fixed is False
     assert "static shot" not in moving.lower()
     assert "pan left to right" in moving
 
 
 def test_camera_move_on_an_empty_prompt() -> None:
-    prompt, fixed = app.camera_move(None, "orbit")  # type: ignore[arg-type]
+    prompt, fixed = Handlers.camera_move(None, "orbit")  # type: ignore[arg-type]
     assert "orbits" in prompt and fixed is False
 
 
 def test_compose_beats_writes_sentences() -> None:
-    prompt = app.compose_beats("she turns and smiles", "slow push-in", "", "her scarf stays on")
+    prompt = Handlers.compose_beats(
+        "she turns and smiles", "slow push-in", "", "her scarf stays on"
+    )
     assert "She turns and smiles." in prompt
     assert "slow push-in" in prompt.lower()
     assert "scarf stays on" in prompt
@@ -758,9 +770,9 @@ def test_compose_beats_writes_sentences() -> None:
 
 def test_compose_beats_with_no_beats_asks_for_one() -> None:
     with pytest.raises(gr.Error, match="at least one beat"):
-        app.compose_beats("", "  ", "", "")
+        Handlers.compose_beats("", "  ", "", "")
 
 
 def test_compose_beats_over_the_limit_says_by_how_much() -> None:
     with pytest.raises(gr.Error, match="limit is 2000"):
-        app.compose_beats("a" * 1500, "b" * 600, "", "")
+        Handlers.compose_beats("a" * 1500, "b" * 600, "", "")

@@ -20,7 +20,7 @@ from conftest import API_PARAMETERS, LaunchedApp, form, launch_app, make_image
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-import app
+from playground.ui.handlers import Handlers
 
 CANARY = "sk-CANARY-mcp-1"
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # not the default: proves the argument is used
@@ -48,8 +48,6 @@ def data_uri(path: Path) -> str:
 
 
 def test_without_the_setting_there_is_no_mcp_server(tmp_path: Path) -> None:
-    # First in this file: closing this app resets the process-wide backends, which must not
-    # happen under the module's `served` app below.
     with launch_app(tmp_path, make_image(tmp_path / "start.png"), {}) as plain:
         assert plain.get("/").status_code == 200
         assert plain.get(MCP_PATH).status_code == 404
@@ -66,12 +64,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedApp]:
 
 async def test_generate_is_the_only_tool_described_by_its_docstring(served: LaunchedApp) -> None:
     """None of the page's private events is a tool; the description and each parameter's
-    come from `app.generate`'s docstring, and an end image is optional, as on the page."""
+    come from `Handlers.generate`'s docstring, and an end image is optional, as on the page."""
     async with connect(served) as mcp:
         listed = await mcp.list_tools()
     assert [tool.name for tool in listed.tools] == ["generate"]
     (tool,) = listed.tools
-    summary = inspect.getdoc(app.generate).splitlines()[0]
+    summary = inspect.getdoc(Handlers.generate).splitlines()[0]
     assert summary.startswith("Generate a video from a start image")
     assert tool.description.startswith(summary)
     assert "and a status line" in tool.description  # the Returns section, whole

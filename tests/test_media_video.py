@@ -1,4 +1,4 @@
-"""media.py, video part: synthetic clips, probing, frame reading, output sizes."""
+"""videos.py, video part: synthetic clips, probing, frame reading, output sizes."""
 
 from pathlib import Path
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-import media
-import seedance
+from playground.emulator import synthetic
+from playground.media import videos
+from playground.model import seedance
 
 SIZE = (864, 480)  # 480p 16:9: small enough to keep the suite fast
 FPS = 24
@@ -64,7 +65,7 @@ def clips(
         "fade": {"seed": 7, "end": end},
     }
     return {
-        name: media.render_motion_clip(
+        name: synthetic.render_motion_clip(
             start, out / f"{name}.mp4", size=SIZE, duration_s=2, fps=FPS, **kw
         )
         for name, kw in specs.items()
@@ -72,8 +73,8 @@ def clips(
 
 
 def test_clip_has_exact_frames_size_codec_and_faststart(clips: dict[str, Path]) -> None:
-    info = media.probe_video(clips["seed7"])
-    assert info == media.VideoInfo(
+    info = videos.probe_video(clips["seed7"])
+    assert info == videos.VideoInfo(
         width=864, height=480, duration_s=2.0, frames=48, fps=24.0, codec="h264"
     )
     head = clips["seed7"].read_bytes()
@@ -81,10 +82,10 @@ def test_clip_has_exact_frames_size_codec_and_faststart(clips: dict[str, Path]) 
 
 
 def test_clip_frame_count_follows_duration_and_fps(tmp_path: Path, start: Image.Image) -> None:
-    path = media.render_motion_clip(
+    path = synthetic.render_motion_clip(
         start, tmp_path / "c.mp4", size=(320, 240), duration_s=3, fps=10
     )
-    info = media.probe_video(path)
+    info = videos.probe_video(path)
     assert (info.frames, info.fps, info.duration_s, info.width, info.height) == (
         30,
         10.0,
@@ -95,7 +96,7 @@ def test_clip_frame_count_follows_duration_and_fps(tmp_path: Path, start: Image.
 
 
 def test_render_leaves_only_the_destination(tmp_path: Path, start: Image.Image) -> None:
-    dest = media.render_motion_clip(start, tmp_path / "out.mp4", size=(320, 240), duration_s=2)
+    dest = synthetic.render_motion_clip(start, tmp_path / "out.mp4", size=(320, 240), duration_s=2)
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
     assert dest == tmp_path / "out.mp4"
 
@@ -105,75 +106,75 @@ def test_render_refuses_sizes_yuv420p_cannot_hold(
     tmp_path: Path, start: Image.Image, size: tuple[int, int]
 ) -> None:
     with pytest.raises(ValueError, match="even"):
-        media.render_motion_clip(start, tmp_path / "bad.mp4", size=size, duration_s=2)
+        synthetic.render_motion_clip(start, tmp_path / "bad.mp4", size=size, duration_s=2)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_same_seed_same_clip_other_seed_other_motion(clips: dict[str, Path]) -> None:
     for index in (0, -1):
-        first = np.asarray(media.read_frame(clips["seed7"], index))
-        again = np.asarray(media.read_frame(clips["seed7_again"], index))
+        first = np.asarray(videos.read_frame(clips["seed7"], index))
+        again = np.asarray(videos.read_frame(clips["seed7_again"], index))
         assert np.array_equal(first, again)
-    last7, last8 = media.read_frame(clips["seed7"]), media.read_frame(clips["seed8"])
+    last7, last8 = videos.read_frame(clips["seed7"]), videos.read_frame(clips["seed8"])
     assert mean_abs_diff(last7, last8) > 5
 
 
 def test_camera_fixed_holds_the_frame_but_still_moves(clips: dict[str, Path]) -> None:
-    moving_first, moving_last = (media.read_frame(clips["seed7"], i) for i in (0, -1))
-    fixed_first, fixed_last = (media.read_frame(clips["fixed"], i) for i in (0, -1))
+    moving_first, moving_last = (videos.read_frame(clips["seed7"], i) for i in (0, -1))
+    fixed_first, fixed_last = (videos.read_frame(clips["fixed"], i) for i in (0, -1))
     assert structure_change(moving_first, moving_last) > 0.3
     assert structure_change(fixed_first, fixed_last) < 0.05
     # Quarter of a breathing period in, brightness has visibly changed: it is not a still.
-    quarter = round(media.BREATHING_PERIOD_S * FPS / 4)
-    fixed_quarter = media.read_frame(clips["fixed"], quarter)
+    quarter = round(synthetic.BREATHING_PERIOD_S * FPS / 4)
+    fixed_quarter = videos.read_frame(clips["fixed"], quarter)
     assert gray(fixed_quarter).mean() / gray(fixed_first).mean() > 1.03
 
 
 def test_first_frame_is_the_start_and_last_fades_to_the_end(
     clips: dict[str, Path], start: Image.Image, end: Image.Image
 ) -> None:
-    want_start, want_end = media.cover(start, SIZE), media.cover(end, SIZE)
-    first, last = media.read_frame(clips["fade"], 0), media.read_frame(clips["fade"], -1)
+    want_start, want_end = videos.cover(start, SIZE), videos.cover(end, SIZE)
+    first, last = videos.read_frame(clips["fade"], 0), videos.read_frame(clips["fade"], -1)
     assert mean_abs_diff(first, want_start) < 8
     assert mean_abs_diff(last, want_end) < 8
     assert mean_abs_diff(first, want_end) > 40
     # Before the fade window the end image has not appeared yet.
-    early = media.read_frame(clips["fade"], round(0.5 * 47))
+    early = videos.read_frame(clips["fade"], round(0.5 * 47))
     assert mean_abs_diff(early, want_end) > 40
 
 
 def test_label_marks_every_clip_as_synthetic(tmp_path: Path) -> None:
     black = Image.new("RGB", (640, 480))
-    path = media.render_motion_clip(
+    path = synthetic.render_motion_clip(
         black, tmp_path / "b.mp4", size=(640, 480), duration_s=2, camera_fixed=True
     )
-    frame = gray(media.read_frame(path))
+    frame = gray(videos.read_frame(path))
     corner, rest = frame[-60:, :240], frame[:-60, :]
     assert corner.max() > 200, "white label text in the bottom-left corner"
     assert rest.max() < 30
 
 
 def test_read_frame_is_full_size_rgb_and_counts_from_both_ends(clips: dict[str, Path]) -> None:
-    last = media.read_frame(clips["seed7"])
+    last = videos.read_frame(clips["seed7"])
     assert (last.mode, last.size) == ("RGB", SIZE)
-    assert np.array_equal(np.asarray(media.read_frame(clips["seed7"], 47)), np.asarray(last))
+    assert np.array_equal(np.asarray(videos.read_frame(clips["seed7"], 47)), np.asarray(last))
     assert np.array_equal(
-        np.asarray(media.read_frame(clips["seed7"], -48)),
-        np.asarray(media.read_frame(clips["seed7"], 0)),
+        np.asarray(videos.read_frame(clips["seed7"], -48)),
+        np.asarray(videos.read_frame(clips["seed7"], 0)),
     )
     for bad in (48, -49):
         with pytest.raises(IndexError):
-            media.read_frame(clips["seed7"], bad)
+            videos.read_frame(clips["seed7"], bad)
 
 
 def test_thumbnail_is_the_middle_frame_scaled_down(clips: dict[str, Path], tmp_path: Path) -> None:
     fade = clips["fade"]  # every frame differs: a wrong frame would show
-    thumb = media.save_thumbnail(fade, tmp_path / "t.jpg")
+    thumb = videos.save_thumbnail(fade, tmp_path / "t.jpg")
     with Image.open(thumb) as image:
         assert image.format == "JPEG"
         assert image.width == 360 and image.height % 2 == 0
         assert abs(image.width / image.height - SIZE[0] / SIZE[1]) < 0.02
-        frames = [media.read_frame(fade, i).resize(image.size) for i in (0, 24, 47)]
+        frames = [videos.read_frame(fade, i).resize(image.size) for i in (0, 24, 47)]
         first, middle, last = (mean_abs_diff(image.convert("RGB"), f) for f in frames)
     assert middle < 6 and middle < first / 3 and middle < last / 3
 
@@ -200,7 +201,7 @@ def test_720p_table_is_what_seedance_produces() -> None:
 def test_size_tables_are_encoder_friendly_and_true_to_ratio(
     table: dict[str, tuple[int, int]], lines: int
 ) -> None:
-    assert set(table) == set(media.ASPECT_RATIOS)
+    assert set(table) == set(synthetic.ASPECT_RATIOS)
     wide_w, wide_h = table["16:9"]
     assert abs(wide_h / lines - 1) < 0.03, "16:9 is about as tall as the resolution's name"
     for ratio, (w, h) in table.items():
@@ -226,13 +227,13 @@ def test_size_tables_are_encoder_friendly_and_true_to_ratio(
 def test_output_size_follows_the_source_when_no_ratio_is_given(
     source: tuple[int, int], ratio: str
 ) -> None:
-    assert media.output_size("720p", None, source) == seedance.OUTPUT_SIZES_720P[ratio]
+    assert synthetic.output_size("720p", None, source) == seedance.OUTPUT_SIZES_720P[ratio]
 
 
 def test_output_size_uses_the_requested_ratio_and_resolution() -> None:
-    assert media.output_size("480p", "9:16", (4000, 3000)) == (480, 864)
-    assert media.output_size("1080p", "16:9", (100, 100)) == (1920, 1088)
+    assert synthetic.output_size("480p", "9:16", (4000, 3000)) == (480, 864)
+    assert synthetic.output_size("1080p", "16:9", (100, 100)) == (1920, 1088)
     with pytest.raises(ValueError, match="resolution"):
-        media.output_size("4k", "16:9", (100, 100))
+        synthetic.output_size("4k", "16:9", (100, 100))
     with pytest.raises(ValueError, match="aspect ratio"):
-        media.output_size("720p", "2:1", (100, 100))
+        synthetic.output_size("720p", "2:1", (100, 100))

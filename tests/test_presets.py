@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import seedance
+from playground.model import seedance
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "presets"

@@ -6,8 +6,13 @@ import itertools
 
 import pytest
 
-import prompting
-from prompting import CAMERA_MOVES, PromptTooLong, apply_camera_move, compose_prompt
+from playground.model import prompting
+from playground.model.prompting import (
+    CAMERA_MOVES,
+    PromptTooLong,
+    apply_camera_move,
+    compose_prompt,
+)
 
 BEATS = {
     "subject_action": "a woman turns toward the window and smiles",
@@ -236,15 +241,17 @@ def test_an_unknown_move_is_refused_with_the_choices() -> None:
 
 def test_a_longer_word_is_not_mistaken_for_a_phrase() -> None:
     typed = "A dog. Slow pan left to rightward drift."
-    assert prompting.detect_camera_move(typed) is None
     assert apply_camera_move(typed, "") == (typed, False)
 
 
-def test_detect_camera_move_names_the_move_in_the_text() -> None:
-    assert prompting.detect_camera_move("A dog runs. The camera orbits slowly around the subject.")
-    assert prompting.detect_camera_move("Static shot, the camera does not move.") == "fixed"
-    assert prompting.detect_camera_move("A dog runs.") is None
-    assert prompting.detect_camera_move("") is None
+def test_a_move_in_the_text_is_found_where_it_stands() -> None:
+    """Any move's phrase is recognised in typed text: removing the move takes it out, and
+    a text without one is left alone."""
+    orbit = "A dog runs. The camera orbits slowly around the subject."
+    assert apply_camera_move(orbit, "") == ("A dog runs.", False)
+    assert apply_camera_move("Static shot, the camera does not move.", "") == ("", False)
+    assert apply_camera_move("A dog runs.", "") == ("A dog runs.", False)
+    assert apply_camera_move("", "") == ("", False)
 
 
 def test_composed_prompts_and_camera_moves_work_together() -> None:

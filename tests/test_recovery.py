@@ -19,12 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import video_tags
 from gradio_client import Client, handle_file
 
-import generation
-import media
-from history import History
-from recovery import Recovery, resume_unfinished
+from playground.flow import generation
+from playground.flow.recovery import Recovery, resume_unfinished
+from playground.media import videos
+from playground.store.history import History
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "presets" / "astronaut.jpg"
@@ -145,10 +146,10 @@ def test_a_task_running_when_the_app_is_killed_completes_after_restart(tmp_path,
     ((run_id, _, record),) = done
     assert run_id == task_id and record["seed"] == 777
     video = Path(record["video_path"])
-    info = media.probe_video(video)
+    info = videos.probe_video(video)
     assert (info.width, info.height, info.frames) == (1248, 704, 48)
     assert json.loads(video.with_suffix(".json").read_text())["id"] == task_id
-    assert json.loads(media.video_tags(video)["comment"])["seed"] == 777
+    assert json.loads(video_tags(video)["comment"])["seed"] == 777
     # Zero duplicates: the emulator saw one submit in all, and history holds one run.
     assert httpx.get(f"{emulator_process}/__emulator__/stats").json()["submits"] == 1
     assert len(runs_in(db)) == 1
@@ -171,7 +172,7 @@ def unfinished_record(run_id: str, api_base: str) -> generation.RunRecord:
 
 def test_runs_that_cannot_be_polled_again_are_marked_interrupted_not_lost(tmp_path):
     history = History(tmp_path / "h.db")
-    history.save(unfinished_record("a" * 32, "http://x").to_json(), owner="o", resumable=False)
+    history.save(unfinished_record("a" * 32, "http://x").to_json(), account="o", resumable=False)
     recovery = Recovery(history, generation.DurationStats())
     try:
         resumed = resume_unfinished(history, recovery, api_key="k", base_url="http://x")
@@ -186,7 +187,7 @@ def test_runs_that_cannot_be_polled_again_are_marked_interrupted_not_lost(tmp_pa
 def test_runs_from_another_api_address_wait_for_it_rather_than_fail(tmp_path):
     history = History(tmp_path / "h.db")
     record = unfinished_record("b" * 32, "http://old-proxy")
-    history.save(record.to_json(), owner="o", resumable=True)
+    history.save(record.to_json(), account="o", resumable=True)
     recovery = Recovery(history, generation.DurationStats())
     try:
         resumed = resume_unfinished(history, recovery, api_key="k", base_url="http://new")

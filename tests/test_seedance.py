@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from seedance import (
+from playground.model.seedance import (
     ASPECT_RATIOS,
     DEFAULT_MODEL,
     MODEL_ID,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seedance import DEFAULT_MODEL
-from settings import load_settings
+from playground.model.seedance import DEFAULT_MODEL
+from playground.settings import load_settings
 from wavespeed_client import DEFAULT_BASE_URL
 
 KEY = "sk-CANARY-1234"

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 import pytest
 from PIL import Image
 
-import snippets
-from emulator import RunningEmulator
+from playground.emulator import RunningEmulator
+from playground.ui import snippets
 
 MODEL = "bytedance/seedance-v1-lite-i2v-720p"
 URL = "https://cdn.example.com/uploads/start.png"
@@ -227,14 +227,16 @@ def run_gradio_snippet(snippet: str, monkeypatch: pytest.MonkeyPatch) -> tuple[s
 
 
 def generate_parameters() -> list[str]:
-    """The public /generate's parameters: app.generate's before `session` (the page's own
-    extras come after it), read from the source (importing Gradio is slow)."""
-    tree = ast.parse((Path(__file__).parents[1] / "app.py").read_text(encoding="utf-8"))
-    for node in tree.body:
+    """The public /generate's parameters: Handlers.generate's before `session` (the page's
+    own extras come after it), read from the source (importing Gradio is slow)."""
+    source = Path(__file__).parents[1] / "playground" / "ui" / "handlers.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    (handlers,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Handlers"]
+    for node in handlers.body:
         if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == "generate":
-            names = [a.arg for a in node.args.args]
+            names = [a.arg for a in node.args.args if a.arg != "self"]
             return names[: names.index("session")]
-    raise AssertionError("app.generate not found")
+    raise AssertionError("Handlers.generate not found")
 
 
 def test_gradio_client_calls_generate_with_the_runs_settings(

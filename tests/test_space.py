@@ -22,18 +22,21 @@ from urllib.parse import quote
 import gradio as gr
 import httpx
 import pytest
-from conftest import LaunchedApp, form, launch_app, make_image, select, shutdown_backends
+from conftest import LaunchedApp, UIs, form, launch_app, make_image, page_values, select
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 import app
-import seedance
-import sessions
-from emulator import EmulatorConfig, RunningEmulator
-from history import History
-from quotas import Limits, Quota, QuotaExceeded
-from sessions import Backends, NoKey, Session
-from settings import SPACE_DATA_DIR, load_settings
+from playground.emulator import EmulatorConfig, RunningEmulator
+from playground.errors import NoKey
+from playground.flow.service import Playground
+from playground.flow.session import Session
+from playground.model import seedance
+from playground.settings import SPACE_DATA_DIR, load_settings
+from playground.store.history import History
+from playground.store.quotas import Limits, Quota, QuotaExceeded
+from playground.ui.handlers import Handlers
+from playground.ui.presets import PRESETS_DIR
 
 CANARY = "sk-CANARY-91c4"
 VISITOR_KEY = "sk-visitor-own-3a7d"
@@ -62,14 +65,12 @@ ENV_NAMES = (
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
-    """No playground variable set, cwd without a `.env`, fresh process-wide backends."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No playground variable set, cwd without a `.env`."""
     monkeypatch.chdir(tmp_path)
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
-    sessions.backends.cache_clear()
-    yield monkeypatch
-    shutdown_backends()
+    return monkeypatch
 
 
 @pytest.fixture(scope="module")
@@ -142,48 +143,47 @@ def test_a_bad_number_names_its_variable(
 
 
 def test_without_a_daily_cap_visitors_never_spend_the_owners_key(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, uis: UIs
 ) -> None:
-    clean_env.setenv("PLAYGROUND_SHARED", "1")
-    clean_env.setenv("WAVESPEED_API_KEY", CANARY)
-    clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    b = sessions.backends()
-    assert not b.owner_key_usable
-    assert b.quota is None
-    assert sessions.new_session().offline  # a visitor starts offline
+    monkeypatch.setenv("PLAYGROUND_SHARED", "1")
+    monkeypatch.setenv("WAVESPEED_API_KEY", CANARY)
+    ui = uis()
+    service = ui.service
+    assert not service.routes.owner_key_usable
+    assert service.quota is None
+    assert service.new_session().offline  # a visitor starts offline
     with pytest.raises(NoKey):  # ... and switching to WaveSpeed without a key of their own
-        b.backend_for(Session(offline=False))
-    mine = b.backend_for(Session(offline=False, api_key=VISITOR_KEY))
-    assert (mine.source, mine.api_key) == ("session", VISITOR_KEY)
-    assert "no wavespeed api key" in app.backend_banner(Session()).lower()
+        service.routes.route_for(Session(offline=False))
+    mine = service.routes.route_for(Session(offline=False, api_key=VISITOR_KEY))
+    assert (mine.source, mine.api_key) == ("visitor", VISITOR_KEY)
+    assert "no wavespeed api key" in ui.backend_banner(Session()).lower()
 
 
 def test_with_a_daily_cap_visitors_spend_the_owners_key_within_a_quota(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, uis: UIs
 ) -> None:
-    clean_env.setenv("SPACE_ID", "someone/demo")
-    clean_env.setenv("WAVESPEED_API_KEY", CANARY)
-    clean_env.setenv("PLAYGROUND_DAILY_USD", "1")
-    clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    b = sessions.backends()
-    assert b.owner_key_usable
-    assert isinstance(b.quota, Quota) and b.quota.limits.daily_usd == 1
-    visitor = sessions.new_session()
+    monkeypatch.setenv("SPACE_ID", "someone/demo")
+    monkeypatch.setenv("WAVESPEED_API_KEY", CANARY)
+    monkeypatch.setenv("PLAYGROUND_DAILY_USD", "1")
+    service = uis().service
+    assert service.routes.owner_key_usable
+    assert isinstance(service.quota, Quota) and service.quota.limits.daily_usd == 1
+    visitor = service.new_session()
     assert not visitor.offline
-    backend = b.backend_for(visitor)
-    assert backend.source == "env" and backend.resumable
-    assert CANARY not in repr(backend) and CANARY not in repr(b.settings)
+    route = service.routes.route_for(visitor)
+    assert route.source == "owner" and route.resumable
+    assert CANARY not in repr(route) and CANARY not in repr(service.settings)
 
 
 def test_a_local_app_with_a_key_has_no_quota(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clean_env.setenv("WAVESPEED_API_KEY", CANARY)
     clean_env.setenv("PLAYGROUND_DAILY_USD", "1")  # meaningless off a public server
     clean_env.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    b = Backends(load_settings(env_file=None))
+    service = Playground(load_settings(env_file=None))
     try:
-        assert b.owner_key_usable and b.quota is None
+        assert service.routes.owner_key_usable and service.quota is None
     finally:
-        b.close()
+        service.close()
 
 
 # ---------------------------------------------------------------- the quota, as a unit
@@ -198,17 +198,17 @@ def history(tmp_path: Path) -> Iterator[History]:
 
 def add_run(
     history: History,
-    owner: str,
+    account: str,
     *,
     usd: float = 0.064,
     status: str = "completed",
     ago: timedelta = timedelta(0),
     resumable: bool = True,
 ) -> str:
-    run_id = f"task-{history.count_runs()}-{owner}"  # deleted runs too: ids stay unique
+    run_id = f"task-{history.count_runs()}-{account}"  # deleted runs too: ids stay unique
     created = (datetime.now(UTC) - ago).isoformat(timespec="seconds")
     record = {"id": run_id, "status": status, "cost_usd": usd, "created_at": created}
-    history.save(record, owner=owner, resumable=resumable)
+    history.save(record, account=account, resumable=resumable)
     return run_id
 
 
@@ -224,8 +224,8 @@ def quota(history: History, **limits: Any) -> Quota:
     return Quota(Limits(**values), history)
 
 
-def reserve(q: Quota, owner: str = "alice", runs: int = 1, usd: float = 0.064, duration: int = 2):
-    return q.reserve(owner, runs=runs, usd=usd, duration_s=duration)
+def reserve(q: Quota, account: str = "alice", runs: int = 1, usd: float = 0.064, duration: int = 2):
+    return q.reserve(account, runs=runs, usd=usd, duration_s=duration)
 
 
 def test_a_clip_longer_than_allowed_is_refused_with_a_sentence(history: History) -> None:
@@ -287,9 +287,9 @@ def test_deleting_runs_gives_no_fresh_allowance(history: History) -> None:
     mine = [add_run(history, "alice") for _ in range(2)]
     theirs = add_run(history, "bob")
     used = q.usage("alice")
-    assert history.delete(theirs, owner="bob")
+    assert history.delete(theirs, account="bob")
     for run_id in mine:
-        assert history.delete(run_id, owner="alice")
+        assert history.delete(run_id, account="alice")
     assert history.list() == []  # gone from the History tab
     assert q.usage("alice") == used
     with pytest.raises(QuotaExceeded, match="used your 2 runs"):
@@ -347,13 +347,13 @@ def test_left_says_what_a_visitor_and_everyone_have_left(history: History) -> No
 # ---------------------------------------------------------------- limits, through the handler
 
 
-async def drive(session: Session, image: Path, **overrides: Any) -> list[tuple]:
+async def drive(ui: Handlers, session: Session, image: Path, **overrides: Any) -> list[tuple]:
     inputs = form(image, model=MODEL_720) | overrides
-    return [out async for out in app.generate(**inputs, session=session)]
+    return [out async for out in ui.generate(**inputs, session=session)]
 
 
 @pytest.fixture
-def demo_key(clean_env: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmulator) -> Path:
+def demo_key(env: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
     """A shared server spending the owner's (canary) key within $0.20 a day, 1 run each."""
     emulator.config.api_keys = frozenset({CANARY, VISITOR_KEY})
     for name, value in {
@@ -362,69 +362,67 @@ def demo_key(clean_env: pytest.MonkeyPatch, tmp_path: Path, emulator: RunningEmu
         "PLAYGROUND_RUNS_PER_SESSION": "1",
         "WAVESPEED_API_KEY": CANARY,
         "WAVESPEED_BASE_URL": emulator.base_url,
-        "PLAYGROUND_DATA_DIR": str(tmp_path / "data"),
     }.items():
-        clean_env.setenv(name, value)
-    return tmp_path / "data"
+        monkeypatch.setenv(name, value)
+    return env
 
 
 async def test_a_visitor_on_the_demo_key_is_stopped_at_the_limit_and_told_why(
-    demo_key: Path, emulator: RunningEmulator, start_image: Path
+    demo_key: Path, emulator: RunningEmulator, start_image: Path, ui: Handlers
 ) -> None:
-    visitor = app.new_session()
+    visitor = ui.service.new_session()
     assert not visitor.offline
-    assert "1 of 1 runs left for you" in app.backend_banner(visitor)
-    assert "$0.20 of $0.20 left today" in app.backend_banner(visitor)
-    video, record, _ = (await drive(visitor, start_image))[-1]
+    assert "1 of 1 runs left for you" in ui.backend_banner(visitor)
+    assert "$0.20 of $0.20 left today" in ui.backend_banner(visitor)
+    video, record, _ = (await drive(ui, visitor, start_image))[-1]
     assert Path(video).is_file() and record["cost_usd"] == pytest.approx(0.064)
-    banner = app.backend_banner(visitor)
+    banner = ui.backend_banner(visitor)
     assert "0 of 1 runs left for you" in banner and "$0.14 of $0.20 left today" in banner
     assert "Your own key has no limits" in banner
 
     submits = emulator.stats()["submits"]
     with pytest.raises(gr.Error) as info:
-        await drive(visitor, start_image)
+        await drive(ui, visitor, start_image)
     assert "limit" in (info.value.title or "").lower()
     assert "your own WaveSpeed key" in info.value.message
     assert emulator.stats()["submits"] == submits  # refused before anything was sent
 
     # with a key of their own, the same visitor is not limited
-    app.set_key(VISITOR_KEY, visitor)
+    ui.set_key(VISITOR_KEY, visitor)
     for _ in range(2):
-        video, record, _ = (await drive(visitor, start_image))[-1]
+        video, record, _ = (await drive(ui, visitor, start_image))[-1]
         assert Path(video).is_file()
-    assert "Using the key you entered" in app.backend_banner(visitor)
+    assert "Using the key you entered" in ui.backend_banner(visitor)
     # another visitor still has a run on the demo key (their own limit, the shared spend)
-    other = app.new_session()
-    assert "1 of 1 runs left for you · $0.14 of $0.20" in app.backend_banner(other)
+    other = ui.service.new_session()
+    assert "1 of 1 runs left for you · $0.14 of $0.20" in ui.backend_banner(other)
 
 
 async def test_a_visitor_who_deletes_their_run_gets_no_new_run_on_the_demo_key(
-    demo_key: Path, emulator: RunningEmulator, start_image: Path
+    demo_key: Path, emulator: RunningEmulator, start_image: Path, ui: Handlers
 ) -> None:
-    visitor = app.new_session()
-    video, record, _ = (await drive(visitor, start_image))[-1]
-    app.delete_run(record, "", visitor)
-    assert not Path(video).exists() and app.list_runs("", visitor)[1] == []
-    banner = app.backend_banner(visitor)
+    visitor = ui.service.new_session()
+    video, record, _ = (await drive(ui, visitor, start_image))[-1]
+    ui.delete_run(record, "", visitor)
+    assert not Path(video).exists() and ui.list_runs("", visitor)[1] == []
+    banner = ui.backend_banner(visitor)
     assert "0 of 1 runs left for you" in banner and "$0.14 of $0.20 left today" in banner
     submits = emulator.stats()["submits"]
     with pytest.raises(gr.Error) as info:
-        await drive(visitor, start_image)
+        await drive(ui, visitor, start_image)
     assert "your own WaveSpeed key" in info.value.message
     assert emulator.stats()["submits"] == submits
 
 
 async def test_the_demo_keys_limits_refuse_long_clips_and_big_batches(
-    demo_key: Path, start_image: Path
+    demo_key: Path, start_image: Path, ui: Handlers
 ) -> None:
     with pytest.raises(gr.Error) as info:
-        await drive(app.new_session(), start_image, duration=6)
+        await drive(ui, ui.service.new_session(), start_image, duration=6)
     assert "at most 5 s" in info.value.message
     # variations: 3 asked, 2 allowed; the handler refuses before the first cell
-    run = app.generate_variations(
-        str(start_image), "x", None, 2, "16:9", False, -1, MODEL_720, 3, "", app.new_session()
-    )
+    values = page_values(form(start_image, prompt="x", model=MODEL_720))
+    run = ui.generate_variations(None, ui.service.new_session(), 3, "", *values)
     with pytest.raises(gr.Error) as info:
         await anext(run)
     assert "at most 2 variations" in info.value.message
@@ -435,7 +433,7 @@ async def test_the_demo_keys_limits_refuse_long_clips_and_big_batches(
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterator[LaunchedApp]:
-    """A shared server launched by `app.launch` (as `python app.py` does), spending the
+    """A shared server launched by `launch()` (as `python app.py` does), spending the
     owner's canary key within generous limits; data in a tmp dir, with a secret file
     beside it that must never be served."""
     root = tmp_path_factory.mktemp("space")
@@ -470,28 +468,29 @@ def test_each_visitors_files_are_under_their_own_unguessable_folder(space: Launc
     for path in (record_a.get("input_files") or {}).values():
         if path:
             assert owner_of(path, space.data_dir) == owner_a
-    stored = sessions.backends().history.get(record_a["id"])
-    assert stored is not None and stored.owner == owner_a
+    stored = space.service.store.get(record_a["id"])
+    assert stored is not None and stored.account == owner_a
 
 
 def test_another_visitor_cannot_see_delete_or_compare_my_runs(space: LaunchedApp) -> None:
     client = space.client()
     _, first, _ = space.generate(client, seed=31)
     _, second, _ = space.generate(client, seed=32)
-    alice = Session(owner=owner_of(first["video_path"], space.data_dir))
+    alice = Session(id=owner_of(first["video_path"], space.data_dir))
     bob = Session()
+    ui = Handlers(space.service)
     ids = [first["id"], second["id"]]
-    # Alice (her owner id) sees them: the refusals below are about Bob, not a broken setup
-    assert app.show_run(ids, alice, select(0))[2]["id"] == first["id"]
-    assert "<video" in app.compare_runs(ids, alice)
-    assert app.list_runs("", bob)[1] == []
+    # Alice (her session id) sees them: the refusals below are about Bob, not a broken setup
+    assert ui.show_run(ids, alice, select(0))[2]["id"] == first["id"]
+    assert "<video" in ui.compare_runs(ids, alice)
+    assert ui.list_runs("", bob)[1] == []
     with pytest.raises(gr.Error):
-        app.show_run(ids, bob, select(0))
+        ui.show_run(ids, bob, select(0))
     with pytest.raises(gr.Error):
-        app.compare_runs(ids, bob)
+        ui.compare_runs(ids, bob)
     with pytest.raises(gr.Error):
-        app.delete_run(first, "", bob)
-    assert sessions.backends().history.get(first["id"]) is not None
+        ui.delete_run(first, "", bob)
+    assert space.service.store.get(first["id"]) is not None
     assert Path(first["video_path"]).is_file()
 
 
@@ -520,7 +519,8 @@ def test_the_history_database_and_files_outside_are_refused_over_http(space: Lau
         file_url("/etc/passwd"),
         file_url(space.root / "secret.txt"),
         file_url(Path(app.__file__).resolve().parent / "app.py"),
-        file_url(Path(app.__file__).resolve().parent / "presets" / ".." / "settings.py"),
+        file_url(PRESETS_DIR / ".." / "playground" / "settings.py"),
+        file_url(PRESETS_DIR / ".." / "playground" / "ui" / "app.py"),  # imports gradio
     ]
     for path in refused:
         response = space.get(path)
@@ -531,7 +531,7 @@ def test_the_history_database_and_files_outside_are_refused_over_http(space: Lau
         assert b"import gradio" not in response.content, path
     assert space.get(file_url(data / "history.db")).status_code == 403
     # what must be served still is: presets, and a visitor's own video
-    preset = next(p for p in app.PRESETS_DIR.glob("*.jpg"))
+    preset = next(p for p in PRESETS_DIR.glob("*.jpg"))
     response = space.get(file_url(preset.resolve()))
     assert response.status_code == 200 and response.content == preset.read_bytes()
     _, record, _ = space.generate(space.client(), seed=42)
@@ -610,7 +610,8 @@ def test_the_owners_key_never_leaves_the_server(
         assert CANARY.encode() not in download.content
     # the snippets, however they are asked for
     request = gr.Request(headers={"host": "space.example"})  # type: ignore[call-arg]
-    for snippet in app.copy_as_code(record, request):
+    mine = Session(id=owner_of(record["video_path"], space.data_dir))  # whose run it is
+    for snippet in Handlers(space.service).copy_as_code(record, mine, request):
         places["snippet"] = places.get("snippet", "") + snippet
     assert "WAVESPEED_API_KEY" in places["snippet"]
     # error paths: faults the emulator can inject, then a key the API refuses
@@ -643,7 +644,7 @@ def test_the_owners_key_never_leaves_the_server(
     space.emulator.config.api_keys = frozenset({"some-other-key"})
     try:
         with pytest.raises(AppError) as info:
-            preset = handle_file(str(app.PRESETS_DIR / "astronaut-closeup.jpg"))
+            preset = handle_file(str(PRESETS_DIR / "astronaut-closeup.jpg"))
             space.generate(space.client(), seed=61, image=preset)  # not uploaded yet
         errors.append(str(info.value))
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import settings
+from playground import settings
 
 # Playwright drives the system's Chromium; it must never download its own (`playwright install`).
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))
@@ -59,7 +59,8 @@ def offline_app(
     out. The app then serves from that temp directory, or from `serve_from` if given (the
     repo root, as `python app.py` runs). Environment and working directory are restored.
     """
-    import app
+    from playground.flow.service import Playground
+    from playground.ui.app import build_demo, launch
 
     saved_env = {name: os.environ.get(name) for name in APP_ENV}
     saved_cwd = os.getcwd()
@@ -70,18 +71,16 @@ def offline_app(
         os.environ["PLAYGROUND_DATA_DIR"] = str(Path(tmp) / "data")
         os.environ["PLAYGROUND_OFFLINE_SECONDS"] = str(inference_seconds)
         os.chdir(tmp)
-        app.backends.cache_clear()
-        demo = None
+        service = demo = None
         try:
-            backends = app.backends()  # reads the settings now, from the temp directory
-            settings = backends.settings
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            backends.resume()
+            service = Playground(settings.load_settings())  # read now, from the temp directory
+            service.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            service.resume()
             if serve_from is not None:
                 os.chdir(serve_from)
-            demo = app.launch(
-                app.build_demo(),
-                settings.data_dir,
+            demo = launch(
+                build_demo(service),
+                service.settings.data_dir,
                 prevent_thread_lock=True,
                 server_name="127.0.0.1",
                 server_port=_free_port(),
@@ -91,8 +90,8 @@ def offline_app(
         finally:
             if demo is not None:
                 demo.close()
-            app.backends().close()
-            app.backends.cache_clear()
+            if service is not None:
+                service.close()
             os.chdir(saved_cwd)
             for name, value in saved_env.items():
                 if value is None:

@@ -50,10 +50,10 @@ def generate_and_wait(page: Page) -> str:
 
 
 def test_a_batch_of_three_variations_plays_with_seeds(page: Page):
-    import app
-    import seedance
+    from playground.model import seedance
+    from playground.ui.presets import load_presets
 
-    preset = app.load_presets()[0]
+    preset = load_presets()[0]
     page.locator("#presets .thumbnail-item").first.click()
     expect(page.locator("#prompt textarea")).to_have_value(preset.prompt)
     expect(page.locator("#duration input[type=number]")).to_have_value(str(preset.duration))

@@ -2,8 +2,8 @@
 
 Decoded safely (formats allow-listed, bombs refused from the header), made upright, sRGB and
 8-bit, scaled to what the model's output resolution can use, and encoded as a compact
-JPEG under the API's limits. Also: URL checks and a safe server-side fetch for previews,
-framing previews and shape notes. Raises only ImageError, whose message says what is wrong
+JPEG under the API's limits. Also framing previews and shape notes (URL checks
+and the safe fetch live in `urls`). Raises only ImageError, whose message says what is wrong
 and what to do.
 """
 
@@ -12,31 +12,28 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import ipaddress
 import logging
 import math
 import os
 import re
-import socket
-import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
-from urllib.parse import urlsplit
 
-import httpx
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
-from seedance import ASPECT_RATIOS, aspect_value, output_sizes
+from playground.errors import ImageError, ImageTooSmall
+from playground.media.urls import is_url, validate_url
+from playground.model.seedance import ASPECT_RATIOS, IMAGE_MAX_BYTES, aspect_value, output_sizes
 
 log = logging.getLogger(__name__)
 
 # The API's limits for input images (../shared/WAVESPEED_API.md).
 MIN_SIDE_PX = 300
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = IMAGE_MAX_BYTES
 # A file bigger than this is not opened at all. No photo needs more (a 20 MB PNG or a 48 MP
 # HEIC is far below) and it bounds what a visitor can make the server read.
 MAX_INPUT_BYTES = 200 * 1024 * 1024
@@ -51,14 +48,13 @@ MAX_UPSCALE = 4.0
 # JPEG cannot store sides over 65,535 px; long before that an image is a strip, not a frame.
 MAX_OUTPUT_SIDE_PX = 16_384
 # 4:2:0 with optimised Huffman tables. The best quality whose file fits the upload budget
-# is sent: a 2 MP photo at q98 is ~0.5-1 MB, a fraction of a second on any uplink, and
-# keeps fine texture (grain, foliage) that q90 smears (SSIM 0.96 -> 0.98 on a grainy
-# phone photo in bench/bench_prepare.py). Over budget even at q90 is fine up to 10 MB.
+# is sent: high qualities keep fine texture (grain, foliage) that q90 smears
+# (bench/bench_prepare.py). Over budget even at q90 is fine up to 10 MB.
 JPEG_QUALITIES = (98, 95, 90)
 UPLOAD_BUDGET_BYTES = 1536 * 1024
 JPEG_FALLBACK_QUALITIES = (85, 80, 70)  # only for an image that would still be over 10 MB
 # Images with at least this many pixels are resized in horizontal bands on two threads
-# (Pillow releases the GIL while resampling): a 14 MP PNG goes from ~175 to ~95 ms.
+# (Pillow releases the GIL while resampling; figures in docs/ARCHITECTURE.md).
 BANDED_RESIZE_PIXELS = 4_000_000
 RESIZE_WORKERS = 2
 ASPECT_TOLERANCE = 0.03  # ratios closer than 3 % are the same framing
@@ -68,14 +64,6 @@ PREVIEW_BACKGROUND = (128, 128, 128)  # neutral grey bars for "fit" previews
 # FITS, ...) are attack surface a playground does not need. HEIF comes from pillow-heif.
 # (Multi-picture JPEGs from phones open as "MPO" through the JPEG entry.)
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
-MAX_URL_CHARS = 2048
-# A preview fetch must not hang the UI: 5 s to connect, 10 s between bytes (10 MB at the
-# slowest reasonable link still streams well inside that per read).
-FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-# ...and the whole fetch ends by then, however slowly a server trickles bytes; the name
-# lookup (which has no timeout of its own) gets this long.
-FETCH_DEADLINE_S = 15.0
-DNS_TIMEOUT_S = 5.0
 # Banding needs rows to split: a strip a few rows high is resized in one call.
 BANDED_MIN_ROWS = 64
 
@@ -101,18 +89,6 @@ def max_side_for(resolution: str) -> int:
 
 # When the model's resolution is unknown, enough for the largest (1080p).
 MAX_SIDE_PX = max_side_for("1080p")
-
-
-class ImageError(ValueError):
-    """An input image that cannot be used; the message says why and what to do."""
-
-
-class ImageTooSmall(ImageError):
-    """Under 300 px on a side. `can_upscale`: enlarging (`upscale=True`) would work."""
-
-    def __init__(self, message: str, *, can_upscale: bool) -> None:
-        super().__init__(message)
-        self.can_upscale = can_upscale
 
 
 @dataclass(frozen=True)
@@ -220,134 +196,6 @@ def preview_aspect(
     return ImageOps.pad(image, size, Image.Resampling.LANCZOS, color=PREVIEW_BACKGROUND)
 
 
-# -- URLs
-
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # one letter would be a Windows drive
-
-
-def is_url(text: object) -> bool:
-    """Whether `text` is written as an address (scheme:...) rather than a file path.
-
-    Any scheme counts, javascript:, data: and file: included, so that validate_url can refuse
-    them by name instead of them being taken for odd file names.
-    """
-    return isinstance(text, str) and _SCHEME.match(text.strip()) is not None
-
-
-def validate_url(text: str) -> str:
-    """An http(s) image address fit to pass to the API as it is; ImageError otherwise."""
-    url = text.strip()
-    if not url:
-        raise ImageError("the image address is empty; paste a link starting with https://.")
-    if len(url) > MAX_URL_CHARS:
-        raise ImageError(
-            f"the image address is over {MAX_URL_CHARS} characters; use a shorter link."
-        )
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise ImageError("the image address contains spaces or control characters; copy it again.")
-    match = _SCHEME.match(url)
-    scheme = match.group(1).lower() if match else ""
-    if scheme == "file":
-        raise ImageError(
-            "file:// addresses are not accepted: they name files on the server. "
-            "Upload the image instead."
-        )
-    if scheme in ("javascript", "vbscript"):
-        raise ImageError(f"a {scheme}: address is a script, not an image; use an https:// link.")
-    if scheme == "data":
-        raise ImageError("data: URIs are not accepted here; upload the image file instead.")
-    if scheme not in ("http", "https"):
-        shown = f"“{scheme}:”" if scheme else "none"
-        raise ImageError(
-            f"only http:// and https:// image addresses are accepted (scheme: {shown})."
-        )
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ImageError("it is not a valid web address; copy the image’s link again.") from None
-    host = parts.hostname
-    if not host:
-        raise ImageError("the image address has no host name (https://host/path…).")
-    if parts.username is not None or parts.password is not None:
-        raise ImageError(
-            "the image address contains a user name or password; use a link that needs no login."
-        )
-    if kind := _local_host_kind(host):
-        raise ImageError(
-            f"the image address points to a {kind} address ({host}), which Seedance’s servers "
-            "cannot reach; use a public link or upload the file."
-        )
-    return url
-
-
-def fetch_url_image(
-    url: str,
-    *,
-    max_bytes: int = MAX_UPLOAD_BYTES,
-    timeout: httpx.Timeout | float = FETCH_TIMEOUT,
-    transport: httpx.BaseTransport | None = None,
-) -> bytes:
-    """The bytes at a public http(s) address, for a server-side preview. Never follows
-    redirects; refuses hosts that resolve to private, loopback, link-local or reserved
-    addresses (checked before connecting) and bodies over `max_bytes` (stops reading).
-
-    The host is resolved once and the connection goes to that checked address (TLS still
-    verifies the certificate against the host name): a DNS answer that changes between
-    the check and the connection (DNS rebinding) cannot redirect it to an internal one.
-    """
-    try:  # the host as DNS, TLS and the Host header spell it: IDNA ("bücher.de" -> xn--…)
-        target = httpx.URL(validate_url(url))
-        host = target.raw_host.decode("ascii").rstrip(".")
-    except (httpx.InvalidURL, UnicodeError):
-        raise ImageError("it is not a valid web address; copy the image’s link again.") from None
-    address = _public_address(host, target.port or (443 if target.scheme == "https" else 80))
-    shown_host = f"[{host}]" if ":" in host else host
-    headers = {"Accept": "image/*", "Host": shown_host + (f":{target.port}" if target.port else "")}
-    deadline = time.monotonic() + FETCH_DEADLINE_S
-    try:
-        with (
-            httpx.Client(
-                timeout=timeout, follow_redirects=False, transport=transport, trust_env=False
-            ) as client,
-            client.stream(
-                "GET",
-                target.copy_with(host=address),  # the checked address, not a new lookup
-                headers=headers,
-                extensions={"sni_hostname": host},
-            ) as response,
-        ):
-            if response.is_redirect or 300 <= response.status_code < 400:
-                where = response.headers.get("location", "elsewhere")
-                raise ImageError(
-                    f"the address redirects ({response.status_code}) to {where[:200]}; "
-                    "use the final image address."
-                )
-            if response.status_code != 200:
-                raise ImageError(
-                    f"the server answered HTTP {response.status_code} for the image address."
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise ImageError(_too_many_bytes(max_bytes))
-            chunks, total = [], 0
-            for chunk in response.iter_bytes():
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ImageError(_too_many_bytes(max_bytes))
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("the fetch took too long")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.TimeoutException:
-        raise ImageError(
-            "the image’s server did not answer in time; try again or upload it."
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ImageError(f"the image could not be downloaded ({type(exc).__name__}).") from None
-
-
 _COMMON_RATIOS = (*ASPECT_RATIOS, "3:2", "2:3", "5:4", "4:5")
 
 
@@ -358,63 +206,6 @@ def _ratio_name(size: tuple[int, int]) -> str:
             return name
     ratio = size[0] / size[1]
     return f"{ratio:.2f}:1" if ratio >= 1 else f"1:{1 / ratio:.2f}"
-
-
-def _too_many_bytes(max_bytes: int) -> str:
-    return f"the image at that address is over {max_bytes / 1024 / 1024:.0f} MB."
-
-
-def _address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is not a public one ("loopback", "private"...), or None if public."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for test, kind in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_private", "private"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, test):
-            return kind
-    return None if ip.is_global else "non-public"
-
-
-def _local_host_kind(host: str) -> str | None:
-    """What a host name says about itself without a DNS query: localhost or a literal IP."""
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return "loopback"
-    try:
-        return _address_kind(ipaddress.ip_address(name.split("%")[0]))
-    except ValueError:
-        return None
-
-
-def _public_address(host: str, port: int) -> str:
-    """The address to connect to; refused if any address the host resolves to is not
-    public (a name with one internal address among public ones is not trusted)."""
-    lookup = _dns_pool().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        infos = lookup.result(timeout=DNS_TIMEOUT_S)
-    except (OSError, UnicodeError, TimeoutError):
-        raise ImageError(f"the host “{host}” could not be found; check the address.") from None
-    addresses = [str(info[4][0]).split("%")[0] for info in infos]
-    for address in addresses:
-        if kind := _address_kind(ipaddress.ip_address(address)):
-            raise ImageError(
-                f"“{host}” is a {kind} address ({address}); only public addresses are fetched."
-            )
-    if not addresses:
-        raise ImageError(f"the host “{host}” could not be found; check the address.")
-    return addresses[0]
-
-
-@functools.cache
-def _dns_pool() -> ThreadPoolExecutor:
-    """getaddrinfo cannot be timed out: a few threads wait for it, the caller gives up."""
-    return ThreadPoolExecutor(4, thread_name_prefix="dns")
 
 
 # -- decoding

@@ -11,11 +11,8 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from history import History
-
-
-class QuotaExceeded(Exception):
-    """Over a limit; the message says which, and what the visitor can do."""
+from playground.errors import QuotaExceeded
+from playground.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -36,23 +33,23 @@ class _Held:
 
 
 class Quota:
-    def __init__(self, limits: Limits, history: History) -> None:
+    def __init__(self, limits: Limits, store: RunStore) -> None:
         self.limits = limits
-        self.history = history
+        self.store = store
         self._lock = threading.RLock()  # usage() is called with it held, from _check()
-        self._held: dict[str, _Held] = {}  # per owner, not yet in history
+        self._held: dict[str, _Held] = {}  # per account, not yet in history
 
-    def reserve(self, owner: str, *, runs: int, usd: float, duration_s: int) -> Hold:
+    def reserve(self, account: str, *, runs: int, usd: float, duration_s: int) -> Hold:
         """Check every limit now (QuotaExceeded), and hold `runs` costing `usd` until each
         is accepted (then history counts it) or the returned context exits."""
         with self._lock:
-            self._check(owner, runs, usd, duration_s)
-            held = self._held.setdefault(owner, _Held())
+            self._check(account, runs, usd, duration_s)
+            held = self._held.setdefault(account, _Held())
             held.runs += runs
             held.usd += usd
         return Hold(self, held, runs, usd)
 
-    def _check(self, owner: str, runs: int, usd: float, duration_s: int) -> None:
+    def _check(self, account: str, runs: int, usd: float, duration_s: int) -> None:
         lim = self.limits
         if lim.max_duration_s is not None and duration_s > lim.max_duration_s:
             raise QuotaExceeded(
@@ -64,7 +61,7 @@ class Quota:
                 f"On this demo, at most {lim.max_variations} variations at once. Ask for "
                 "fewer, or use your own WaveSpeed key."
             )
-        used = self.usage(owner)
+        used = self.usage(account)
         if lim.runs_per_session is not None and used.session_runs + runs > lim.runs_per_session:
             raise QuotaExceeded(
                 f"You have used your {lim.runs_per_session} runs on this demo's key. Enter "
@@ -81,24 +78,24 @@ class Quota:
                 "tomorrow (UTC), or use your own WaveSpeed key."
             )
 
-    def usage(self, owner: str) -> Usage:
+    def usage(self, account: str) -> Usage:
         now = datetime.now(UTC)
         with self._lock:
             held_all = _Held(
                 sum(h.runs for h in self._held.values()), sum(h.usd for h in self._held.values())
             )
-            held_own = _Held(**vars(self._held.get(owner, _Held())))
+            held_own = _Held(**vars(self._held.get(account, _Held())))
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return Usage(
-            session_runs=self.history.count_runs(owner=owner, resumable=True) + held_own.runs,
-            hour_runs=self.history.count_runs(since=now - timedelta(hours=1), resumable=True)
+            session_runs=self.store.count_runs(account=account, resumable=True) + held_own.runs,
+            hour_runs=self.store.count_runs(since=now - timedelta(hours=1), resumable=True)
             + held_all.runs,
-            day_usd=self.history.spent(since=day_start, resumable=True) + held_all.usd,
+            day_usd=self.store.spent(since=day_start, resumable=True) + held_all.usd,
         )
 
-    def left(self, owner: str) -> str:
+    def left(self, account: str) -> str:
         """What a visitor has left, in one line."""
-        used, lim = self.usage(owner), self.limits
+        used, lim = self.usage(account), self.limits
         parts = []
         if lim.runs_per_session is not None:
             parts.append(

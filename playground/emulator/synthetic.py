@@ -1,7 +1,7 @@
-"""Video pixels: output sizes, synthetic clips, reading, tagging, thumbnails, stitching.
+"""The emulator's synthetic clips: a still image animated by a seeded camera move.
 
-The emulator renders its clips here; frames are read back here to chain shots; finished
-videos are tagged, thumbnailed and stitched here. Input images live in `images`.
+Only the emulator renders these (a stand-in for Seedance, labelled as such in every frame);
+the app itself never makes video, it downloads it.
 """
 
 from __future__ import annotations
@@ -21,27 +21,15 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from seedance import ASPECT_RATIOS, aspect_value, output_sizes
+from playground.media import videos
+from playground.model.seedance import ASPECT_RATIOS, aspect_value, output_sizes
 
 LABEL_TEXT = "SYNTHETIC · emulator"
 CROSSFADE_FRACTION = 0.4  # share of the clip spent fading into the end image
 BREATHING_AMPLITUDE = 0.05  # +-5% brightness: visibly alive, still reads as a still shot
 BREATHING_PERIOD_S = 2.0
-# "ultrafast" renders 5 s of 720p in about 1 s on 2 cores (bench/bench_render.py, budget
-# 2 s); slower presets only buy smaller files, which a local emulator does not need.
-X264_OPTIONS = {"preset": "ultrafast", "crf": "23"}
 FRAME_WORKERS = 2  # Pillow's resize releases the GIL, so two threads feed the encoder
 FRAMES_IN_FLIGHT = 6  # bounds memory: a few RGB frames queued ahead of the encoder
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    duration_s: float
-    frames: int
-    fps: float
-    codec: str
 
 
 def closest_aspect_ratio(size: tuple[int, int]) -> str:
@@ -61,23 +49,6 @@ def output_size(
             f"unknown aspect ratio {ratio!r}; expected one of {', '.join(ASPECT_RATIOS)}"
         )
     return table[ratio]
-
-
-def _cover_box(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The centred box of `src` with the aspect ratio of `dst` (what a cover-crop keeps)."""
-    sw, sh = src
-    target = dst[0] / dst[1]
-    if sw / sh > target:
-        w = sh * target
-        return ((sw - w) / 2, 0.0, (sw + w) / 2, float(sh))
-    h = sw / target
-    return (0.0, (sh - h) / 2, float(sw), (sh + h) / 2)
-
-
-def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """`image` scaled and centre-cropped to exactly fill `size`, as RGB."""
-    rgb = image.convert("RGB")
-    return rgb.resize(size, Image.Resampling.LANCZOS, box=_cover_box(rgb.size, size))
 
 
 @dataclass(frozen=True)
@@ -192,8 +163,8 @@ class _FrameMaker:
         # Prepare the start once at the resolution the tightest window needs, so each
         # frame is a cheap, slight downscale rather than a resample of the original.
         work = (round(size[0] / motion.scale), round(size[1] / motion.scale))
-        self.base = _Planes.of(cover(start, work))
-        self.end = _Planes.of(cover(end, size)) if end is not None else None
+        self.base = _Planes.of(videos.cover(start, work))
+        self.end = _Planes.of(videos.cover(end, size)) if end is not None else None
         self.fade_from = round((1.0 - CROSSFADE_FRACTION) * (frames - 1))
         label = _label_patch(size)
         self.label = _Planes.of(label.convert("RGB"))
@@ -254,19 +225,6 @@ def _ordered_parallel(make: Callable[[int], av.VideoFrame], count: int) -> Itera
             yield pending.popleft().result()
 
 
-def _encode(path: str, frames: Iterator[av.VideoFrame], size: tuple[int, int], fps: int) -> None:
-    # faststart moves the index to the front so browsers can play while downloading.
-    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.options = dict(X264_OPTIONS)
-        stream.codec_context.thread_type = "AUTO"
-        for frame in frames:
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
 def render_motion_clip(
     start: Image.Image,
     dest: Path,
@@ -295,201 +253,10 @@ def render_motion_clip(
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        _encode(tmp, _ordered_parallel(maker, count), size, fps)
+        videos.encode(tmp, _ordered_parallel(maker, count), size, fps)
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; it is an ordinary output file
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dest
-
-
-def probe_video(path: Path | str) -> VideoInfo:
-    """Size, duration, frame count, frame rate and codec of the first video stream."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
-        frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        else:
-            duration = frames / fps if fps else 0.0
-        return VideoInfo(
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            duration_s=duration,
-            frames=frames,
-            fps=fps,
-            codec=stream.codec_context.name,
-        )
-
-
-def read_frame(path: Path | str, index: int = -1) -> Image.Image:
-    """Frame `index` of the video as an RGB image (negative counts from the end)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        decoded = container.decode(stream)
-        if index >= 0:
-            for i, frame in enumerate(decoded):
-                if i == index:
-                    return frame.to_image()
-        else:
-            tail = collections.deque(decoded, maxlen=-index)
-            if len(tail) == -index:
-                return tail[0].to_image()
-    raise IndexError(f"{path} has no frame {index}")
-
-
-# --------------------------------------------------------------------------- output videos
-
-
-def tag_video(path: str | Path, tags: dict[str, str]) -> bool:
-    """Write `tags` (title, comment...) into an MP4's own metadata, without re-encoding.
-
-    Remuxes to a temp file and swaps it in; on any failure the original stays untouched
-    and False is returned: a paid video matters more than its labels.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tagging")
-    try:
-        with (
-            av.open(str(path)) as src,
-            av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as dst,
-        ):
-            dst.metadata.update(tags)
-            copies = {
-                s.index: dst.add_stream_from_template(s)
-                for s in src.streams
-                if s.type in ("video", "audio")
-            }
-            for packet in src.demux(*[src.streams[i] for i in copies]):
-                if packet.dts is None:  # demuxer's end-of-stream marker
-                    continue
-                packet.stream = copies[packet.stream.index]
-                dst.mux(packet)
-        os.replace(tmp, path)
-        return True
-    except (av.FFmpegError, OSError, ValueError):
-        tmp.unlink(missing_ok=True)
-        return False
-
-
-def video_tags(path: str | Path) -> dict[str, str]:
-    with av.open(str(path)) as container:
-        return dict(container.metadata)
-
-
-def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> Path:
-    """A JPEG of the clip's middle frame, for history lists.
-
-    Found by timestamp in one pass and scaled by FFmpeg while still YUV (area averaging):
-    half the CPU of decoding, converting and resampling a full frame, which counts when
-    many runs finish at once (bench/bench_load.py).
-    """
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        # By timestamp; with no duration in the header, by counting frames instead.
-        middle = (stream.start_time or 0) + stream.duration // 2 if stream.duration else None
-        half = probe_video(video).frames // 2 if middle is None else 0
-
-        def reached(frame: av.VideoFrame, index: int) -> bool:
-            if middle is None:
-                return index >= half
-            return frame.pts is None or frame.pts >= middle
-
-        chosen = None
-        for index, frame in enumerate(container.decode(stream)):
-            chosen = frame  # the last one, should the header promise more than there is
-            if reached(frame, index):
-                break
-        if chosen is None:
-            raise IndexError(f"{video} has no frames")
-        height = max(2, 2 * round(chosen.height * width / chosen.width / 2))
-        small = chosen.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-        dest = Path(dest)
-        small.to_image().save(dest, "JPEG", quality=85)
-    return dest
-
-
-def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
-    """Join clips into one MP4, in order; returns (path, whether it was re-encoded).
-
-    Clips with identical streams (same codec parameters and time base: consecutive runs
-    of one model) are joined packet by packet, without re-encoding or any loss. Others
-    are decoded and encoded again at the first clip's size and frame rate.
-    """
-    if not paths:
-        raise ValueError("nothing to stitch: add at least one clip")
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".mp4")
-    os.close(fd)
-    try:
-        reencoded = not _same_streams(paths)
-        (_reencode if reencoded else _remux)([str(p) for p in paths], tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest, reencoded
-
-
-def _stream_signature(path: str | Path) -> tuple:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        return (
-            ctx.name,
-            ctx.width,
-            ctx.height,
-            ctx.pix_fmt,
-            stream.time_base,
-            stream.average_rate,
-            bytes(ctx.extradata or b""),
-        )
-
-
-def _same_streams(paths: list[str | Path]) -> bool:
-    first = _stream_signature(paths[0])
-    return all(_stream_signature(p) == first for p in paths[1:])
-
-
-def _remux(paths: list[str], out_path: str) -> None:
-    with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
-        with av.open(paths[0]) as first:
-            target = out.add_stream_from_template(first.streams.video[0])
-        offset = 0
-        for path in paths:
-            with av.open(path) as src:
-                stream = src.streams.video[0]
-                end = offset
-                for packet in src.demux(stream):
-                    if packet.dts is None:
-                        continue
-                    packet.dts += offset
-                    packet.pts += offset
-                    end = max(end, packet.pts + (packet.duration or 0))
-                    packet.stream = target
-                    out.mux(packet)
-                offset = end
-
-
-def _reencode(paths: list[str], out_path: str) -> None:
-    first = probe_video(paths[0])
-    size = (first.width, first.height)
-    fps = round(first.fps) or 24
-
-    def frames() -> Iterator[av.VideoFrame]:
-        for path in paths:
-            with av.open(path) as src:
-                for frame in src.decode(video=0):
-                    image = frame.to_image()
-                    if image.size != size:
-                        image = cover(image, size)
-                    yield av.VideoFrame.from_image(image)
-
-    _encode(out_path, frames(), size, fps)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-import seedance
+from playground.model import seedance
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 DEFAULT_APP_URL = "http://127.0.0.1:7860/"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-import seedance
+from playground.model import seedance
 
 PROMPT_MAX_CHARS = seedance.PROMPT_MAX_CHARS
 FIXED = "fixed"
@@ -144,14 +144,6 @@ def camera_move_key(move: str | None) -> str | None:
             f"Unknown camera move {move!r}: choose one of {', '.join(CAMERA_MOVES)}, or none."
         )
     return _KEYS[name]
-
-
-def detect_camera_move(prompt: str) -> str | None:
-    """The key of the first camera move whose phrase is in the prompt, if any."""
-    match = _ANY_MOVE.search(prompt or "")
-    if match is None:
-        return None
-    return _MOVES_BY_LENGTH[int(match.lastgroup[1:])][0]  # type: ignore[index]
 
 
 def apply_camera_move(prompt: str, move: str | None) -> tuple[str, bool]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from quotas import Limits
-from seedance import DEFAULT_MODEL
+from playground.model.seedance import DEFAULT_MODEL
+from playground.store.quotas import Limits
 from wavespeed_client import DEFAULT_BASE_URL
 
 # Every variable read here (tests clear them all for a clean slate).

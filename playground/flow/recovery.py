@@ -2,7 +2,7 @@
 
 After a Cancel, a client-side timeout, or a restart of the app, an accepted task may still
 complete on the server and be billed. The Recovery worker owns one event loop in a daemon
-thread and drives such tasks to the end with `generation.finish`: the video is downloaded
+thread and drives such tasks to the end with `generation.follow_to_end`: the video is downloaded
 into the data directory and the record in history completed (or marked failed).
 """
 
@@ -15,8 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-import generation
-from history import History
+from playground.flow import generation
+from playground.model.status import RunStatus
+from playground.store import RunStore
 from wavespeed_client import TaskFailed, WaveSpeedClient, WaveSpeedError
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ ClientFactory = Callable[[], WaveSpeedClient]
 
 
 class Recovery:
-    def __init__(self, history: History, stats: generation.DurationStats) -> None:
-        self.history = history
+    def __init__(self, store: RunStore, stats: generation.DurationStats) -> None:
+        self.store = store
         self.stats = stats
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="recovery", daemon=True)
@@ -38,12 +39,12 @@ class Recovery:
         self._active: set[str] = set()
         self._lock = threading.Lock()
 
-    def finish(
+    def adopt(
         self,
         make_client: ClientFactory,
         record: generation.RunRecord,
         *,
-        owner: str,
+        account: str,
         resumable: bool,
     ) -> Future[Any] | None:
         """Poll `record`'s task to completion in the background; None if already running.
@@ -54,22 +55,22 @@ class Recovery:
             if record.id in self._active:
                 return None
             self._active.add(record.id)
-        coro = self._finish(make_client, record, owner, resumable)
+        coro = self._follow(make_client, record, account, resumable)
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    async def _finish(
+    async def _follow(
         self,
         make_client: ClientFactory,
         record: generation.RunRecord,
-        owner: str,
+        account: str,
         resumable: bool,
     ) -> generation.RunRecord:
         def save(rec: generation.RunRecord) -> None:
-            self.history.save(rec.to_json(), owner=owner, resumable=resumable)
+            self.store.save(rec.to_json(), account=account, resumable=resumable)
 
         try:
             async with make_client() as client:
-                async for item in generation.finish(
+                async for item in generation.follow_to_end(
                     client,
                     record,
                     stats=self.stats,
@@ -105,7 +106,7 @@ class Recovery:
 
 
 def resume_unfinished(
-    history: History,
+    store: RunStore,
     recovery: Recovery,
     *,
     api_key: str | None,
@@ -119,24 +120,24 @@ def resume_unfinished(
     Returns the ids being resumed.
     """
     resumed = []
-    for run in history.unfinished():
+    for run in store.unfinished():
         record = generation.RunRecord.from_json(run.record)
         if run.resumable and api_key and record.api_base == base_url:
-            recovery.finish(
+            recovery.adopt(
                 lambda: WaveSpeedClient(api_key, base_url=base_url),
                 record,
-                owner=run.owner,
+                account=run.account,
                 resumable=True,
             )
             resumed.append(record.id)
         elif not run.resumable:
-            record.status = "interrupted"
+            record.status = RunStatus.INTERRUPTED
             record.error = (
                 "The app restarted while this task ran, and it cannot be polled again "
                 f"(it used a key the app does not keep, or the offline emulator). Task id "
                 f"{record.id}: look it up on WaveSpeed if it was a paid run."
             )
-            history.save(record.to_json(), owner=run.owner, resumable=False)
+            store.save(record.to_json(), account=run.account, resumable=False)
     if resumed:
         log.info("resuming %d unfinished task(s) from history", len(resumed))
     return resumed

@@ -1,6 +1,6 @@
 """One generation from start to finish: prepare -> submit -> wait -> download -> record.
 
-The sentence from DESIGN.md as code, so `app.py` only turns its events into widgets. It
+The sentence from DESIGN.md as code, below the service (`service.Playground`). It
 yields `Progress` while it works and ends with a `RunRecord`; a caller that stops iterating
 (Cancel) stops the waiting, never the paid task on the server.
 """
@@ -23,8 +23,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import media
-import seedance
+from playground.media import videos
+from playground.model import seedance
+from playground.model.status import RunStatus
 from wavespeed_client import (
     Prediction,
     RateLimitError,
@@ -87,7 +88,7 @@ class RunRecord:
 
     id: str
     model: str
-    status: str
+    status: RunStatus
     seed: int
     inputs: dict[str, Any]
     cost_usd: float | None
@@ -102,14 +103,19 @@ class RunRecord:
     error: str = ""
     error_code: int | None = None
 
+    def __post_init__(self) -> None:
+        self.status = RunStatus(self.status)  # a stored or hand-written string reads as one
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         timings = {k: v for k, v in (data.get("timings") or {}).items() if k != "queue_s"}
-        return cls(**{**fields, "timings": Timings(**timings)})
+        status = data.get("status") or RunStatus.PROCESSING
+        return cls(**{**fields, "status": status, "timings": Timings(**timings)})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["status"] = self.status.value  # a plain string in JSON, history and the page
         data["timings"]["queue_s"] = self.timings.queue_s
         return data
 
@@ -221,23 +227,36 @@ class Pacer:
         self._not_before = max(self._not_before, self._clock() + seconds)
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how runs go: everything `run` needs besides the request and its images."""
+
+    client: WaveSpeedClient
+    uploads: UploadCache  # the account's uploads: each image goes up once
+    output_dir: Path
+    stats: DurationStats
+    backend: str  # the route's label, shown on the run card
+    on_save: OnSave | None = None  # called at acceptance and each change: nothing paid is lost
+    pacer: Pacer | None = None  # keeps the account's submits within its per-minute limit
+    deadline_s: float | None = None
+
+
 async def run_many(
-    client: WaveSpeedClient,
+    ctx: RunContext,
     requests: list[seedance.SeedanceRequest],
     start: ImageInput,
     end: ImageInput | None,
-    **kwargs: Any,
 ) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception]]:
     """Several runs at once (variations), as (index, item) in the order things happen.
 
     Each run fails alone: its exception comes out as an item and the others go on. The
-    shared UploadCache in `kwargs` sends the image once for the whole batch.
+    context's shared UploadCache sends the image once for the whole batch.
     """
     queue: asyncio.Queue[tuple[int, Progress | RunRecord | Exception | None]] = asyncio.Queue()
 
     async def one(index: int, request: seedance.SeedanceRequest) -> None:
         try:
-            async for item in run(client, request, start, end, **kwargs):
+            async for item in run(ctx, request, start, end):
                 await queue.put((index, item))
         except Exception as exc:  # reported to the caller as this variation's outcome
             await queue.put((index, exc))
@@ -260,34 +279,27 @@ async def run_many(
 
 
 async def run(
-    client: WaveSpeedClient,
+    ctx: RunContext,
     request: seedance.SeedanceRequest,
     start: ImageInput,
     end: ImageInput | None,
-    *,
-    output_dir: Path,
-    stats: DurationStats,
-    uploads: UploadCache,
-    backend: str,
-    on_save: OnSave | None = None,
-    deadline_s: float | None = None,
-    pacer: Pacer | None = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """Generate one video, yielding Progress about once a second and finally the RunRecord.
 
     The images come as `start`/`end` and are uploaded (once per content) so the submit
     carries URLs, not megabytes of base64; `request.image` need only name the start image.
-    `on_save` is called with the record the moment the API accepts the task (before the
+    `ctx.on_save` is called with the record the moment the API accepts the task (before the
     first poll) and at every change after, so a crash never loses a paid task. With a
-    `pacer`, submits keep to the account's rate limit and a 429 means wait, not fail.
+    `ctx.pacer`, submits keep to the account's rate limit and a 429 means wait, not fail.
     Raises the client's typed errors; after acceptance they carry the task id.
     """
     request.validated()  # before anything is uploaded or paid for
     t0 = time.monotonic()
     timings = Timings()
     yield Progress(Stage.UPLOADING, 0.0)
-    start_url = await uploads.url_for(client, start)
-    end_url = await uploads.url_for(client, end) if end else None
+    client, pacer = ctx.client, ctx.pacer
+    start_url = await ctx.uploads.url_for(client, start)
+    end_url = await ctx.uploads.url_for(client, end) if end else None
     timings.upload_s = time.monotonic() - t0
 
     request = replace(request, image=start_url, last_image=end_url).with_seed().validated()
@@ -311,33 +323,33 @@ async def run(
     record = RunRecord(
         id=prediction.id,
         model=request.model,
-        status=prediction.status.value,
+        status=RunStatus.of(prediction.status),
         seed=request.seed,
         inputs=_public_inputs(request),
         cost_usd=request.cost_usd,
-        backend=backend,
+        backend=ctx.backend,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         api_base=client.base_url,
         timings=timings,
     )
-    record.video_path = str(output_dir / output_name(record))
+    record.video_path = str(ctx.output_dir / output_name(record))
     # Kept before the first save (a few ms), so even a run cut short knows its images.
     await asyncio.to_thread(_keep_inputs, record, start, end)
-    await _save(on_save, record)
+    await _save(ctx.on_save, record)
 
-    async for item in finish(
+    async for item in follow_to_end(
         client,
         record,
-        stats=stats,
-        on_save=on_save,
-        deadline_s=deadline_s,
+        stats=ctx.stats,
+        on_save=ctx.on_save,
+        deadline_s=ctx.deadline_s,
         t0=t0,
         started_at=t_submit,
     ):
         yield item
 
 
-async def finish(
+async def follow_to_end(
     client: WaveSpeedClient,
     record: RunRecord,
     *,
@@ -349,9 +361,9 @@ async def finish(
 ) -> AsyncIterator[Progress | RunRecord]:
     """Wait for an accepted task, download its video, and complete its record.
 
-    Used by `run`, and on its own to resume a task after a restart or a Cancel. A failed
-    task is saved as failed, then TaskFailed is raised; a wait that times out leaves the
-    record unfinished, so it can be resumed.
+    Used by `run`, and by `recovery` on its own to resume a task after a restart or a
+    Cancel. A failed task is saved as failed, then TaskFailed is raised; a wait that times
+    out leaves the record unfinished, so it can be resumed.
     """
     now = time.monotonic()
     t0 = now if t0 is None else t0
@@ -365,14 +377,14 @@ async def finish(
             if isinstance(item, Prediction):
                 final = item
             else:
-                if item.polls and item.status.value != record.status:
-                    record.status = item.status.value  # history shows queued -> processing
+                if item.polls and RunStatus.of(item.status) is not record.status:
+                    record.status = RunStatus.of(item.status)  # history: queued -> processing
                     await _save(on_save, record)
                 stage = Stage.QUEUED if item.status is Status.CREATED else Stage.PROCESSING
                 eta = _eta(expected, t0, started_at)
                 yield Progress(stage, time.monotonic() - t0, record.id, eta, item.polls)
     except TaskFailed as exc:
-        record.status, record.error, record.error_code = Status.FAILED.value, exc.reason, exc.code
+        record.status, record.error, record.error_code = RunStatus.FAILED, exc.reason, exc.code
         await _save(on_save, record)
         await asyncio.to_thread(write_sidecar, record)
         raise
@@ -385,13 +397,13 @@ async def finish(
     t_download = time.monotonic()
     dest = Path(record.video_path or "")
     await client.download(final.outputs[0], dest)
-    await asyncio.to_thread(media.tag_video, dest, _video_tags(record))
+    await asyncio.to_thread(videos.tag_video, dest, _video_tags(record))
     if thumb := await asyncio.to_thread(_thumbnail, dest):
         record.input_files["thumb"] = str(thumb)
     timings.download_s = time.monotonic() - t_download
     timings.total_s = time.monotonic() - t0
 
-    record.status = Status.COMPLETED.value
+    record.status = RunStatus.COMPLETED
     record.nsfw = final.nsfw
     record.output_url = final.outputs[0]
     await asyncio.to_thread(write_sidecar, record)
@@ -420,7 +432,7 @@ def _thumbnail(video: Path) -> Path | None:
     """The history list's picture; best effort: a clip that cannot be thumbnailed is still
     a paid, finished video (History shows the start image instead)."""
     try:
-        return media.save_thumbnail(video, video.with_name(f"{video.stem}_thumb.jpg"))
+        return videos.save_thumbnail(video, video.with_name(f"{video.stem}_thumb.jpg"))
     except Exception:  # a decoder fed a stranger's file fails many ways; none may cost the run
         log.warning("no thumbnail for %s", video.name, exc_info=True)
         return None

@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from playground.errors import InvalidRequest
+
 DEFAULT_MODEL = "bytedance/seedance-v1-lite-i2v-720p"
 
 AspectRatio = Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16"]
@@ -66,6 +68,8 @@ def output_sizes(resolution: str) -> dict[str, tuple[int, int]]:
 
 
 PROMPT_MAX_CHARS = 2000
+# The API's limit for an image, uploaded or fetched.
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
 DURATION_MIN_S, DURATION_MAX_S, DURATION_DEFAULT_S = 2, 12, 5
 SEED_MAX = 2_147_483_647
 RANDOM_SEED = -1
@@ -108,14 +112,6 @@ MODELS: dict[str, ModelInfo] = {
         _model("pro-i2v", "1080p", 0.15, confirmed=False),
     )
 }
-
-
-class InvalidRequest(ValueError):
-    """One or more inputs break the model's limits; `problems` lists each in plain words."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(" ".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ nothing committed. Stdlib only.
 
 Rows are never removed: quotas count them (a visitor's runs over all time, everyone's runs
 this hour, the day's spend), so deleting runs must not buy a fresh allowance. A deleted run,
-by its owner or by housekeeping, loses its files and details and is hidden from whatever
-shows runs to people; its id, owner, time and cost stay (a few hundred bytes).
+by its account or by housekeeping, loses its files and details and is hidden from whatever
+shows runs to people; its id, account, time and cost stay (a few hundred bytes).
+
+The `owner` column holds the run's account (a signed-in user, a session, or "local").
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# Statuses after which a run needs no more polling.
-FINISHED = ("completed", "failed", "cancelled", "timeout", "deleted", "interrupted")
-LOCAL_OWNER = "local"
+from playground.model.status import FINISHED, RunStatus
+
+LOCAL_ACCOUNT = "local"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,15 +56,15 @@ def database_files(data_dir: Path) -> list[Path]:
 @dataclass(frozen=True)
 class StoredRun:
     id: str
-    owner: str
-    status: str
+    account: str
+    status: RunStatus
     created_at: str
     record: dict[str, Any]
     resumable: bool
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED
+        return self.status.finished
 
 
 class History:
@@ -105,7 +107,7 @@ class History:
             raise
         db.execute("COMMIT")
 
-    def save(self, record: dict[str, Any], *, owner: str, resumable: bool) -> None:
+    def save(self, record: dict[str, Any], *, account: str, resumable: bool) -> None:
         """Insert or update a run. `resumable`: it can be polled again after a restart."""
         now = _now()
         with self._tx() as db:
@@ -118,7 +120,7 @@ class History:
                        record=excluded.record""",
                 (
                     record["id"],
-                    owner,
+                    account,
                     record["status"],
                     record.get("created_at") or now,
                     now,
@@ -128,25 +130,25 @@ class History:
                 ),
             )
 
-    def get(self, run_id: str, *, owner: str | None = None) -> StoredRun | None:
-        """One run not deleted; with `owner`, only if it belongs to that owner."""
+    def get(self, run_id: str, *, account: str | None = None) -> StoredRun | None:
+        """One run not deleted; with `account`, only if it belongs to that account."""
         sql = "SELECT * FROM runs WHERE id = ? AND deleted_at IS NULL"
         args: list[Any] = [run_id]
-        if owner is not None:
+        if account is not None:
             sql += " AND owner = ?"
-            args.append(owner)
+            args.append(account)
         row = self._connection().execute(sql, args).fetchone()
         return _stored(row) if row else None
 
     def list(
-        self, *, owner: str | None = None, search: str = "", limit: int = 200
+        self, *, account: str | None = None, search: str = "", limit: int = 200
     ) -> list[StoredRun]:
-        """Runs not deleted, newest first; `owner` None means every owner (the local
+        """Runs not deleted, newest first; `account` None means every account (the local
         single-user app)."""
         sql, args = "SELECT * FROM runs WHERE deleted_at IS NULL", []
-        if owner is not None:
+        if account is not None:
             sql += " AND owner = ?"
-            args.append(owner)
+            args.append(account)
         if search.strip():
             # The record holds prompt, seed, id and model: one LIKE finds any of them.
             sql += " AND record LIKE ? ESCAPE '\\'"
@@ -163,20 +165,20 @@ class History:
         )
         return [_stored(row) for row in rows]
 
-    def total_spent(self, *, owner: str | None = None) -> float:
+    def total_spent(self, *, account: str | None = None) -> float:
         """USD of completed runs (failed tasks are not billed), deleted ones included: the
         money was spent all the same, and a total that drops on delete would mislead."""
-        sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = 'completed'"
-        args: list[Any] = []
-        if owner is not None:
+        sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = ?"
+        args: list[Any] = [RunStatus.COMPLETED.value]
+        if account is not None:
             sql += " AND owner = ?"
-            args.append(owner)
+            args.append(account)
         return float(self._connection().execute(sql, args).fetchone()[0])
 
-    def delete(self, run_id: str, *, owner: str | None = None) -> bool:
+    def delete(self, run_id: str, *, account: str | None = None) -> bool:
         """Delete a finished run's files (video, sidecar, inputs, thumbnail) and hide it.
         The row keeps only what quotas and the total spent need: not the prompt or paths."""
-        run = self.get(run_id, owner=owner)
+        run = self.get(run_id, account=account)
         if run is None or not run.finished:
             return False
         kept = {
@@ -227,13 +229,13 @@ class History:
     def count_runs(
         self,
         *,
-        owner: str | None = None,
+        account: str | None = None,
         since: datetime | None = None,
         resumable: bool | None = None,
     ) -> int:
         """Accepted runs, whatever became of them, deleted ones too (quotas count
         attempts)."""
-        where, args = _filters(owner, since, resumable)
+        where, args = _filters(account, since, resumable)
         return int(
             self._connection().execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
         )
@@ -242,7 +244,8 @@ class History:
         """USD of runs that are or may be billed: all accepted runs but the failed ones,
         deleted ones too."""
         where, args = _filters(None, since, resumable)
-        where += (" AND" if where else " WHERE") + " status != 'failed'"
+        where += (" AND" if where else " WHERE") + " status != ?"
+        args.append(RunStatus.FAILED.value)
         row = self._connection().execute(
             f"SELECT COALESCE(SUM(cost_usd), 0) FROM runs{where}", args
         )
@@ -256,12 +259,12 @@ class History:
 
 
 def _filters(
-    owner: str | None, since: datetime | None, resumable: bool | None
+    account: str | None, since: datetime | None, resumable: bool | None
 ) -> tuple[str, list[Any]]:
     clauses, args = [], []
-    if owner is not None:
+    if account is not None:
         clauses.append("owner = ?")
-        args.append(owner)
+        args.append(account)
     if since is not None:
         clauses.append("created_at >= ?")
         args.append(since.isoformat(timespec="seconds"))
@@ -274,8 +277,8 @@ def _filters(
 def _stored(row: sqlite3.Row) -> StoredRun:
     return StoredRun(
         id=row["id"],
-        owner=row["owner"],
-        status=row["status"],
+        account=row["owner"],
+        status=RunStatus(row["status"]),
         created_at=row["created_at"],
         record=json.loads(row["record"]),
         resumable=bool(row["resumable"]),

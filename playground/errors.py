@@ -1,0 +1,70 @@
+"""The app's own errors: each message is a sentence saying what is wrong and what to do.
+
+The layers raise these; the UI turns every one into a `gr.Error` in one place
+(`playground.ui.errors`), with `title` as its heading. WaveSpeed's own errors come from
+`wavespeed_client` and are worded the same way.
+"""
+
+from __future__ import annotations
+
+
+class PlaygroundError(Exception):
+    """Base of the app's errors; `str()` is the sentence a person reads."""
+
+    title = "Could not generate"
+
+
+class ImageError(PlaygroundError, ValueError):
+    """An input image that cannot be used; the message says why and what to do."""
+
+    title = "Image not usable"
+
+
+class ImageTooSmall(ImageError):
+    """Under 300 px on a side. `can_upscale`: enlarging (`upscale=True`) would work."""
+
+    title = "Image too small"
+
+    def __init__(self, message: str, *, can_upscale: bool) -> None:
+        super().__init__(message)
+        self.can_upscale = can_upscale
+
+
+class InvalidRequest(PlaygroundError, ValueError):
+    """One or more inputs break the model's limits; `problems` lists each in plain words."""
+
+    title = "Check the settings"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+class QuotaExceeded(PlaygroundError):
+    """Over a limit on the owner's key; the message says which, and what the visitor can do."""
+
+    title = "Demo limit reached"
+
+
+class NoKey(PlaygroundError):
+    """No key to generate with: the visitor is asked for one, or offered offline mode."""
+
+    title = "No API key"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No WaveSpeed API key is set. Paste your key under “Backend & API key”, or "
+            "choose Offline to try the playground with synthetic motion."
+        )
+
+
+class SignInRequired(PlaygroundError):
+    """The owner's key is for visitors signed in with Hugging Face."""
+
+    title = "Sign in required"
+
+
+class NotFound(PlaygroundError):
+    """A run, storyboard or selection that is not (or no longer) there for this visitor."""
+
+    title = "Nothing to show"

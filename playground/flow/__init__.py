@@ -1,0 +1,1 @@
+"""The run flow: the `Playground` service, sessions, routes, one run, recovery."""

@@ -1,0 +1,118 @@
+"""Which key and API address a run is sent by, and the clients and pacers that go with them.
+
+Three sources of a key: the owner's (the environment's `WAVESPEED_API_KEY`, spent for
+visitors of a public server only within the owner's limits), a visitor's own (pasted into
+their session, never stored), and the offline emulator (any key; free). One pacer per
+WaveSpeed account: every session on the owner's key shares one; two tabs with one visitor
+key share theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from playground.errors import NoKey
+from playground.flow.generation import TIER_VIDEOS_PER_MINUTE, Pacer, UploadCache
+from playground.flow.session import Session
+from playground.settings import Settings
+from wavespeed_client import WaveSpeedClient
+
+KeySource = Literal["owner", "visitor", "offline"]
+OFFLINE_KEY = "offline-emulator"  # the in-process emulator accepts any non-empty key
+
+
+@dataclass(frozen=True, repr=False)
+class Route:
+    """Where a run goes and with which key; `label` is what the run card shows."""
+
+    api_key: str
+    base_url: str
+    source: KeySource
+    label: str
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Route({self.source}, {self.base_url!r})"
+
+    @property
+    def resumable(self) -> bool:
+        """Only the owner's key survives a restart, so only its runs can be resumed."""
+        return self.source == "owner"
+
+    def new_client(self) -> WaveSpeedClient:
+        return WaveSpeedClient(self.api_key, base_url=self.base_url)
+
+
+class Routes:
+    """The process-wide half: the owner's client, the offline emulator, the pacers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._owner_client: WaveSpeedClient | None = None
+        self._owner_uploads = UploadCache()
+        self._offline_client: WaveSpeedClient | None = None
+        self._offline_uploads = UploadCache()
+        self._emulator = None
+        self._owner_pacer = Pacer(self.videos_per_minute)
+        self._key_pacers: dict[str, Pacer] = {}  # by sha256 of a visitor's key
+
+    @property
+    def owner_key_usable(self) -> bool:
+        """The owner's key serves visitors of a public server only within limits they set."""
+        s = self.settings
+        return bool(s.api_key) and (not s.shared or s.visitor_limits is not None)
+
+    def route_for(self, session: Session) -> Route:
+        """The route a session's next run takes; NoKey when it has none."""
+        if session.offline:
+            return Route(OFFLINE_KEY, self.emulator_url(), "offline", "offline emulator")
+        if session.api_key:
+            return Route(session.api_key, self.settings.base_url, "visitor", "WaveSpeed (your key)")
+        if self.owner_key_usable:
+            return Route(self.settings.api_key or "", self.settings.base_url, "owner", "WaveSpeed")
+        raise NoKey
+
+    def client_for(self, session: Session, route: Route) -> tuple[WaveSpeedClient, UploadCache]:
+        """A client for the UI's event loop, reused across runs of the same route."""
+        if route.source == "visitor":
+            if session.client is None:
+                session.client = route.new_client()
+            return session.client, session.uploads
+        if route.source == "owner":
+            if self._owner_client is None:
+                self._owner_client = route.new_client()
+            return self._owner_client, self._owner_uploads
+        if self._offline_client is None:
+            self._offline_client = route.new_client()
+        return self._offline_client, self._offline_uploads
+
+    @property
+    def videos_per_minute(self) -> int:
+        return TIER_VIDEOS_PER_MINUTE[self.settings.tier]
+
+    def pacer_for(self, route: Route) -> Pacer | None:
+        """One pacer per account: the owner's key is shared by every session."""
+        if route.source == "owner":
+            return self._owner_pacer
+        if route.source == "visitor":
+            # by the key, not the session: two tabs with one key are one account
+            account = hashlib.sha256(route.api_key.encode()).hexdigest()
+            if account not in self._key_pacers:
+                self._key_pacers[account] = Pacer(self.videos_per_minute)
+            return self._key_pacers[account]
+        return None  # the emulator has no rate limit
+
+    def emulator_url(self) -> str:
+        if self._emulator is None:
+            from playground import emulator  # only offline mode needs the server and renderer
+
+            config = emulator.EmulatorConfig(inference_seconds=self.settings.offline_seconds)
+            self._emulator = emulator.start_in_thread(config)  # its files live in a temp dir
+        return self._emulator.base_url
+
+    def close(self) -> None:
+        """Stop the offline emulator, if it was started."""
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None

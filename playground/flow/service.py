@@ -1,0 +1,482 @@
+"""The playground as a service: everything a visitor can do, below any UI.
+
+`main()` builds one `Playground` and hands it to the UI, whose handlers only turn widgets
+into calls of these methods and results into views. It owns the process-wide parts (the
+run store, the recovery worker, quotas, routes, duration statistics, URL previews) and
+takes each browser `Session` as an argument. It raises the app's own errors
+(`playground.errors`) and the client's (`wavespeed_client`); the UI words neither.
+
+Nothing paid is lost: the `_Ledger` writes a run down the moment the API accepts it and at
+every change after, and a run nobody waits for any more (Cancel, a timeout) is handed to
+`recovery`, which finishes it and downloads its video.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from playground.errors import (
+    ImageError,
+    ImageTooSmall,
+    InvalidRequest,
+    NotFound,
+    SignInRequired,
+)
+from playground.flow import generation
+from playground.flow.generation import ImageInput, Progress, RunContext, RunRecord
+from playground.flow.recovery import Recovery, resume_unfinished
+from playground.flow.routes import Route, Routes
+from playground.flow.session import Session
+from playground.logs import REQUEST_ID
+from playground.media import images, urls, videos
+from playground.media.previews import RemotePreviews
+from playground.model import seedance
+from playground.model.form import IMAGE_FIELDS, Form
+from playground.model.status import RunStatus
+from playground.settings import Settings
+from playground.store import RunStore, StoredRun
+from playground.store.history import DATABASE, LOCAL_ACCOUNT, History
+from playground.store.quotas import Hold, Quota
+from wavespeed_client import TaskTimeout
+
+log = logging.getLogger(__name__)
+
+IMAGE_NAMES = {"image": "start image", "last_image": "end image"}
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A validated request with its images ready to send and the route it will take:
+    what a single run and a batch both start from. `notes` are for the person (an image
+    was enlarged, the two images differ in shape)."""
+
+    session: Session
+    request: seedance.SeedanceRequest
+    start: ImageInput
+    end: ImageInput | None
+    route: Route
+    notes: tuple[str, ...] = ()
+
+
+# offline: the emulator; visitor: their own key; owner: the owner's key (within limits on a
+# public server); sign-in: the owner's key needs an HF sign-in; no-key: nothing to spend.
+StandingKind = Literal["offline", "visitor", "owner", "sign-in", "no-key"]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a session stands, for its banner: which route it would take and its limits."""
+
+    kind: StandingKind
+    quota_left: str = ""  # on the owner's key of a public server: what is left
+    signed_in: bool = False
+    sign_in_message: str = ""
+
+
+@dataclass(frozen=True)
+class RunList:
+    runs: list[StoredRun]
+    total_spent_usd: float
+
+    @property
+    def completed(self) -> list[StoredRun]:
+        return [r for r in self.runs if r.status is RunStatus.COMPLETED]
+
+
+@dataclass(frozen=True)
+class Stitched:
+    path: Path
+    reencoded: bool
+    shots: int
+    total_s: int
+
+
+@dataclass
+class _Ledger:
+    """Writes a run down when the API accepts it and at every change after, and moves its
+    cost from the quota hold (if any) to history, which counts it from then on."""
+
+    playground: Playground
+    session: Session
+    route: Route
+    hold: Hold | None = None
+    _accepted: set[str] = field(default_factory=set)
+
+    def __call__(self, record: RunRecord) -> None:
+        self.session.track(record, self.route)
+        self.playground.record(self.session, self.route, record)
+        if self.hold is not None and record.id not in self._accepted:
+            self._accepted.add(record.id)
+            self.hold.accepted(record.cost_usd or 0.0)
+
+
+def sign_in_message(oauth: bool) -> str:
+    """Why the demo's key is refused to a visitor who is not signed in, and what to do."""
+    if oauth:
+        return (
+            "This demo's key is for visitors signed in with Hugging Face. Sign in under "
+            "“Backend & API key”, or paste your own WaveSpeed key there."
+        )
+    return (
+        "This demo's key is for signed-in visitors, but sign-in is not enabled here. Paste "
+        "your own WaveSpeed key under “Backend & API key”, or choose Offline."
+    )
+
+
+class Playground:
+    def __init__(self, settings: Settings, *, store: RunStore | None = None) -> None:
+        self.settings = settings
+        self.store: RunStore = store or History(settings.data_dir / DATABASE)
+        self.stats = generation.DurationStats()
+        self.routes = Routes(settings)
+        self.recovery = Recovery(self.store, self.stats)
+        limits = settings.visitor_limits
+        self.quota = Quota(limits, self.store) if settings.shared and limits else None
+        self.previews = RemotePreviews()
+
+    # ------------------------------------------------------------------ life cycle
+
+    def close(self) -> None:
+        """Stop background work and the offline emulator (tests, and a clean shutdown)."""
+        self.recovery.stop()
+        self.routes.close()
+        self.store.close()
+
+    def resume(self) -> list[str]:
+        """Start-up: poll again the runs a previous process left unfinished."""
+        return resume_unfinished(
+            self.store,
+            self.recovery,
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url,
+        )
+
+    def prune(self) -> list[str]:
+        """Housekeeping by the limits in settings; with none set, nothing is ever deleted."""
+        s = self.settings
+        max_bytes = int(s.max_data_mb * 1024 * 1024) if s.max_data_mb else None
+        deleted = self.store.prune(max_age_days=s.max_age_days, max_bytes=max_bytes)
+        if deleted:
+            log.info("housekeeping deleted %d old run(s)", len(deleted))
+        return deleted
+
+    # ------------------------------------------------------------------ who is this
+
+    def new_session(self) -> Session:
+        return Session(offline=self.settings.offline or not self.routes.owner_key_usable)
+
+    def account_of(self, session: Session) -> str:
+        """Whose runs these are, for history and quotas: on a shared server the signed-in
+        HF user (the same in every tab and session), else the session itself."""
+        return (session.user or session.id) if self.settings.shared else LOCAL_ACCOUNT
+
+    def visible_account(self, session: Session) -> str | None:
+        """Whose runs a session may see: its own on a shared server, all of them locally."""
+        return self.account_of(session) if self.settings.shared else None
+
+    def must_sign_in(self, session: Session) -> bool:
+        """The owner asked that only visitors signed in with HF spend their key. Without
+        sign-in on the Space nobody can: refused rather than opened to everyone."""
+        return self.settings.shared and self.settings.require_login and session.user is None
+
+    def output_dir(self, session: Session) -> Path:
+        """Where a session's videos go. On a public server, under the session's random id:
+        file URLs are then unguessable to other visitors."""
+        data = self.settings.data_dir
+        return data / "visitors" / session.id if self.settings.shared else data
+
+    def use_key(self, session: Session, key: str | None) -> None:
+        """The visitor's own key, kept in their session only."""
+        key = (key or "").strip()
+        if not key:
+            raise InvalidRequest(
+                ["Paste a WaveSpeed API key first (from wavespeed.ai → Access keys)."]
+            )
+        session.use_key(key)
+
+    def standing(self, session: Session) -> Standing:
+        if session.offline:
+            return Standing("offline")
+        if session.api_key:
+            return Standing("visitor")
+        if not self.routes.owner_key_usable:
+            return Standing("no-key")
+        if self.quota is None:
+            return Standing("owner")
+        if self.must_sign_in(session):
+            return Standing("sign-in", sign_in_message=sign_in_message(self.settings.oauth))
+        left = self.quota.left(self.account_of(session))
+        return Standing("owner", quota_left=left, signed_in=session.user is not None)
+
+    # ------------------------------------------------------------------ runs
+
+    async def prepare(self, session: Session, form: Form) -> PreparedRun:
+        """Everything checked and made ready before anything is uploaded or paid: the
+        request against the model's limits, the images, the route and its key."""
+        REQUEST_ID.set(uuid.uuid4().hex[:8])
+        sources = {name: self._image_source(form, name) for name in IMAGE_FIELDS}
+        if not sources["image"]:
+            raise InvalidRequest(["Add a start image first: drop a photo in “Start image”."])
+        request = form.request(self.settings.default_model)
+        resolution = (info := seedance.MODELS.get(request.model)) and info.resolution
+        prepared = {}
+        for name, source in sources.items():
+            # Off the event loop: a 20 MB PNG takes about half a second to prepare.
+            prepared[name] = source and await asyncio.to_thread(
+                _prepare_image, source, IMAGE_NAMES[name], resolution, form.upscale
+            )
+        notes = [note for p in prepared.values() if p and (note := p[2])]
+        (start, start_info, _), end_prep = prepared["image"], prepared["last_image"]
+        end, end_info = (end_prep[0], end_prep[1]) if end_prep else (None, None)
+        if start_info and end_info:
+            notes += filter(None, [images.aspect_mismatch_note(start_info.size, end_info.size)])
+        route = self.routes.route_for(session)
+        return PreparedRun(session, request, start, end, route, tuple(notes))
+
+    @staticmethod
+    def _image_source(form: Form, name: str) -> str | None:
+        """A typed address is checked as one (the text is never read as a server path)."""
+        source = form.image_source(name)
+        if source is None or source == form.get(name):
+            return source
+        try:
+            return urls.validate_url(source)
+        except ImageError as exc:
+            raise ImageError(f"The {IMAGE_NAMES[name]} URL: {exc}") from None
+
+    async def generate(self, run: PreparedRun) -> AsyncIterator[Progress | RunRecord]:
+        """One run: progress, then its record. A wait that times out goes on in recovery."""
+        with self._spending(run, runs=1) as ledger:
+            try:
+                async for item in generation.run(
+                    self._context(run, ledger), run.request, run.start, run.end
+                ):
+                    yield item
+            except TaskTimeout as exc:
+                log.warning("generation timed out: %s", exc)
+                self._hand_over(run.session, exc.task_id)
+                raise
+            except Exception as exc:
+                log.warning("generation failed: %s", exc)
+                raise
+
+    def variations(
+        self, run: PreparedRun, count: object, variants: str | None
+    ) -> list[seedance.SeedanceRequest]:
+        """The batch's requests: `count` seeds, or one seed across prompt variants."""
+        problems: list[str] = []
+        whole = _whole_count(count, problems)
+        if problems:
+            raise InvalidRequest(problems)
+        return seedance.variations(run.request, whole, prompt_lines(variants))
+
+    async def generate_batch(
+        self, run: PreparedRun, requests: list[seedance.SeedanceRequest]
+    ) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception]]:
+        """Several runs at once, each failing alone; the images go up once for all."""
+        with self._spending(run, runs=len(requests)) as ledger:
+            ctx = self._context(run, ledger)
+            async for index, item in generation.run_many(ctx, requests, run.start, run.end):
+                if isinstance(item, TaskTimeout):
+                    self._hand_over(run.session, item.task_id)
+                if isinstance(item, Exception):
+                    log.warning("variation %d failed: %s", index + 1, item)
+                yield index, item
+
+    def cancel(self, session: Session) -> list[str]:
+        """Stop waiting. The tasks keep running on the server and may be billed, so they
+        are finished in the background and land in History. Returns their ids."""
+        waiting = list(session.pending)
+        for task_id in waiting:
+            self._hand_over(session, task_id)
+        return waiting
+
+    def record(self, session: Session, route: Route, record: RunRecord) -> None:
+        """Save a run's record as it is now (the ledger calls this at every change)."""
+        self.store.save(
+            record.to_json(), account=self.account_of(session), resumable=route.resumable
+        )
+        if record.status is RunStatus.COMPLETED:
+            self.prune()
+
+    def _context(self, run: PreparedRun, ledger: _Ledger) -> RunContext:
+        client, uploads = self.routes.client_for(run.session, run.route)
+        return RunContext(
+            client=client,
+            uploads=uploads,
+            output_dir=self.output_dir(run.session),
+            stats=self.stats,
+            backend=run.route.label,
+            on_save=ledger,
+            pacer=self.routes.pacer_for(run.route),
+        )
+
+    @contextlib.contextmanager
+    def _spending(self, run: PreparedRun, runs: int) -> Iterator[_Ledger]:
+        """Hold `runs` against the demo's limits when they are spent on the owner's key."""
+        ledger = _Ledger(self, run.session, run.route)
+        if run.route.source != "owner" or self.quota is None:
+            yield ledger
+            return
+        if self.must_sign_in(run.session):
+            raise SignInRequired(sign_in_message(self.settings.oauth))
+        with self.quota.reserve(
+            self.account_of(run.session),
+            runs=runs,
+            usd=(run.request.cost_usd or 0.0) * runs,
+            duration_s=run.request.duration,
+        ) as hold:
+            ledger.hold = hold
+            yield ledger
+
+    def _hand_over(self, session: Session, task_id: str | None) -> None:
+        """Nobody waits any more, but the task may still complete and be billed: recovery
+        finishes it, downloads its video and completes its record."""
+        pending = session.pending.pop(task_id, None) if task_id else None
+        if pending is None:
+            return
+        record, route = pending
+        self.recovery.adopt(
+            route.new_client, record, account=self.account_of(session), resumable=route.resumable
+        )
+
+    # ------------------------------------------------------------------ the library
+
+    def runs(self, session: Session, search: str = "") -> RunList:
+        """The session's runs (every run on a local app), newest first, and the spend."""
+        account = self.visible_account(session)
+        return RunList(
+            self.store.list(account=account, search=search or ""),
+            self.store.total_spent(account=account),
+        )
+
+    def run(self, session: Session, run_id: object) -> StoredRun:
+        """A run by id as this server recorded it, if this session may see it: the page's
+        copy of a record is only a pointer, and a client can send it edited."""
+        stored = (
+            self.store.get(run_id, account=self.visible_account(session))
+            if isinstance(run_id, str)
+            else None
+        )
+        if stored is None:
+            raise NotFound("That run is not in your history any more; press Refresh.")
+        return stored
+
+    def finished_run(self, session: Session, run_id: object, *, action: str) -> RunRecord:
+        """A completed run of this session's whose video is still on disk."""
+        try:
+            stored = self.run(session, run_id)
+        except NotFound:
+            stored = None
+        record = RunRecord.from_json(stored.record) if stored else None
+        if record is None or record.status is not RunStatus.COMPLETED or not _has_video(record):
+            raise NotFound(f"Generate a video first, then {action}.")
+        return record
+
+    def delete(self, session: Session, run_id: object) -> None:
+        """Delete a finished run and its files, when the user asks (and only then)."""
+        if not isinstance(run_id, str) or not self.store.delete(
+            run_id, account=self.visible_account(session)
+        ):
+            raise NotFound("Only finished runs of yours can be deleted.")
+
+    def compare(self, session: Session, run_ids: list[str] | None) -> list[RunRecord]:
+        """Finished runs of this session's, in the order picked, with their videos."""
+        account = self.visible_account(session)
+        found = [self.store.get(i, account=account) for i in run_ids or [] if isinstance(i, str)]
+        records = [RunRecord.from_json(r.record) for r in found if r]
+        records = [r for r in records if _has_video(r)]
+        if len(records) < 2:
+            raise NotFound("Pick at least two finished runs to compare.")
+        return records
+
+    # ------------------------------------------------------------------ the storyboard
+
+    def continue_from(self, session: Session, run_id: object) -> Path:
+        """Chain shots: the run joins the storyboard; its last frame is the next start."""
+        record = self.finished_run(session, run_id, action="continue from its last frame")
+        video = Path(record.video_path or "")
+        frame = video.with_name(f"{video.stem}_last.png")
+        if not frame.is_file():
+            videos.read_frame(video).save(frame)  # full quality, lossless
+        self._add_shot(session, record.id)
+        return frame
+
+    def add_shot(self, session: Session, run_id: object) -> int:
+        """Add a finished run to the storyboard; the number of shots."""
+        record = self.finished_run(session, run_id, action="add it to the storyboard")
+        self._add_shot(session, record.id)
+        return len(session.storyboard)
+
+    def shots(self, session: Session) -> list[RunRecord]:
+        """The storyboard's runs still in history with their videos, in order."""
+        account = self.visible_account(session)
+        found = [self.store.get(i, account=account) for i in session.storyboard]
+        records = [RunRecord.from_json(r.record) for r in found if r]
+        return [r for r in records if _has_video(r)]
+
+    def stitch(self, session: Session) -> Stitched:
+        """One MP4 of every shot in order; without re-encoding when the clips allow."""
+        shots = self.shots(session)
+        if not shots:
+            raise NotFound("The storyboard is empty: use “Continue from last frame” on a result.")
+        name = f"{shots[0].id[:8]}_{len(shots)}_shots.mp4"
+        dest = self.output_dir(session) / "storyboards" / name
+        path, reencoded = videos.stitch([s.video_path or "" for s in shots], dest)
+        total = sum(int(s.inputs.get("duration", 0)) for s in shots)
+        return Stitched(path, reencoded, len(shots), total)
+
+    @staticmethod
+    def _add_shot(session: Session, run_id: str) -> None:
+        if run_id not in session.storyboard:
+            session.storyboard.append(run_id)
+
+
+def prompt_lines(text: str | None) -> list[str]:
+    """Prompt variants: one per non-empty line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _whole_count(value: object, problems: list[str]) -> int:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if not number.is_integer():
+        problems.append("Variations must be a whole number.")
+        return 0
+    return int(number)
+
+
+def _has_video(record: RunRecord) -> bool:
+    return bool(record.video_path) and Path(record.video_path or "").is_file()
+
+
+def _prepare_image(
+    source: str, what: str, resolution: str | None, upscale: bool
+) -> tuple[ImageInput, images.PreparedImage | None, str]:
+    """An image ready to send, what it was made from, and a note for the person: a URL
+    passes through; a file is normalised to what the model's resolution can use."""
+    try:
+        if urls.is_url(source):
+            return ImageInput(url=urls.validate_url(source.strip())), None, ""
+        prepared = images.prepare_image(source, resolution=resolution, upscale=upscale)
+    except ImageTooSmall as exc:
+        raise ImageTooSmall(f"The {what}: {exc}", can_upscale=exc.can_upscale) from None
+    except ImageError as exc:
+        raise ImageError(f"The {what}: {exc}") from None
+    note = ""
+    if prepared.upscaled:
+        (w, h), (big_w, big_h) = prepared.source_size, prepared.size
+        note = (
+            f"The {what} is {w}×{h} px; it was enlarged to {big_w}×{big_h}, so the video "
+            "will be softer."
+        )
+    return ImageInput(data=prepared.data, filename=prepared.filename), prepared, note

@@ -1,0 +1,63 @@
+"""What one browser session keeps to itself, server-side (Gradio's `gr.State`).
+
+A visitor's own key and client never leave it; nor does the list of runs it waits for.
+Three names that used to be one word:
+- `id`: the session's random id, which names its folder of files on a public server;
+- `account`: whom its runs and quotas belong to (see `Playground.account_of`): the
+  signed-in Hugging Face user when there is one, else the session itself;
+- the owner's key: the one in the environment, never a session's (see `routes`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from playground.flow.generation import RunRecord, UploadCache
+
+if TYPE_CHECKING:
+    from playground.flow.routes import Route
+    from wavespeed_client import WaveSpeedClient
+
+HF_PREFIX = "hf:"  # accounts of signed-in visitors; never clashes with a session's uuid hex
+
+
+@dataclass
+class Session:
+    """One browser session's private state."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user: str | None = field(default=None, repr=False)  # "hf:<account id>" once signed in
+    offline: bool = False
+    api_key: str | None = field(default=None, repr=False)
+    client: WaveSpeedClient | None = field(default=None, repr=False)
+    uploads: UploadCache = field(default_factory=UploadCache)
+    # accepted, unfinished runs, with the route each was sent by
+    pending: dict[str, tuple[RunRecord, Route]] = field(default_factory=dict)
+    last_seed: int | None = None
+    storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Session:
+        # Gradio deep-copies a gr.State's initial value for each browser session: each copy
+        # is a new visitor, with its own id and no key, client, uploads or runs.
+        return Session(offline=self.offline)
+
+    def sign_in(self, account: str | None) -> None:
+        """Who this session is signed in as with Hugging Face (None: nobody), as Gradio
+        tells each event from the session cookie: the account id, or a username (which
+        HF treats case-insensitively)."""
+        self.user = f"{HF_PREFIX}{account.lower()}" if account else None
+
+    def use_key(self, key: str) -> None:
+        """The visitor's own key from now on; uploads belong to the account that made them."""
+        self.api_key, self.client, self.offline = key, None, False
+        self.uploads = UploadCache()
+
+    def track(self, record: RunRecord, route: Route) -> None:
+        """Remember a run while it is unfinished; forget it once it has an outcome."""
+        self.last_seed = record.seed
+        if record.status.finished:
+            self.pending.pop(record.id, None)
+        else:
+            self.pending[record.id] = (record, route)

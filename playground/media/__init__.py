@@ -1,0 +1,1 @@
+"""Pixels: input images (`images`), image addresses (`urls`, `previews`), videos."""

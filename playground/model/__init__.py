@@ -1,0 +1,1 @@
+"""The model's rules, pure: Seedance inputs, limits and prices, the form, run statuses."""

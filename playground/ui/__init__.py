@@ -1,0 +1,1 @@
+"""The Gradio page over the `Playground` service: layout, wiring, handlers, views."""

@@ -1,0 +1,78 @@
+"""The page as a whole: the tabs laid out, the events wired, and how it is launched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from playground.flow.service import Playground
+from playground.store import history
+from playground.ui import layout
+from playground.ui.handlers import Handlers
+from playground.ui.presets import PRESETS_DIR, load_presets
+from playground.ui.wiring import GENERATE_CONCURRENCY, wire
+
+STATIC = Path(__file__).parent / "static"
+MAX_UPLOAD = "40mb"
+# Gradio keeps each browser session's own copy of the page's config until the session is
+# evicted, least recently used first, past this many; its default of 10,000 costs
+# gigabytes on a busy Space (docs/ARCHITECTURE.md). An evicted visitor goes on in a fresh
+# session, as after a reload; no run is lost.
+MAX_SESSIONS = 1000
+
+
+def build_demo(service: Playground) -> gr.Blocks:
+    """The Blocks app over `service`; nothing here looks process state up by itself."""
+    handlers = Handlers(service)
+    with gr.Blocks(title="Seedance Playground") as demo:
+        # A value, not a callable: a callable State would add a public API endpoint.
+        session = gr.State(service.new_session())
+        gr.HTML(layout.TITLE)
+        banner = gr.HTML(elem_id="banner")
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Playground", id="play"):
+                play = layout.playground_tab(service.settings, load_presets())
+            history_tab = layout.history_tab()
+            board = layout.storyboard_tab()
+            compare = layout.compare_tab()
+        wire(handlers, session, tabs, banner, play, history_tab, board, compare)
+        demo.load(
+            handlers.init_session,
+            session,
+            [banner, play.backend_choice],
+            api_visibility="private",
+        )
+    _hide_login_check(demo)
+    return demo
+
+
+def _hide_login_check(demo: gr.Blocks) -> None:
+    """gr.LoginButton checks the sign-in on each page load through a public API endpoint
+    (/_check_login_status); make it private so that /generate stays the only public one."""
+    for fn in demo.fns.values():
+        if isinstance(getattr(fn.fn, "__self__", None), gr.LoginButton):
+            fn.api_visibility = "private"
+
+
+def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
+    """Queue and launch with the page's theme, style and script (tests launch the same way)."""
+    demo.queue(default_concurrency_limit=GENERATE_CONCURRENCY).launch(
+        theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
+        css=(STATIC / "style.css").read_text(encoding="utf-8"),
+        js=(STATIC / "page.js").read_text(encoding="utf-8"),
+        # Outputs, and the preset images whatever the working directory; never the history
+        # database beside the outputs, which holds every visitor's records.
+        allowed_paths=[str(Path(data_dir).resolve()), str(PRESETS_DIR)],
+        blocked_paths=[str(p) for p in history.database_files(Path(data_dir).resolve())],
+        # Uploads beyond this are refused before they reach a handler (the API takes 10 MB;
+        # bigger photos are accepted here and scaled down).
+        max_file_size=MAX_UPLOAD,
+        # Gradio's queue runs at most max_threads events at once (default 40), whatever each
+        # event's concurrency_limit: room for every generate and its .then() follow-ups.
+        max_threads=2 * GENERATE_CONCURRENCY,
+        state_session_capacity=MAX_SESSIONS,
+        **kwargs,
+    )
+    return demo

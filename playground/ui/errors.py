@@ -1,0 +1,119 @@
+"""The one place where errors become what a person reads: `gr.Error(message, title=...)`.
+
+Every public method of the page's handlers is wrapped by `shown` (`@worded` on the class);
+whatever the service or the client raises comes out as a sentence with a heading, never a
+traceback and never an empty toast. An error nobody foresaw is logged with its traceback
+and shown as a sentence too.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from playground.errors import ImageTooSmall, PlaygroundError
+from wavespeed_client import SubmissionOutcomeUnknown, TaskFailed, TaskTimeout, WaveSpeedError
+
+log = logging.getLogger("playground.ui")
+
+MORE_IMAGE_OPTIONS = "Image URLs & small images"
+UPSCALE_LABEL = "Enlarge images under 300×300 px"
+UNEXPECTED = (
+    "Something went wrong on the server that the playground did not expect. Nothing was "
+    "lost that the API accepted: look in History. Try again, and if it keeps happening, "
+    "report it with the time it happened."
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+
+def describe(exc: BaseException) -> str:
+    """A sentence saying what happened and what to do; the errors already speak that way."""
+    if isinstance(exc, TaskTimeout):
+        return (
+            f"Stopped waiting after {exc.waited_s:.0f} s. Task {exc.task_id} may still "
+            "finish and be billed; it keeps being polled in the background and will appear "
+            "in History when done."
+        )
+    if isinstance(exc, TaskFailed):
+        return f"The task failed: {exc.reason}. Task id {exc.task_id}. Adjust and try again."
+    if isinstance(exc, ImageTooSmall) and exc.can_upscale:
+        return f"{exc} (tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”)"
+    if isinstance(exc, PlaygroundError | WaveSpeedError):
+        return str(exc)
+    return UNEXPECTED
+
+
+def title(exc: BaseException) -> str:
+    if isinstance(exc, PlaygroundError):
+        return exc.title
+    if isinstance(exc, SubmissionOutcomeUnknown):
+        return "Outcome unknown"
+    if isinstance(exc, TaskFailed):
+        return "Task failed"
+    return "Could not generate"
+
+
+def as_gr_error(exc: BaseException) -> gr.Error:
+    if not isinstance(exc, PlaygroundError | WaveSpeedError):
+        log.error("unexpected error in a handler", exc_info=exc)
+    return gr.Error(describe(exc), title=title(exc))
+
+
+def shown(fn: F) -> F:
+    """`fn` with every error raised as a worded gr.Error (plain functions, coroutines and
+    async generators alike; Gradio reads the signature through the wrapper)."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def stream(*args: Any, **kwargs: Any) -> Any:
+            try:
+                async for item in fn(*args, **kwargs):
+                    yield item
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise as_gr_error(exc) from None
+
+        return stream  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise as_gr_error(exc) from None
+
+        return call_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise as_gr_error(exc) from None
+
+    return call  # type: ignore[return-value]
+
+
+def worded(cls: C) -> C:
+    """Wrap every public method of `cls` (static ones too) with `shown`."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(member, staticmethod):
+            setattr(cls, name, staticmethod(shown(member.__func__)))
+        elif inspect.isfunction(member):
+            setattr(cls, name, shown(member))
+    return cls

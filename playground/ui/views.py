@@ -1,0 +1,226 @@
+"""What the page shows, as pure functions from values to HTML (or text): no Gradio here.
+
+Every value from a record or a visitor is escaped here; the CSS classes are those of
+`static/style.css`, and the status line's data attributes are what `static/page.js`
+reads to keep its clock running between the server's updates.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from playground.flow.generation import Progress, Stage
+from playground.flow.service import RunList, Standing, Stitched
+from playground.model import seedance
+from playground.model.status import RunStatus
+
+OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
+READY = "Ready · add a start image, describe the motion, press Generate"
+COMPARED_FIELDS = ("prompt", "seed", "duration", "aspect_ratio", "camera_fixed", "model")
+
+
+def status_html(text: str, kind: str = "idle") -> str:
+    """The status line: idle, busy, ok or warn (a warning also stops the page's clock)."""
+    return f"<div class='status {kind}'>{html.escape(text)}</div>"
+
+
+def progress_html(progress: Progress) -> str:
+    """The status line, with what the page's clock needs to keep it live between updates."""
+    live = progress.stage in (Stage.QUEUED, Stage.PROCESSING)
+    eta = f" data-eta='{progress.eta_s:.1f}'" if live and progress.eta_s is not None else ""
+    return (
+        f"<div class='status busy' data-elapsed='{progress.elapsed_s:.1f}'"
+        f" data-stage='{html.escape(progress.stage.value.capitalize())}'{eta}>"
+        f"{html.escape(progress.describe())}</div>"
+    )
+
+
+def done_text(total_s: float, seed: int) -> str:
+    return f"Done in {total_s:.1f} s · seed {seed}"
+
+
+def note(text: str) -> str:
+    """A warning under a widget."""
+    return f"<div class='hint warn-text'>{html.escape(text)}</div>"
+
+
+def hint(text_html: str) -> str:
+    """A quiet line of help; `text_html` is trusted markup made here."""
+    return f"<div class='hint'>{text_html}</div>"
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def price_text(model: str, duration: int) -> str:
+    """What the click costs, said before the click."""
+    info = seedance.MODELS.get(model)
+    rate = f" at ${info.usd_per_second:.3f}/s" if info else ""
+    cost = seedance.format_price(model, int(duration))
+    return hint(
+        f"This run costs <b>{html.escape(cost)}</b> ({int(duration)} s{rate}). "
+        "Ctrl+Enter generates."
+    )
+
+
+def generate_text(model: str, duration: int) -> str:
+    return f"Generate · {seedance.format_price(model, int(duration))}"
+
+
+def batch_text(model: str, duration: int, runs: int) -> str:
+    """The batch's price on its button, before the click."""
+    return f"Run {runs} variations · {seedance.format_price(model, int(duration), runs)}"
+
+
+def prompt_count(prompt: str | None) -> str:
+    n = len(prompt or "")
+    cls = "count over" if n > seedance.PROMPT_MAX_CHARS else "count"
+    return f"<div class='{cls}'>{n} / {seedance.PROMPT_MAX_CHARS}</div>"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_card(record: Mapping[str, Any] | None) -> str:
+    """A run as a card of facts beside its video."""
+    if not record:
+        return "<div class='card empty'>Your run’s seed, timings and cost appear here.</div>"
+    t = record.get("timings") or {}
+    inputs = record.get("inputs") or {}
+
+    def secs(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1f} s"
+
+    cost = record.get("cost_usd")
+    rows = [
+        ("Seed", f"<code>{html.escape(str(record.get('seed')))}</code>"),
+        ("Model", html.escape(str(record.get("model", "")))),
+        ("Duration", f"{html.escape(str(inputs.get('duration', '?')))} s"),
+        ("Aspect ratio", html.escape(str(inputs.get("aspect_ratio") or "match image"))),
+        ("Camera", "fixed" if inputs.get("camera_fixed") else "free"),
+        ("Cost", "unknown" if cost is None else seedance.format_usd(cost)),
+        ("Inference (server)", secs(t.get("inference_s"))),
+        ("Queue + polling", secs(t.get("queue_s"))),
+        ("Upload · download", f"{secs(t.get('upload_s'))} · {secs(t.get('download_s'))}"),
+        ("Total wall time", secs(t.get("total_s"))),
+        ("NSFW flag", "<b class='flag'>flagged</b>" if record.get("nsfw") else "no"),
+        ("Backend", html.escape(str(record.get("backend", "")))),
+        ("Task id", f"<code>{html.escape(str(record.get('id', '')))}</code>"),
+    ]
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f"<dl class='card'>{body}</dl>"
+
+
+def caption(record: Mapping[str, Any]) -> str:
+    """One line naming a run in a gallery or a list."""
+    inputs = record.get("inputs") or {}
+    status = record.get("status", "")
+    mark = "" if status == RunStatus.COMPLETED else f"[{status}] "
+    prompt = (inputs.get("prompt") or "no prompt")[:40]
+    return f"{mark}seed {record.get('seed')} · {inputs.get('duration', '?')} s · {prompt}"
+
+
+def variation_label(index: int, seed: int, prompt: str) -> str:
+    return f"#{index + 1} · seed {seed} · {prompt[:60] or 'no prompt'}"
+
+
+def batch_summary(done: int, failed: int, total: int) -> tuple[str, str]:
+    """The batch's status line and its kind."""
+    text = f"{done} of {total} done" + (f", {failed} failed" if failed else "")
+    kind = ("ok" if not failed else "warn") if done + failed == total else "busy"
+    return text, kind
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def banner(standing: Standing) -> str:
+    """Which backend this session generates with, said plainly wherever it matters."""
+    kind, text = {
+        "offline": (
+            "offline",
+            f"<b>{OFFLINE_LABEL}.</b> A local emulator animates your image for free, so you "
+            "can try everything. Add a WaveSpeed key under “Backend & API key” for real "
+            "Seedance videos.",
+        ),
+        "visitor": ("live", "<b>WaveSpeed · Seedance.</b> Using the key you entered."),
+        "sign-in": (
+            "warn",
+            f"<b>Sign in required.</b> {html.escape(standing.sign_in_message)}",
+        ),
+        "no-key": (
+            "warn",
+            "<b>No WaveSpeed API key is set.</b> Enter yours under “Backend & API key”, or "
+            "switch to Offline.",
+        ),
+    }.get(standing.kind) or _owner_banner(standing)
+    return f"<div class='banner {kind}'><span class='dot'></span><span>{text}</span></div>"
+
+
+def _owner_banner(standing: Standing) -> tuple[str, str]:
+    if not standing.quota_left:
+        return "live", "<b>WaveSpeed · Seedance.</b> Using the key from the environment."
+    signed_in = (
+        " Signed in: your runs and limits follow your account." if standing.signed_in else ""
+    )
+    return "live", (
+        "<b>WaveSpeed · Seedance on this demo's key.</b> "
+        f"{html.escape(standing.quota_left)}. Your own key has no limits.{signed_in}"
+    )
+
+
+# --------------------------------------------------------------------------- the library
+
+
+def history_summary(listed: RunList) -> str:
+    return hint(
+        f"{len(listed.runs)} runs · {len(listed.completed)} completed · total spent "
+        f"<b>{seedance.format_usd(listed.total_spent_usd)}</b>"
+    )
+
+
+def stitch_note(stitched: Stitched) -> str:
+    how = "re-encoded (the clips differ)" if stitched.reencoded else "joined without re-encoding"
+    return hint(f"{stitched.shots} shots · {stitched.total_s} s · {how}")
+
+
+def video_grid(cells: list[tuple[str | None, str]]) -> str:
+    """Videos side by side that the page script plays in sync; a cell without a video
+    shows its caption as a status instead. Captions are HTML-escaped here."""
+    figures = []
+    for path, text in cells:
+        if path:
+            media_html = (
+                f"<video src='/gradio_api/file={quote(path)}' muted loop playsinline autoplay "
+                "preload='auto'></video>"
+            )
+        else:
+            media_html = f"<div class='pending'>{html.escape(text)}</div>"
+        figures.append(f"<figure>{media_html}<figcaption>{html.escape(text)}</figcaption></figure>")
+    return (
+        "<div class='sync-block'><div class='compare-grid'>"
+        + "".join(figures)
+        + "</div><div class='compare-controls'><button class='compare-play'>Play all</button>"
+        "<button class='compare-pause'>Pause all</button></div></div>"
+    )
+
+
+def compare_view(records: list[Mapping[str, Any]]) -> str:
+    """Videos side by side (played in sync by the page script) and the settings that differ."""
+    rows = []
+    for name in COMPARED_FIELDS:
+        values = [_field(r, name) for r in records]
+        cls = " class='diff'" if len(set(values)) > 1 else ""
+        cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+        rows.append(f"<tr{cls}><th>{name}</th>{cells}</tr>")
+    grid = video_grid([(r.get("video_path"), f"seed {r.get('seed')}") for r in records])
+    return f"{grid}<table class='compare-table'>{''.join(rows)}</table>"
+
+
+def _field(record: Mapping[str, Any], name: str) -> str:
+    inputs = record.get("inputs") or {}
+    value = record.get(name) if name in ("seed", "model") else inputs.get(name)
+    return "match image" if name == "aspect_ratio" and not value else str(value)
