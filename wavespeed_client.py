@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "InvalidIdentifier",
     "Prediction",
     "RateLimitError",
     "ServerError",
@@ -41,6 +43,7 @@ __all__ = [
     "WaitUpdate",
     "WaveSpeedClient",
     "WaveSpeedError",
+    "model_path",
     "poll_delay",
     "retry_delay",
     "should_retry_get",
@@ -119,6 +122,10 @@ class SubmissionOutcomeUnknown(WaveSpeedError):
     """A submit was sent but no answer came back: a task may exist and may be billed."""
 
 
+class InvalidIdentifier(WaveSpeedError, ValueError):
+    """A model or task id that is not a plain API path; nothing was sent."""
+
+
 class TaskFailed(WaveSpeedError):
     """The task ran and ended unsuccessfully (failed, cancelled, timed out or deleted)."""
 
@@ -139,6 +146,33 @@ class TaskTimeout(WaveSpeedError, TimeoutError):
             task_id=task_id,
         )
         self.waited_s = waited_s
+
+
+# --------------------------------------------------------------------------- paths
+
+# Every segment of a model id, and a task id, is plain: it starts with a letter or digit and
+# holds only letters, digits, ".", "_" and "-". So "", ".", ".." and "%2e" cannot occur, and
+# no value can make a request reach another path on the API host (httpx would normalise
+# "a/../x" to "x").
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def model_path(model_id: str) -> str:
+    """The submit path for `model_id` ("owner/name", maybe "/variant"), as it is spelled;
+    InvalidIdentifier for anything else (a trailing slash, "./", "..", spaces...)."""
+    segments = model_id.split("/") if isinstance(model_id, str) else []
+    if not 2 <= len(segments) <= 4 or not all(_SEGMENT.fullmatch(s) for s in segments):
+        raise InvalidIdentifier(
+            f"{str(model_id)[:200]!r} is not a WaveSpeed model id (owner/name); nothing was sent."
+        )
+    return f"/api/v3/{model_id}"
+
+
+def _task_path(task_id: str, suffix: str = "") -> str:
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+        raise InvalidIdentifier(f"{str(task_id)[:200]!r} is not a task id; nothing was sent.")
+    return f"/api/v3/predictions/{task_id}{suffix}"
 
 
 # --------------------------------------------------------------------------- values
@@ -424,7 +458,7 @@ class WaveSpeedClient:
         Raises SubmissionOutcomeUnknown when the request may have reached the server but no
         answer came back: then a task may exist, and sending it again could pay twice.
         """
-        path = f"/api/v3/{model_id.strip('/')}"
+        path = model_path(model_id)
         for attempt in range(1, MAX_SUBMIT_ATTEMPTS + 1):
             self.usage.submits += 1
             try:
@@ -454,7 +488,7 @@ class WaveSpeedClient:
 
     async def get(self, task_id: str) -> Prediction:
         """The task's current state; retried on rate limits, 5xx and network errors."""
-        response = await self._get_with_retries(f"/api/v3/predictions/{task_id}/result")
+        response = await self._get_with_retries(_task_path(task_id, "/result"))
         return Prediction.from_api(self._data(response))
 
     async def wait(

@@ -1099,3 +1099,28 @@ def test_fuzz_mutated_images(fmt: str, flips: list[tuple[int, int]], cut: int | 
     if cut is not None:
         del data[cut % len(data) :]
     prepared_or_refused(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [
+        ("127.1", "loopback"),
+        ("2130706433", "loopback"),
+        ("0x7f.0.0.1", "loopback"),
+        ("0177.0.0.1", "loopback"),
+        ("0x7f000001", "loopback"),
+        ("10.1", "private"),
+        ("3232235777", "private"),  # 192.168.1.1
+        ("169.254.169.254", "link-local"),
+        ("0xa9.0xfe.0xa9.0xfe", "link-local"),  # the cloud metadata address, in hex
+    ],
+)
+def test_internal_addresses_are_refused_in_every_spelling(host: str, kind: str) -> None:
+    """A resolver reads short, decimal, octal and hex IPv4 forms; so does the check."""
+    with pytest.raises(ImageError, match=f"points to a {kind} address"):
+        urls.validate_url(f"http://{host}/image.png")
+
+
+@pytest.mark.parametrize("host", ["face.bead", "cafe.example", "8.8.8.8", "0x.example"])
+def test_public_names_that_look_numeric_are_not_mistaken_for_addresses(host: str) -> None:
+    assert urls.validate_url(f"https://{host}/a.jpg") == f"https://{host}/a.jpg"

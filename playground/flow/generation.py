@@ -30,9 +30,11 @@ from wavespeed_client import (
     Prediction,
     RateLimitError,
     Status,
+    SubmissionOutcomeUnknown,
     TaskFailed,
     WaitUpdate,
     WaveSpeedClient,
+    WaveSpeedError,
 )
 
 log = logging.getLogger(__name__)
@@ -215,12 +217,19 @@ class Pacer:
             wait = max(wait, self._sent[0] + self.WINDOW_S - now)
         return max(0.0, wait)
 
-    async def acquire(self) -> None:
-        """Wait for a slot in the window and take it."""
+    async def acquire(self) -> float:
+        """Wait for a slot in the window and take it; the slot, to `refund` if unused."""
         async with self._lock:
             while (wait := self.delay()) > 0:
                 await asyncio.sleep(wait)
-            self._sent.append(self._clock())
+            self._sent.append(slot := self._clock())
+            return slot
+
+    def refund(self, slot: float) -> None:
+        """A submit the API refused created no task and counts toward no limit: its slot
+        goes back (a rejected request must not stall the account's next visitor)."""
+        with contextlib.suppress(ValueError):
+            self._sent.remove(slot)
 
     def back_off(self, seconds: float) -> None:
         """After a 429: nobody submits for `seconds`."""
@@ -304,18 +313,25 @@ async def run(
 
     request = replace(request, image=start_url, last_image=end_url).with_seed().validated()
     while True:
+        slot = None
         if pacer is not None:
             if pacer.delay() > 0:
                 yield Progress(Stage.RATE_LIMITED, time.monotonic() - t0)
-            await pacer.acquire()
+            slot = await pacer.acquire()
         yield Progress(Stage.SUBMITTING, time.monotonic() - t0)
         t_submit = time.monotonic()
         try:
             prediction = await client.submit(request.model, request.payload())
             break
-        except RateLimitError as exc:
+        except WaveSpeedError as exc:
+            # Answered with an error, or never sent: no task, so no slot used. Only an
+            # unknown outcome may have made one.
+            if pacer is not None and slot is not None and not isinstance(
+                exc, SubmissionOutcomeUnknown
+            ):
+                pacer.refund(slot)
             # 429 means "not accepted": safe to send again once the window has passed.
-            if pacer is None:
+            if pacer is None or not isinstance(exc, RateLimitError):
                 raise
             pacer.back_off(exc.retry_after or RATE_LIMIT_FALLBACK_S)
     timings.submit_s = time.monotonic() - t_submit

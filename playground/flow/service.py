@@ -27,6 +27,7 @@ from playground.errors import (
     ImageTooSmall,
     InvalidRequest,
     NotFound,
+    QuotaExceeded,
     SignInRequired,
 )
 from playground.flow import generation
@@ -226,19 +227,21 @@ class Playground:
             raise InvalidRequest(["Add a start image first: drop a photo in “Start image”."])
         request = form.request(self.settings.default_model)
         resolution = (info := seedance.MODELS.get(request.model)) and info.resolution
-        prepared = {}
-        for name, source in sources.items():
-            # Off the event loop: a 20 MB PNG takes about half a second to prepare.
-            prepared[name] = source and await asyncio.to_thread(
+        ready = {
+            # Off the event loop: decoding a big PNG takes a good part of a second.
+            name: await asyncio.to_thread(
                 _prepare_image, source, IMAGE_NAMES[name], resolution, form.upscale
             )
-        notes = [note for p in prepared.values() if p and (note := p[2])]
-        (start, start_info, _), end_prep = prepared["image"], prepared["last_image"]
-        end, end_info = (end_prep[0], end_prep[1]) if end_prep else (None, None)
-        if start_info and end_info:
-            notes += filter(None, [images.aspect_mismatch_note(start_info.size, end_info.size)])
+            for name, source in sources.items()
+            if source
+        }
+        start, end = ready["image"], ready.get("last_image")
+        notes = [r.note for r in ready.values() if r.note]
+        if start.info and end and end.info:
+            notes += filter(None, [images.aspect_mismatch_note(start.info.size, end.info.size)])
         route = self.routes.route_for(session)
-        return PreparedRun(session, request, start, end, route, tuple(notes))
+        end_image = end.image if end else None
+        return PreparedRun(session, request, start.image, end_image, route, tuple(notes))
 
     @staticmethod
     def _image_source(form: Form, name: str) -> str | None:
@@ -327,6 +330,12 @@ class Playground:
             return
         if self.must_sign_in(run.session):
             raise SignInRequired(sign_in_message(self.settings.oauth))
+        if run.request.cost_usd is None:  # a cap cannot hold what it cannot price
+            raise QuotaExceeded(
+                f"This demo's key is not spent on {run.request.model}: its price is not known "
+                "here, so the daily limit could not hold. Choose one of the listed models, or "
+                "use your own WaveSpeed key."
+            )
         with self.quota.reserve(
             self.account_of(run.session),
             runs=runs,
@@ -459,14 +468,21 @@ def _has_video(record: RunRecord) -> bool:
     return bool(record.video_path) and Path(record.video_path or "").is_file()
 
 
-def _prepare_image(
-    source: str, what: str, resolution: str | None, upscale: bool
-) -> tuple[ImageInput, images.PreparedImage | None, str]:
-    """An image ready to send, what it was made from, and a note for the person: a URL
-    passes through; a file is normalised to what the model's resolution can use."""
+@dataclass(frozen=True)
+class _Ready:
+    """An image ready to send, what it was made from (None for an address), and a note for
+    the person (it was enlarged)."""
+
+    image: ImageInput
+    info: images.PreparedImage | None = None
+    note: str = ""
+
+
+def _prepare_image(source: str, what: str, resolution: str | None, upscale: bool) -> _Ready:
+    """A URL passes through; a file is normalised to what the model's resolution can use."""
     try:
         if urls.is_url(source):
-            return ImageInput(url=urls.validate_url(source.strip())), None, ""
+            return _Ready(ImageInput(url=urls.validate_url(source.strip())))
         prepared = images.prepare_image(source, resolution=resolution, upscale=upscale)
     except ImageTooSmall as exc:
         raise ImageTooSmall(f"The {what}: {exc}", can_upscale=exc.can_upscale) from None
@@ -479,4 +495,5 @@ def _prepare_image(
             f"The {what} is {w}×{h} px; it was enlarged to {big_w}×{big_h}, so the video "
             "will be softer."
         )
-    return ImageInput(data=prepared.data, filename=prepared.filename), prepared, note
+    image = ImageInput(data=prepared.data, filename=prepared.filename)
+    return _Ready(image, prepared, note)

@@ -178,13 +178,30 @@ def _address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
 
 
 def _local_host_kind(host: str) -> str | None:
-    """What a host name says about itself without a DNS query: localhost or a literal IP."""
+    """What a host name says about itself without a DNS query: localhost or a literal IP,
+    in any spelling a resolver accepts ("127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1")."""
     name = host.lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return "loopback"
     try:
         return _address_kind(ipaddress.ip_address(name.split("%")[0]))
     except ValueError:
+        pass
+    legacy = _legacy_ipv4(name)
+    return _address_kind(legacy) if legacy is not None else None
+
+
+_IPV4_LIKE = re.compile(r"[0-9a-fx.]+")
+
+
+def _legacy_ipv4(name: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address written in the short, decimal, octal or hex forms that inet_aton (and
+    so curl, browsers and most fetchers) read, which `ipaddress` refuses."""
+    if not _IPV4_LIKE.fullmatch(name):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
         return None
 
 

@@ -71,9 +71,21 @@ class Form:
             aspect_ratio=None if ratio in (AUTO_RATIO, "", None) else ratio,
             camera_fixed=bool(self.get("camera_fixed", False)),
             seed=seed,
-            model=(self.model or default_model).strip(),
+            model=self._model(default_model),
         )
         return request.validated()
+
+    def _model(self, default_model: str) -> str:
+        """The model asked for, exactly as spelled, if the app offers it: one of the known
+        models, or the one the owner set. Anything else would be priced as unknown (and so
+        held at $0 against the owner's cap) yet could still reach a paid model."""
+        model = self.model if isinstance(self.model, str) and self.model else default_model
+        if model in seedance.MODELS or model == default_model:
+            return model
+        offered = ", ".join(dict.fromkeys([*seedance.MODELS, default_model]))
+        raise InvalidRequest(
+            [f"Model {model[:120]!r} is not offered here; choose one of: {offered}."]
+        )
 
 
 def _whole(value: Any, what: str, problems: list[str]) -> int:

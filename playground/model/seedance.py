@@ -68,13 +68,17 @@ def output_sizes(resolution: str) -> dict[str, tuple[int, int]]:
 
 
 PROMPT_MAX_CHARS = 2000
+# Control characters (tabs and line breaks are fine) and lone surrogates, which no JSON
+# encoder sends: refused before anything is uploaded, not by the submit after it.
+UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # The API's limit for an image, uploaded or fetched.
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 DURATION_MIN_S, DURATION_MAX_S, DURATION_DEFAULT_S = 2, 12, 5
 SEED_MAX = 2_147_483_647
 RANDOM_SEED = -1
-# Any WaveSpeed model id: the Seedance 1.0 family is being retired, so the id is a setting.
-MODEL_ID = re.compile(r"[\w.-]+/[\w./-]+")
+# A WaveSpeed model id's shape, owner/name[/variant]: each segment plain, so that no
+# "." or ".." can steer a request elsewhere (the client checks the same before sending).
+MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*){1,3}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,17 @@ class SeedanceRequest:
         found = []
         if not self.image:
             found.append("A start image is required: upload one.")
-        if len(self.prompt) > PROMPT_MAX_CHARS:
+        if not isinstance(self.prompt, str):
+            found.append(f"The prompt must be text, not {type(self.prompt).__name__}.")
+        elif len(self.prompt) > PROMPT_MAX_CHARS:
             found.append(
                 f"The prompt is {len(self.prompt)} characters; the limit is "
                 f"{PROMPT_MAX_CHARS}. Shorten it by {len(self.prompt) - PROMPT_MAX_CHARS}."
+            )
+        elif bad := UNSENDABLE.search(self.prompt):
+            found.append(
+                f"The prompt contains a character that cannot be sent (U+{ord(bad.group()):04X}, "
+                f"at position {bad.start() + 1}); delete it or type that part again."
             )
         if isinstance(self.duration, bool) or not isinstance(self.duration, int):
             found.append(f"Duration must be a whole number of seconds, not {self.duration!r}.")

@@ -61,9 +61,18 @@ def title(exc: BaseException) -> str:
 
 
 def as_gr_error(exc: BaseException) -> gr.Error:
+    """The error as a person reads it; one an app's message did not foresee is logged with
+    its traceback, once."""
     if not isinstance(exc, PlaygroundError | WaveSpeedError):
         log.error("unexpected error in a handler", exc_info=exc)
-    return gr.Error(describe(exc), title=title(exc))
+    return worded_error(describe(exc), title(exc))
+
+
+def worded_error(message: str, heading: str) -> gr.Error:
+    """A gr.Error shown to the person and logged as one line: Gradio would print a traceback
+    for every gr.Error unless told not to, and a refusal is not a fault."""
+    log.info("refused: %s: %s", heading, message)
+    return gr.Error(message, title=heading, print_exception=False)
 
 
 def shown(fn: F) -> F:

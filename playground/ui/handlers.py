@@ -210,11 +210,11 @@ class Handlers:
         try:
             composed = prompting.compose_prompt(action, camera, environment, continuity)
         except prompting.PromptTooLong as exc:
-            raise gr.Error(str(exc), title="Prompt too long") from None
+            raise errors.worded_error(str(exc), "Prompt too long") from None
         if not composed:
-            raise gr.Error(
+            raise errors.worded_error(
                 "Fill in at least one beat (subject action, camera, environment…).",
-                title="Nothing to write",
+                "Nothing to write",
             )
         return composed
 

@@ -17,6 +17,7 @@ from playground.settings import Settings
 from playground.ui import views
 from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
 from playground.ui.handlers import BACKENDS, PAGE_FIELDS
+from playground.ui.inputs import checked_number, source_image
 from playground.ui.presets import Preset
 
 TITLE = (
@@ -126,10 +127,8 @@ class CompareTab:
 
 
 def _image(label: str, elem_id: str) -> gr.Image:
-    return gr.Image(
+    return source_image(
         label=label,
-        type="filepath",
-        image_mode=None,
         sources=["upload", "clipboard"],
         height=240,
         elem_id=elem_id,
@@ -196,25 +195,29 @@ def _settings(default_model: str) -> tuple[dict[str, Any], gr.Button, gr.Button]
     """Duration, ratio, seed (with its buttons), camera and model; fields by name."""
     ratios = [("Auto · match start image", AUTO_RATIO), *[(r, r) for r in seedance.ASPECT_RATIOS]]
     with gr.Row():
-        duration = gr.Slider(
-            seedance.DURATION_MIN_S,
-            seedance.DURATION_MAX_S,
-            value=seedance.DURATION_DEFAULT_S,
-            step=1,
-            label="Duration (s)",
-            elem_id="duration",
+        duration = checked_number(
+            gr.Slider(
+                seedance.DURATION_MIN_S,
+                seedance.DURATION_MAX_S,
+                value=seedance.DURATION_DEFAULT_S,
+                step=1,
+                label="Duration (s)",
+                elem_id="duration",
+            )
         )
         aspect_ratio = gr.Dropdown(ratios, value=AUTO_RATIO, label="Aspect ratio", elem_id="ratio")
     with gr.Row(elem_id="seed-row"):
-        seed = gr.Number(
-            value=seedance.RANDOM_SEED,
-            precision=0,
-            minimum=seedance.RANDOM_SEED,
-            maximum=seedance.SEED_MAX,
-            label="Seed (-1 = random)",
-            elem_id="seed",
-            scale=3,
-            min_width=140,
+        seed = checked_number(
+            gr.Number(
+                value=seedance.RANDOM_SEED,
+                precision=0,
+                minimum=seedance.RANDOM_SEED,
+                maximum=seedance.SEED_MAX,
+                label="Seed (-1 = random)",
+                elem_id="seed",
+                scale=3,
+                min_width=140,
+            )
         )
         dice = gr.Button("Random", scale=1, min_width=80, elem_id="dice")
         reuse_last = gr.Button("Last seed", scale=1, min_width=90, elem_id="last-seed")

@@ -1,0 +1,212 @@
+"""No one spends a cent more than they meant to: model ids, API paths and unknown prices.
+
+A model id reaches WaveSpeed only when it is, character for character, one the app offers;
+every path the client builds is made of plain segments, so no value (a model id, a task id)
+can make a request reach another path on the API host; and the owner's key is never spent on
+a run whose price cannot be known, since a cap cannot hold what it cannot price.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import httpx
+import pytest
+from conftest import UIs, form, make_image
+
+from playground.emulator import RunningEmulator
+from playground.flow import generation
+from playground.flow.generation import (
+    DurationStats,
+    ImageInput,
+    Pacer,
+    RunContext,
+    RunRecord,
+    Stage,
+    UploadCache,
+)
+from playground.flow.session import Session
+from playground.model import seedance
+from playground.model.form import Form
+from playground.model.seedance import SeedanceRequest
+from playground.ui.handlers import Handlers
+from wavespeed_client import BadRequestError, InvalidIdentifier, WaveSpeedClient, model_path
+
+OWNER_KEY = "sk-OWNER-0c4f"
+PRO_1080P = "bytedance/seedance-v1-pro-i2v-1080p"
+# The same model as the app offers it, spelled so that a URL normaliser would still reach it
+# while a price table keyed by the exact id would not find it.
+RESPELLED = [
+    "bytedance/./seedance-v1-pro-i2v-1080p",
+    "bytedance/seedance-v1-pro-i2v-1080p/",
+    "/bytedance/seedance-v1-pro-i2v-1080p",
+    "bytedance//seedance-v1-pro-i2v-1080p",
+    " bytedance/seedance-v1-pro-i2v-1080p",
+    "bytedance/seedance-v1-pro-i2v-1080p\n",
+    "Bytedance/Seedance-v1-pro-i2v-1080p",
+    "bytedance/seedance-v1-pro-i2v-1080p?x=1",
+]
+STEERING = [
+    "a/../../../api/v3/balance",
+    "bytedance/../../predictions/abc/result",
+    "bytedance/%2e%2e/%2e%2e/balance",
+    "bytedance/..",
+    "bytedance/seedance\\..\\x",
+    "bytedance/seedance#frag",
+    "bytedance/séedance",
+]
+
+
+@pytest.fixture
+def start_image(tmp_path: Path) -> Path:
+    return make_image(tmp_path / "start.png", (640, 360))
+
+
+@pytest.fixture
+def demo_key(env: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
+    """A public server spending the owner's key within $1 a day, as a Space would."""
+    emulator.config.api_keys = frozenset({OWNER_KEY})
+    for name, value in {
+        "PLAYGROUND_SHARED": "1",
+        "PLAYGROUND_DAILY_USD": "1",
+        "PLAYGROUND_MAX_DURATION": "5",
+        "PLAYGROUND_RUNS_PER_SESSION": "50",
+        "PLAYGROUND_RUNS_PER_HOUR": "50",
+        "WAVESPEED_API_KEY": OWNER_KEY,
+        "WAVESPEED_BASE_URL": emulator.base_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+async def drive(ui: Handlers, session: Session, image: Path, **overrides: Any) -> list[tuple]:
+    inputs = form(image) | overrides
+    return [out async for out in ui.generate(**inputs, session=session)]
+
+
+# ---------------------------------------------------------------- the client's paths
+
+
+@pytest.mark.parametrize("model", [*RESPELLED[:4], *STEERING, "", "bytedance", "a/b/c/d/e"])
+async def test_a_model_id_that_is_not_plain_path_segments_is_never_sent(model: str) -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    async with WaveSpeedClient("k", base_url="https://api.test", transport=transport) as ws:
+        with pytest.raises(InvalidIdentifier, match="not a WaveSpeed model id"):
+            await ws.submit(model, {"prompt": "x"})
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    "model", [seedance.DEFAULT_MODEL, PRO_1080P, "bytedance/seedance-2.0/image-to-video"]
+)
+def test_real_model_ids_map_to_their_own_path(model: str) -> None:
+    assert model_path(model) == f"/api/v3/{model}"
+
+
+@pytest.mark.parametrize("task_id", ["../balance", "a/b", "x/../../y", "", ".", "id?x=1"])
+async def test_a_task_id_that_is_not_one_plain_segment_is_never_polled(task_id: str) -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    async with WaveSpeedClient("k", base_url="https://api.test", transport=transport) as ws:
+        with pytest.raises(InvalidIdentifier, match="not a task id"):
+            await ws.get(task_id)
+    assert sent == []
+
+
+# ---------------------------------------------------------------- the form
+
+
+@pytest.mark.parametrize("model", [*RESPELLED, *STEERING])
+def test_only_a_model_the_app_offers_is_accepted_as_spelled(model: str) -> None:
+    with pytest.raises(seedance.InvalidRequest) as info:
+        Form.of(model, image="start.png").request(seedance.DEFAULT_MODEL)
+    message = str(info.value)
+    assert "is not offered here" in message and PRO_1080P in message
+
+
+def test_the_owners_own_model_setting_is_offered_too() -> None:
+    request = Form.of("", image="start.png").request("someone/new-model")
+    assert request.model == "someone/new-model"
+    assert Form.of(PRO_1080P, image="start.png").request("someone/new-model").model == PRO_1080P
+
+
+# ---------------------------------------------------------------- the owner's key on a Space
+
+
+async def test_a_respelled_model_cannot_slip_past_the_cap_on_the_owners_key(
+    demo_key: Path, emulator: RunningEmulator, start_image: Path, uis: UIs
+) -> None:
+    """Spelled otherwise, a model once had no price, so its hold was $0 and the cap never
+    filled, while the request still reached the paid model."""
+    ui = uis()
+    for model in RESPELLED:
+        with pytest.raises(gr.Error) as info:
+            await drive(ui, ui.service.new_session(), start_image, model=model, duration=5)
+        assert "is not offered here" in info.value.message, model
+    assert emulator.stats()["uploads"] == emulator.stats()["submits"] == 0
+    assert ui.service.store.list() == []
+    assert "$1.00 of $1.00 left today" in ui.backend_banner(ui.service.new_session())
+
+
+async def test_the_cap_holds_for_the_dearest_model_spelled_right(
+    demo_key: Path, emulator: RunningEmulator, start_image: Path, uis: UIs
+) -> None:
+    ui = uis()
+    assert seedance.price_usd(PRO_1080P, 5) == pytest.approx(0.75)  # one fits in $1, two do not
+    (_, record, _) = (
+        await drive(ui, ui.service.new_session(), start_image, model=PRO_1080P, duration=5)
+    )[-1]
+    assert record["cost_usd"] == pytest.approx(0.75)
+    with pytest.raises(gr.Error, match=r"spent its \$1\.00 for today"):
+        await drive(ui, ui.service.new_session(), start_image, model=PRO_1080P, duration=5)
+    assert emulator.stats()["submits"] == 1
+
+
+async def test_the_owners_key_is_not_spent_on_a_model_without_a_price(
+    demo_key: Path,
+    emulator: RunningEmulator,
+    start_image: Path,
+    uis: UIs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEEDANCE_MODEL", "someone/new-model")
+    ui = uis()
+    with pytest.raises(gr.Error) as info:
+        await drive(ui, ui.service.new_session(), start_image, model="")
+    assert "price is not known" in info.value.message
+    assert "your own WaveSpeed key" in info.value.message
+    assert emulator.stats()["uploads"] == emulator.stats()["submits"] == 0
+
+
+# ---------------------------------------------------------------- pacing
+
+
+async def test_a_refused_submit_uses_no_slot_of_the_accounts_rate_limit(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Two refused submits on a bronze account (2 a minute) once stalled the next visitor
+    for a minute: a request the API refuses creates no task and counts toward no limit."""
+    image = ImageInput(data=make_image(tmp_path / "s.png", (640, 360)).read_bytes())
+    pacer = Pacer(2)
+    async with WaveSpeedClient("k", base_url=emulator.base_url) as client:
+        ctx = RunContext(
+            client=client,
+            uploads=UploadCache(),
+            output_dir=tmp_path,
+            stats=DurationStats(),
+            backend="emulator",
+            pacer=pacer,
+        )
+        unknown = SeedanceRequest(image="s.png", model="bytedance/seedance-v9-ultra", duration=2)
+        for _ in range(2):
+            with pytest.raises(BadRequestError):
+                async for _item in generation.run(ctx, unknown, image, None):
+                    pass
+        assert pacer.delay() == 0  # both slots are free again
+        good = SeedanceRequest(image="s.png", duration=2)
+        stages = [item async for item in generation.run(ctx, good, image, None)]
+    assert Stage.RATE_LIMITED not in [getattr(s, "stage", None) for s in stages]
+    assert isinstance(stages[-1], RunRecord) and stages[-1].status == "completed"
