@@ -68,3 +68,20 @@ class NotFound(PlaygroundError):
     """A run, storyboard or selection that is not (or no longer) there for this visitor."""
 
     title = "Nothing to show"
+
+
+class RunContinues(PlaygroundError):
+    """A run the API accepted could not be followed to its end here (WaveSpeed stopped
+    answering, the disk is full...): it is safe, finished in the background, and will
+    appear in History. Never "try again" for a task that exists: that would pay twice."""
+
+    title = "Your run is safe"
+
+    def __init__(self, task_ids: list[str], what_happened: str) -> None:
+        tasks = ", ".join(task_ids)
+        super().__init__(
+            f"Your run (task {tasks}) is safe: {what_happened}. It keeps being followed in the "
+            "background and will appear in History when done; there is no need to generate "
+            "it again."
+        )
+        self.task_ids = task_ids

@@ -326,8 +326,10 @@ async def run(
         except WaveSpeedError as exc:
             # Answered with an error, or never sent: no task, so no slot used. Only an
             # unknown outcome may have made one.
-            if pacer is not None and slot is not None and not isinstance(
-                exc, SubmissionOutcomeUnknown
+            if (
+                pacer is not None
+                and slot is not None
+                and not isinstance(exc, SubmissionOutcomeUnknown)
             ):
                 pacer.refund(slot)
             # 429 means "not accepted": safe to send again once the window has passed.
@@ -349,20 +351,26 @@ async def run(
         timings=timings,
     )
     record.video_path = str(ctx.output_dir / output_name(record))
-    # Kept before the first save (a few ms), so even a run cut short knows its images.
+    await _save(ctx.on_save, record)  # the task id first, before any file: nothing is lost
+    # Then the images beside it (a few ms); the record's next save names them.
     await asyncio.to_thread(_keep_inputs, record, start, end)
-    await _save(ctx.on_save, record)
 
-    async for item in follow_to_end(
-        client,
-        record,
-        stats=ctx.stats,
-        on_save=ctx.on_save,
-        deadline_s=ctx.deadline_s,
-        t0=t0,
-        started_at=t_submit,
-    ):
-        yield item
+    try:
+        async for item in follow_to_end(
+            client,
+            record,
+            stats=ctx.stats,
+            on_save=ctx.on_save,
+            deadline_s=ctx.deadline_s,
+            t0=t0,
+            started_at=t_submit,
+        ):
+            yield item
+    except (WaveSpeedError, OSError) as exc:
+        # After acceptance every failure names its task, so the caller can hand it on.
+        if getattr(exc, "task_id", None) is None:
+            exc.task_id = record.id  # type: ignore[union-attr]
+        raise
 
 
 async def follow_to_end(
@@ -433,15 +441,19 @@ async def _save(on_save: OnSave | None, record: RunRecord) -> None:
 
 
 def _keep_inputs(record: RunRecord, start: ImageInput, end: ImageInput | None) -> None:
-    """Keep the input images beside the video, so a run can be repeated after the API
-    has forgotten its uploads (7 days)."""
+    """Keep the input images beside the video, so a run can be repeated after the API has
+    forgotten its uploads (7 days). Best effort: a full disk must not cost an accepted run
+    (its images are then not kept)."""
     stem = Path(record.video_path or "").with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for image, suffix in ((start, "start"), (end, "end")):
-        if image is not None and image.data:
-            path = stem.with_name(f"{stem.name}_{suffix}.jpg")
-            path.write_bytes(image.data)
-            record.input_files[suffix] = str(path)
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for image, suffix in ((start, "start"), (end, "end")):
+            if image is not None and image.data:
+                path = stem.with_name(f"{stem.name}_{suffix}.jpg")
+                path.write_bytes(image.data)
+                record.input_files[suffix] = str(path)
+    except OSError as exc:
+        log.warning("task %s: its input images were not kept: %s", record.id, exc)
 
 
 def _thumbnail(video: Path) -> Path | None:

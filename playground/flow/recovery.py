@@ -9,30 +9,47 @@ into the data directory and the record in history completed (or marked failed).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 
 from playground.flow import generation
 from playground.model.status import RunStatus
 from playground.store import RunStore
-from wavespeed_client import TaskFailed, WaveSpeedClient, WaveSpeedError
+from wavespeed_client import AuthenticationError, TaskFailed, WaveSpeedClient, WaveSpeedError
 
 log = logging.getLogger(__name__)
 
-# A task nobody watches may queue for a long time on a busy account; after this it is left
-# unfinished in history (and retried at the next start) rather than polled forever.
+# One wait for a task nobody watches; past it (a long queue on a busy account) the worker
+# asks again after a pause, like after any other failure.
 BACKGROUND_DEADLINE_S = 60 * 60.0
+# WaveSpeed keeps a task and its outputs for 7 days: until then it is worth asking about.
+RETENTION_S = 7 * 24 * 3600.0
+# After a failure (5xx, no connection, a timeout, a full disk) the worker asks again after
+# this long, doubling up to RETRY_MAX_S: an outage of minutes costs a few requests.
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 300.0
 
 ClientFactory = Callable[[], WaveSpeedClient]
 
 
 class Recovery:
-    def __init__(self, store: RunStore, stats: generation.DurationStats) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        stats: generation.DurationStats,
+        *,
+        retry_first_s: float | None = None,
+        retry_max_s: float | None = None,
+    ) -> None:
         self.store = store
         self.stats = stats
+        self.retry_first_s = RETRY_FIRST_S if retry_first_s is None else retry_first_s
+        self.retry_max_s = RETRY_MAX_S if retry_max_s is None else retry_max_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="recovery", daemon=True)
         self._thread.start()
@@ -70,20 +87,37 @@ class Recovery:
 
         try:
             async with make_client() as client:
-                async for item in generation.follow_to_end(
-                    client,
-                    record,
-                    stats=self.stats,
-                    on_save=save,
-                    deadline_s=BACKGROUND_DEADLINE_S,
-                ):
-                    if isinstance(item, generation.RunRecord):
-                        log.info("task %s finished in the background", record.id)
-        except TaskFailed:
-            log.info("task %s failed; its record says why", record.id)
-        except WaveSpeedError as exc:
-            # Left unfinished in history: the next start tries again.
-            log.warning("task %s could not be finished now: %s", record.id, exc)
+                for attempt in itertools.count():
+                    try:
+                        async for item in generation.follow_to_end(
+                            client,
+                            record,
+                            stats=self.stats,
+                            on_save=save,
+                            deadline_s=BACKGROUND_DEADLINE_S,
+                        ):
+                            if isinstance(item, generation.RunRecord):
+                                log.info("task %s finished in the background", record.id)
+                        return record
+                    except TaskFailed:
+                        log.info("task %s failed; its record says why", record.id)
+                        return record
+                    except AuthenticationError as exc:
+                        # This key cannot ask any more: the next start may, with the owner's.
+                        log.warning("task %s cannot be polled now: %s", record.id, exc)
+                        return record
+                    except (WaveSpeedError, OSError) as exc:
+                        if _past_retention(record):
+                            log.warning("task %s: gave up after 7 days: %s", record.id, exc)
+                            return record
+                        delay = min(self.retry_max_s, self.retry_first_s * 2**attempt)
+                        log.warning(
+                            "task %s not finished yet (%s); asking again in %.0f s",
+                            record.id,
+                            exc,
+                            delay,
+                        )
+                        await asyncio.sleep(delay)
         finally:
             with self._lock:
                 self._active.discard(record.id)
@@ -141,3 +175,12 @@ def resume_unfinished(
     if resumed:
         log.info("resuming %d unfinished task(s) from history", len(resumed))
     return resumed
+
+
+def _past_retention(record: generation.RunRecord) -> bool:
+    """Whether WaveSpeed has forgotten the task by now (7 days after it was accepted)."""
+    try:
+        created = datetime.fromisoformat(record.created_at)
+    except ValueError:
+        return False
+    return (datetime.now(UTC) - created).total_seconds() > RETENTION_S

@@ -28,6 +28,7 @@ from playground.errors import (
     InvalidRequest,
     NotFound,
     QuotaExceeded,
+    RunContinues,
     SignInRequired,
 )
 from playground.flow import generation
@@ -45,7 +46,7 @@ from playground.settings import Settings
 from playground.store import RunStore, StoredRun
 from playground.store.history import DATABASE, LOCAL_ACCOUNT, History
 from playground.store.quotas import Hold, Quota
-from wavespeed_client import TaskTimeout
+from wavespeed_client import APIConnectionError, APIStatusError, TaskFailed, TaskTimeout
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +109,15 @@ class _Ledger:
     session: Session
     route: Route
     hold: Hold | None = None
-    _accepted: set[str] = field(default_factory=set)
+    accepted: set[str] = field(default_factory=set)  # the tasks the API accepted
 
     def __call__(self, record: RunRecord) -> None:
         self.session.track(record, self.route)
         self.playground.record(self.session, self.route, record)
-        if self.hold is not None and record.id not in self._accepted:
-            self._accepted.add(record.id)
-            self.hold.accepted(record.cost_usd or 0.0)
+        if record.id not in self.accepted:
+            self.accepted.add(record.id)
+            if self.hold is not None:
+                self.hold.accepted(record.cost_usd or 0.0)
 
 
 def sign_in_message(oauth: bool) -> str:
@@ -255,20 +257,24 @@ class Playground:
             raise ImageError(f"The {IMAGE_NAMES[name]} URL: {exc}") from None
 
     async def generate(self, run: PreparedRun) -> AsyncIterator[Progress | RunRecord]:
-        """One run: progress, then its record. A wait that times out goes on in recovery."""
+        """One run: progress, then its record. Once the API has accepted it, a run nobody
+        can follow here any more (WaveSpeed stopped answering, a full disk, a timeout, a
+        reload or a closed tab) goes on in recovery: nothing paid is lost."""
         with self._spending(run, runs=1) as ledger:
+            ctx = self._context(run, ledger)
             try:
-                async for item in generation.run(
-                    self._context(run, ledger), run.request, run.start, run.end
-                ):
-                    yield item
-            except TaskTimeout as exc:
-                log.warning("generation timed out: %s", exc)
-                self._hand_over(run.session, exc.task_id)
-                raise
+                async with contextlib.aclosing(
+                    generation.run(ctx, run.request, run.start, run.end)
+                ) as items:
+                    async for item in items:
+                        yield item
             except Exception as exc:
                 log.warning("generation failed: %s", exc)
-                raise
+                if (failure := self._after(run.session, exc)) is exc:
+                    raise
+                raise failure from exc
+            finally:
+                self._hand_over_all(run.session, ledger)  # nobody waits for it any more
 
     def variations(
         self, run: PreparedRun, count: object, variants: str | None
@@ -286,20 +292,22 @@ class Playground:
         """Several runs at once, each failing alone; the images go up once for all."""
         with self._spending(run, runs=len(requests)) as ledger:
             ctx = self._context(run, ledger)
-            async for index, item in generation.run_many(ctx, requests, run.start, run.end):
-                if isinstance(item, TaskTimeout):
-                    self._hand_over(run.session, item.task_id)
-                if isinstance(item, Exception):
-                    log.warning("variation %d failed: %s", index + 1, item)
-                yield index, item
+            try:
+                async for index, item in generation.run_many(ctx, requests, run.start, run.end):
+                    if isinstance(item, Exception):
+                        log.warning("variation %d failed: %s", index + 1, item)
+                        item = self._after(run.session, item)
+                    yield index, item
+            finally:
+                self._hand_over_all(run.session, ledger)
 
     def cancel(self, session: Session) -> list[str]:
         """Stop waiting. The tasks keep running on the server and may be billed, so they
         are finished in the background and land in History. Returns their ids."""
-        waiting = list(session.pending)
-        for task_id in waiting:
-            self._hand_over(session, task_id)
-        return waiting
+        handed = [task_id for task_id in list(session.pending) if self._hand_over(session, task_id)]
+        handed += [task_id for task_id in session.abandoned if task_id not in handed]
+        session.abandoned.clear()
+        return handed
 
     def record(self, session: Session, route: Route, record: RunRecord) -> None:
         """Save a run's record as it is now (the ledger calls this at every change)."""
@@ -345,16 +353,32 @@ class Playground:
             ledger.hold = hold
             yield ledger
 
-    def _hand_over(self, session: Session, task_id: str | None) -> None:
+    def _after(self, session: Session, exc: Exception) -> Exception:
+        """What a failure means once a task may exist: a task the API accepted and did not
+        fail is handed to recovery, and the person is told it is safe, not to try again."""
+        task_id = getattr(exc, "task_id", None)
+        if isinstance(exc, TaskFailed) or not self._hand_over(session, task_id):
+            return exc
+        if isinstance(exc, TaskTimeout):
+            return exc
+        return RunContinues([str(task_id)], _interruption(exc))
+
+    def _hand_over_all(self, session: Session, ledger: _Ledger) -> None:
+        """A run's generator closed (done, cancelled, or its tab gone): whatever it accepted
+        and nobody follows now goes on in recovery."""
+        session.abandoned += [t for t in sorted(ledger.accepted) if self._hand_over(session, t)]
+
+    def _hand_over(self, session: Session, task_id: str | None) -> bool:
         """Nobody waits any more, but the task may still complete and be billed: recovery
-        finishes it, downloads its video and completes its record."""
+        finishes it, downloads its video and completes its record. Whether it was handed."""
         pending = session.pending.pop(task_id, None) if task_id else None
         if pending is None:
-            return
+            return False
         record, route = pending
         self.recovery.adopt(
             route.new_client, record, account=self.account_of(session), resumable=route.resumable
         )
+        return True
 
     # ------------------------------------------------------------------ the library
 
@@ -446,6 +470,18 @@ class Playground:
     def _add_shot(session: Session, run_id: str) -> None:
         if run_id not in session.storyboard:
             session.storyboard.append(run_id)
+
+
+def _interruption(exc: Exception) -> str:
+    """What stopped the wait for an accepted run, in a few words (its own message may say
+    "try again", which is wrong for a task that exists)."""
+    if isinstance(exc, APIStatusError):
+        return f"WaveSpeed answered with an error (HTTP {exc.status_code}) while it ran"
+    if isinstance(exc, APIConnectionError):
+        return "WaveSpeed could not be reached while it ran"
+    if isinstance(exc, OSError):
+        return f"this server could not save it just now ({exc.strerror or exc})"
+    return f"following it was interrupted ({type(exc).__name__})"
 
 
 def prompt_lines(text: str | None) -> list[str]:

@@ -35,6 +35,9 @@ class Session:
     uploads: UploadCache = field(default_factory=UploadCache)
     # accepted, unfinished runs, with the route each was sent by
     pending: dict[str, tuple[RunRecord, Route]] = field(default_factory=dict)
+    # handed to recovery because nobody waited any more (a cancelled event, a closed tab),
+    # until Cancel tells the person they may still finish and be billed
+    abandoned: list[str] = field(default_factory=list)
     last_seed: int | None = None
     storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
 

@@ -8,6 +8,7 @@ and shown as a sentence too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -83,8 +84,10 @@ def shown(fn: F) -> F:
         @functools.wraps(fn)
         async def stream(*args: Any, **kwargs: Any) -> Any:
             try:
-                async for item in fn(*args, **kwargs):
-                    yield item
+                # Closed when this is (a reload, a closed tab), so the run below hears of it.
+                async with contextlib.aclosing(fn(*args, **kwargs)) as items:
+                    async for item in items:
+                        yield item
             except gr.Error:
                 raise
             except Exception as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.errors import ImageError, NotFound
+from playground.errors import ImageError, NotFound, RunContinues
 from playground.flow.generation import Progress, RunRecord
 from playground.flow.service import Playground, PreparedRun, prompt_lines
 from playground.flow.session import Session
@@ -110,7 +110,7 @@ class Handlers:
                     yield item.video_path, item.to_json(), views.status_html(done, "ok")
                 elif line := reporter.progress(item):
                     yield gr.skip(), gr.skip(), line
-        except (WaveSpeedError, ImageError) as exc:  # the run went wrong on its way
+        except (WaveSpeedError, ImageError, RunContinues) as exc:  # on its way
             if line := reporter.failed(errors.describe(exc)):
                 yield gr.skip(), gr.skip(), line
             raise
