@@ -551,6 +551,11 @@ def test_uploads_are_capped_in_size(space: LaunchedApp) -> None:
     assert response.status_code == 413, (response.status_code, response.text[:200])
 
 
+def test_strangers_uploads_are_cleaned_from_the_cache_within_the_hour(space: LaunchedApp) -> None:
+    every, older_than = space.demo.delete_cache
+    assert every <= 900 and older_than <= 3600
+
+
 # ---------------------------------------------------------------- the canary key
 
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -80,6 +80,7 @@ class Standing:
     quota_left: str = ""  # on the owner's key of a public server: what is left
     signed_in: bool = False
     sign_in_message: str = ""
+    store_damaged: str = ""  # the history was damaged at start: what became of it
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,24 @@ class Playground:
         session.use_key(key)
 
     def standing(self, session: Session) -> Standing:
+        standing = self._standing(session)
+        if (aside := self.store.damaged) is not None:
+            standing = replace(
+                standing,
+                store_damaged=(
+                    f"The run history was damaged and has been kept as {aside.name} beside "
+                    "the outputs; History starts afresh"
+                    + (
+                        ", and this demo's key rests for the rest of the day (UTC)"
+                        if self.quota
+                        else ""
+                    )
+                    + "."
+                ),
+            )
+        return standing
+
+    def _standing(self, session: Session) -> Standing:
         if session.offline:
             return Standing("offline")
         if session.api_key:

@@ -9,12 +9,18 @@ reservations are held in process memory: replicas would keep those in the store 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from playground.store.history import StoredRun
 
 
 class RunStore(Protocol):
+    # Set when the store found itself damaged at this start and began afresh: where the
+    # damaged one was kept, and when. Its runs cannot be counted, so quotas assume the worst.
+    damaged: Path | None
+    damaged_at: datetime | None
+
     def save(self, record: dict[str, Any], *, account: str, resumable: bool) -> None: ...
 
     def get(self, run_id: str, *, account: str | None = None) -> StoredRun | None: ...

@@ -15,6 +15,7 @@ The `owner` column holds the run's account (a signed-in user, a session, or "loc
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from playground.model.status import FINISHED, RunStatus
+
+log = logging.getLogger(__name__)
 
 LOCAL_ACCOUNT = "local"
 
@@ -74,8 +77,45 @@ class History:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        # Where a damaged database was moved aside at this start, if it was; when.
+        self.damaged: Path | None = None
+        self.damaged_at: datetime | None = None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._move_aside(str(exc))
+            self._open()
+
+    def _open(self) -> None:
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # This app never leaves an empty database: a file cut to nothing (a full disk,
+            # a bad copy) would otherwise read as "nothing spent today".
+            raise sqlite3.DatabaseError("the file is empty")
+        db = self._connection()
+        (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+        db.executescript(_SCHEMA)
         self._migrate()
+
+    def _move_aside(self, why: str) -> None:
+        """Keep a damaged database (never delete it: it holds what was paid) under a new
+        name, with its WAL companions, and start afresh."""
+        self.close()
+        stamp = datetime.now(UTC)
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp:%Y%m%dT%H%M%SZ}")
+        for companion in ("", "-wal", "-shm", "-journal"):
+            source = Path(f"{self.path}{companion}")
+            if source.exists():
+                source.rename(f"{aside}{companion}")
+        self.damaged, self.damaged_at = aside, stamp
+        log.error(
+            "history database %s was damaged (%s): moved aside to %s and started afresh; "
+            "today's spend counts as the whole daily cap",
+            self.path,
+            why,
+            aside.name,
+        )
 
     def _migrate(self) -> None:
         """Bring a database made by an older version up to _SCHEMA. In one write

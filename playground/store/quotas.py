@@ -86,11 +86,16 @@ class Quota:
             )
             held_own = _Held(**vars(self._held.get(account, _Held())))
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        day_usd = self.store.spent(since=day_start, resumable=True) + held_all.usd
+        damaged_at = self.store.damaged_at
+        if damaged_at is not None and damaged_at >= day_start:
+            # Today's spend was in the damaged store and cannot be read: count it as all of it.
+            day_usd = max(day_usd, self.limits.daily_usd)
         return Usage(
             session_runs=self.store.count_runs(account=account, resumable=True) + held_own.runs,
             hour_runs=self.store.count_runs(since=now - timedelta(hours=1), resumable=True)
             + held_all.runs,
-            day_usd=self.store.spent(since=day_start, resumable=True) + held_all.usd,
+            day_usd=day_usd,
         )
 
     def left(self, account: str) -> str:

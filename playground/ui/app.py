@@ -21,12 +21,18 @@ MAX_UPLOAD = "40mb"
 # gigabytes on a busy Space (docs/ARCHITECTURE.md). An evicted visitor goes on in a fresh
 # session, as after a reload; no run is lost.
 MAX_SESSIONS = 1000
+# Gradio's upload cache, cleaned by age ((every, older than) in seconds): on a public server
+# strangers' uploads must not fill the disk for everyone; kept inputs live beside the
+# outputs, so nothing of a run is lost with them. Locally, a day.
+UPLOAD_CACHE_SHARED = (600, 3600)
+UPLOAD_CACHE_LOCAL = (86400, 86400)
 
 
 def build_demo(service: Playground) -> gr.Blocks:
     """The Blocks app over `service`; nothing here looks process state up by itself."""
     handlers = Handlers(service)
-    with gr.Blocks(title="Seedance Playground") as demo:
+    cache = UPLOAD_CACHE_SHARED if service.settings.shared else UPLOAD_CACHE_LOCAL
+    with gr.Blocks(title="Seedance Playground", delete_cache=cache) as demo:
         # A value, not a callable: a callable State would add a public API endpoint.
         session = gr.State(service.new_session())
         gr.HTML(layout.TITLE)

@@ -157,6 +157,8 @@ def banner(standing: Standing) -> str:
             "switch to Offline.",
         ),
     }.get(standing.kind) or _owner_banner(standing)
+    if standing.store_damaged:
+        kind, text = "warn", f"<b>{html.escape(standing.store_damaged)}</b> {text}"
     return f"<div class='banner {kind}'><span class='dot'></span><span>{text}</span></div>"
 
 
