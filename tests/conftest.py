@@ -143,6 +143,21 @@ def live(
     return env
 
 
+def public_server(
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: emulator_module.RunningEmulator,
+    owner_key: str,
+    **settings: str,
+) -> None:
+    """A shared server (as a Space is) spending `owner_key` on the emulator within the
+    PLAYGROUND_* `settings` given (names without the prefix: DAILY_USD="1")."""
+    monkeypatch.setenv("PLAYGROUND_SHARED", "1")
+    monkeypatch.setenv("WAVESPEED_API_KEY", owner_key)
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.base_url)
+    for name, value in settings.items():
+        monkeypatch.setenv(f"PLAYGROUND_{name}", value)
+
+
 def build_ui() -> Handlers:
     """The page's handlers over a service built from the environment as it is now (as
     `main()` builds them); close it with `ui.service.close()`."""

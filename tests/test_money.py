@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from conftest import UIs, form, make_image
+from conftest import UIs, form, make_image, public_server
 
 from playground.emulator import RunningEmulator
 from playground.flow import generation
@@ -68,16 +68,8 @@ def start_image(tmp_path: Path) -> Path:
 def demo_key(env: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
     """A public server spending the owner's key within $1 a day, as a Space would."""
     emulator.config.api_keys = frozenset({OWNER_KEY})
-    for name, value in {
-        "PLAYGROUND_SHARED": "1",
-        "PLAYGROUND_DAILY_USD": "1",
-        "PLAYGROUND_MAX_DURATION": "5",
-        "PLAYGROUND_RUNS_PER_SESSION": "50",
-        "PLAYGROUND_RUNS_PER_HOUR": "50",
-        "WAVESPEED_API_KEY": OWNER_KEY,
-        "WAVESPEED_BASE_URL": emulator.base_url,
-    }.items():
-        monkeypatch.setenv(name, value)
+    limits = dict(DAILY_USD="1", MAX_DURATION="5", RUNS_PER_SESSION="50", RUNS_PER_HOUR="50")
+    public_server(monkeypatch, emulator, OWNER_KEY, **limits)
     return env
 
 

@@ -22,7 +22,16 @@ from urllib.parse import quote
 import gradio as gr
 import httpx
 import pytest
-from conftest import LaunchedApp, UIs, form, launch_app, make_image, page_values, select
+from conftest import (
+    LaunchedApp,
+    UIs,
+    form,
+    launch_app,
+    make_image,
+    page_values,
+    public_server,
+    select,
+)
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
@@ -356,14 +365,7 @@ async def drive(ui: Handlers, session: Session, image: Path, **overrides: Any) -
 def demo_key(env: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
     """A shared server spending the owner's (canary) key within $0.20 a day, 1 run each."""
     emulator.config.api_keys = frozenset({CANARY, VISITOR_KEY})
-    for name, value in {
-        "PLAYGROUND_SHARED": "1",
-        "PLAYGROUND_DAILY_USD": "0.2",
-        "PLAYGROUND_RUNS_PER_SESSION": "1",
-        "WAVESPEED_API_KEY": CANARY,
-        "WAVESPEED_BASE_URL": emulator.base_url,
-    }.items():
-        monkeypatch.setenv(name, value)
+    public_server(monkeypatch, emulator, CANARY, DAILY_USD="0.2", RUNS_PER_SESSION="1")
     return env
 
 
@@ -452,7 +454,7 @@ def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterat
         yield space
 
 
-def owner_of(video_path: str, data_dir: Path) -> str:
+def session_id_of(video_path: str, data_dir: Path) -> str:
     relative = Path(video_path).resolve().relative_to(data_dir.resolve())
     assert relative.parts[0] == "visitors", relative
     return relative.parts[1]
@@ -461,22 +463,24 @@ def owner_of(video_path: str, data_dir: Path) -> str:
 def test_each_visitors_files_are_under_their_own_unguessable_folder(space: LaunchedApp) -> None:
     _, record_a, _ = space.generate(space.client(), seed=11)
     _, record_b, _ = space.generate(space.client(), seed=22)
-    owner_a, owner_b = (owner_of(r["video_path"], space.data_dir) for r in (record_a, record_b))
-    assert owner_a != owner_b
-    for owner in (owner_a, owner_b):
-        assert re.fullmatch(r"[0-9a-f]{32}", owner), owner  # a uuid4: 122 random bits
+    folder_a, folder_b = (
+        session_id_of(r["video_path"], space.data_dir) for r in (record_a, record_b)
+    )
+    assert folder_a != folder_b
+    for folder in (folder_a, folder_b):
+        assert re.fullmatch(r"[0-9a-f]{32}", folder), folder  # a uuid4: 122 random bits
     for path in (record_a.get("input_files") or {}).values():
         if path:
-            assert owner_of(path, space.data_dir) == owner_a
+            assert session_id_of(path, space.data_dir) == folder_a
     stored = space.service.store.get(record_a["id"])
-    assert stored is not None and stored.account == owner_a
+    assert stored is not None and stored.account == folder_a
 
 
 def test_another_visitor_cannot_see_delete_or_compare_my_runs(space: LaunchedApp) -> None:
     client = space.client()
     _, first, _ = space.generate(client, seed=31)
     _, second, _ = space.generate(client, seed=32)
-    alice = Session(id=owner_of(first["video_path"], space.data_dir))
+    alice = Session(id=session_id_of(first["video_path"], space.data_dir))
     bob = Session()
     ui = Handlers(space.service)
     ids = [first["id"], second["id"]]
@@ -615,7 +619,7 @@ def test_the_owners_key_never_leaves_the_server(
         assert CANARY.encode() not in download.content
     # the snippets, however they are asked for
     request = gr.Request(headers={"host": "space.example"})  # type: ignore[call-arg]
-    mine = Session(id=owner_of(record["video_path"], space.data_dir))  # whose run it is
+    mine = Session(id=session_id_of(record["video_path"], space.data_dir))  # whose run it is
     for snippet in Handlers(space.service).copy_as_code(record, mine, request):
         places["snippet"] = places.get("snippet", "") + snippet
     assert "WAVESPEED_API_KEY" in places["snippet"]
