@@ -236,6 +236,25 @@ class LaunchedApp:
         return httpx.get(self.url + path, timeout=10)
 
 
+def patient_url_ok(url: str, deadline_s: float = 30.0) -> bool:
+    """Gradio's launch check that its own server answers, with patience: Gradio gives up on
+    the first HEAD slower than 3 s, which a busy 2-core machine (an MCP server starting, the
+    emulator rendering) can take; the launch then fails as if localhost were unreachable."""
+    import time
+
+    import httpx
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            if httpx.head(url, timeout=10).status_code in (200, 401, 301, 302, 303, 307, 308):
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 @contextlib.contextmanager
 def launch_app(
     root: Path,
@@ -278,6 +297,7 @@ def launch_app(
         }
         for name, value in (defaults | env).items():
             mp.setenv(name, value)
+        mp.setattr("gradio.networking.url_ok", patient_url_ok)
         data_dir.mkdir(parents=True, exist_ok=True)
         if prepare is not None:
             prepare(mp)

@@ -202,3 +202,28 @@ async def test_a_refused_submit_uses_no_slot_of_the_accounts_rate_limit(
         stages = [item async for item in generation.run(ctx, good, image, None)]
     assert Stage.RATE_LIMITED not in [getattr(s, "stage", None) for s in stages]
     assert isinstance(stages[-1], RunRecord) and stages[-1].status == "completed"
+
+
+# ---------------------------------------------------------------- unknown outcomes
+
+
+async def test_a_submit_with_no_answer_counts_as_billed_and_is_recorded(
+    demo_key: Path, emulator: RunningEmulator, start_image: Path, uis: UIs
+) -> None:
+    """The connection dropped after the request went out: a task may exist and be billed.
+    It once released its hold and left no row; now every cap counts it and History says
+    what to do."""
+    ui = uis()
+    session = ui.service.new_session()
+    emulator.config.faults.drop_after_accept = 1
+    with pytest.raises(gr.Error) as info:
+        await drive(ui, session, start_image, model=PRO_1080P, duration=5)
+    assert info.value.title == "Outcome unknown"
+    assert "dashboard" in info.value.message and "History" in info.value.message
+    (run,) = ui.service.store.list()
+    assert run.status == "outcome_unknown" and run.record["cost_usd"] == pytest.approx(0.75)
+    assert run.record["inputs"]["duration"] == 5 and "dashboard" in run.record["error"]
+    assert session.pending == {}
+    assert "$0.25 of $1.00 left today" in ui.backend_banner(ui.service.new_session())
+    with pytest.raises(gr.Error, match=r"spent its \$1\.00 for today"):
+        await drive(ui, ui.service.new_session(), start_image, model=PRO_1080P, duration=5)

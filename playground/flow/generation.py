@@ -15,6 +15,7 @@ import logging
 import os
 import statistics
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -326,30 +327,18 @@ async def run(
         except WaveSpeedError as exc:
             # Answered with an error, or never sent: no task, so no slot used. Only an
             # unknown outcome may have made one.
-            if (
-                pacer is not None
-                and slot is not None
-                and not isinstance(exc, SubmissionOutcomeUnknown)
-            ):
+            if isinstance(exc, SubmissionOutcomeUnknown):
+                # A task may exist and be billed: it is recorded (and counted) as such.
+                await _save(ctx.on_save, _unknown_outcome(ctx, request, timings, exc))
+                raise
+            if pacer is not None and slot is not None:
                 pacer.refund(slot)
             # 429 means "not accepted": safe to send again once the window has passed.
             if pacer is None or not isinstance(exc, RateLimitError):
                 raise
             pacer.back_off(exc.retry_after or RATE_LIMIT_FALLBACK_S)
     timings.submit_s = time.monotonic() - t_submit
-
-    record = RunRecord(
-        id=prediction.id,
-        model=request.model,
-        status=RunStatus.of(prediction.status),
-        seed=request.seed,
-        inputs=_public_inputs(request),
-        cost_usd=request.cost_usd,
-        backend=ctx.backend,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        api_base=client.base_url,
-        timings=timings,
-    )
+    record = _record(ctx, request, timings, prediction.id, RunStatus.of(prediction.status))
     record.video_path = str(ctx.output_dir / output_name(record))
     await _save(ctx.on_save, record)  # the task id first, before any file: nothing is lost
     # Then the images beside it (a few ms); the record's next save names them.
@@ -371,6 +360,46 @@ async def run(
         if getattr(exc, "task_id", None) is None:
             exc.task_id = record.id  # type: ignore[union-attr]
         raise
+
+
+def _record(
+    ctx: RunContext,
+    request: seedance.SeedanceRequest,
+    timings: Timings,
+    task_id: str,
+    status: RunStatus,
+) -> RunRecord:
+    """The run's record as the API accepted it (or may have)."""
+    return RunRecord(
+        id=task_id,
+        model=request.model,
+        status=status,
+        seed=request.seed,
+        inputs=_public_inputs(request),
+        cost_usd=request.cost_usd,
+        backend=ctx.backend,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        api_base=ctx.client.base_url,
+        timings=timings,
+    )
+
+
+def _unknown_outcome(
+    ctx: RunContext,
+    request: seedance.SeedanceRequest,
+    timings: Timings,
+    exc: SubmissionOutcomeUnknown,
+) -> RunRecord:
+    """A submit sent with no answer: it may have made a task, unknown to us by id, so it is
+    recorded under an id of its own, counts as billed, and says what to do."""
+    record = _record(
+        ctx, request, timings, f"unknown-{uuid.uuid4().hex}", RunStatus.OUTCOME_UNKNOWN
+    )
+    record.error = (
+        f"{exc} The request is kept here: if no task appears on your WaveSpeed dashboard, "
+        "it was not billed and can be generated again."
+    )
+    return record
 
 
 async def follow_to_end(

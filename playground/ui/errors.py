@@ -44,6 +44,8 @@ def describe(exc: BaseException) -> str:
         )
     if isinstance(exc, TaskFailed):
         return f"The task failed: {exc.reason}. Task id {exc.task_id}. Adjust and try again."
+    if isinstance(exc, SubmissionOutcomeUnknown):
+        return f"{exc} The request is listed in History as “outcome unknown”, and it counts."
     if isinstance(exc, ImageTooSmall) and exc.can_upscale:
         return f"{exc} (tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”)"
     if isinstance(exc, PlaygroundError | WaveSpeedError):
