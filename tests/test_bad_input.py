@@ -7,6 +7,7 @@ a stranger's script would, and must come back as a sentence that names what is w
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from playground.emulator import RunningEmulator
+from playground.model.form import Form
 from playground.model.seedance import SeedanceRequest
 from playground.ui.handlers import Handlers
 from playground.ui.inputs import MAX_DATA_URI_CHARS
@@ -161,3 +163,37 @@ def test_an_expected_refusal_is_one_log_line_not_a_traceback(
     refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused: ")]
     assert len(refusals) == 2, refusals  # each once
     assert "Duration must be a number" in refusals[0] and "2000" in refusals[1]
+
+
+async def test_only_a_few_images_are_decoded_at_once(
+    ui: Handlers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each decode may hold a few hundred MB: a crowd clicking together waits its turn."""
+    import threading
+    import time
+
+    from playground.flow import service as service_module
+    from playground.media import images
+
+    real, lock = images.prepare_image, threading.Lock()
+    inside, most = 0, 0
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.2)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(images, "prepare_image", prepare)
+    image = make_image(tmp_path / "start.png")
+    form_ = Form.of("", image=str(image), prompt="x", duration=2)
+    prepared = await asyncio.gather(
+        *(ui.service.prepare(ui.service.new_session(), form_) for _ in range(6))
+    )
+    assert len(prepared) == 6 and most == service_module.DECODES_AT_ONCE == 2

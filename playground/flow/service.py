@@ -51,6 +51,8 @@ from wavespeed_client import APIConnectionError, APIStatusError, TaskFailed, Tas
 log = logging.getLogger(__name__)
 
 IMAGE_NAMES = {"image": "start image", "last_image": "end image"}
+# Input images decoded at once, for all visitors: bounds the memory a crowd's uploads take.
+DECODES_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class Playground:
         limits = settings.visitor_limits
         self.quota = Quota(limits, self.store) if settings.shared and limits else None
         self.previews = RemotePreviews()
+        self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -249,10 +252,7 @@ class Playground:
         request = form.request(self.settings.default_model)
         resolution = (info := seedance.MODELS.get(request.model)) and info.resolution
         ready = {
-            # Off the event loop: decoding a big PNG takes a good part of a second.
-            name: await asyncio.to_thread(
-                _prepare_image, source, IMAGE_NAMES[name], resolution, form.upscale
-            )
+            name: await self._decode(source, IMAGE_NAMES[name], resolution, form.upscale)
             for name, source in sources.items()
             if source
         }
@@ -263,6 +263,14 @@ class Playground:
         route = self.routes.route_for(session)
         end_image = end.image if end else None
         return PreparedRun(session, request, start.image, end_image, route, tuple(notes))
+
+    async def _decode(
+        self, source: str, what: str, resolution: str | None, upscale: bool
+    ) -> _Ready:
+        """Off the event loop (a big PNG takes a good part of a second), and only a few at
+        once: each may hold a few hundred MB while it decodes, and strangers click together."""
+        async with self._decoding:
+            return await asyncio.to_thread(_prepare_image, source, what, resolution, upscale)
 
     @staticmethod
     def _image_source(form: Form, name: str) -> str | None:
