@@ -358,7 +358,7 @@ class Handlers:
         return [
             (
                 _picture_of(shot) or shot.video_path or "",
-                f"Shot {i + 1} · {views.caption(_j(shot))}",
+                f"Shot {i + 1} · {views.caption(shot.to_json())}",
             )
             for i, shot in enumerate(self.service.shots(session))
         ]
@@ -423,15 +423,11 @@ class Handlers:
 
     def compare_runs(self, ids: list[str], session: Session) -> str:
         """Videos side by side (played in sync by the page script) and what differs."""
-        return views.compare_view([_j(r) for r in self.service.compare(session, ids)])
+        return views.compare_view([r.to_json() for r in self.service.compare(session, ids)])
 
 
 def _run_id(record: Any) -> str | None:
     return record.get("id") if isinstance(record, dict) else None
-
-
-def _j(record: RunRecord) -> dict[str, Any]:
-    return record.to_json()
 
 
 def _settings_of(record: dict[str, Any]) -> tuple[Any, ...]:
