@@ -197,3 +197,21 @@ async def test_only_a_few_images_are_decoded_at_once(
         *(ui.service.prepare(ui.service.new_session(), form_) for _ in range(6))
     )
     assert len(prepared) == 6 and most == service_module.DECODES_AT_ONCE == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("abc", "must be a whole number."),
+        (2.5, "must be a whole number, not 2.5."),
+        (None, "whole"),
+    ],
+)
+def test_every_whole_number_field_is_named_when_it_is_not_one(value: Any, words: str) -> None:
+    """Duration, seed and the batch's count share one check and one way of saying it."""
+    from playground.model.form import whole_number
+
+    for what in ("Duration", "Seed", "Variations"):
+        problems: list[str] = []
+        whole_number(value, what, problems)
+        assert problems and problems[0].startswith(f"{what} ") and words in problems[0]

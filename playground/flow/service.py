@@ -40,7 +40,7 @@ from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
 from playground.media.previews import RemotePreviews
 from playground.model import seedance
-from playground.model.form import IMAGE_FIELDS, Form
+from playground.model.form import IMAGE_FIELDS, Form, whole_number
 from playground.model.status import RunStatus
 from playground.settings import Settings
 from playground.store import RunStore, StoredRun
@@ -308,7 +308,7 @@ class Playground:
     ) -> list[seedance.SeedanceRequest]:
         """The batch's requests: `count` seeds, or one seed across prompt variants."""
         problems: list[str] = []
-        whole = _whole_count(count, problems)
+        whole = whole_number(count, "Variations", problems)
         if problems:
             raise InvalidRequest(problems)
         return seedance.variations(run.request, whole, prompt_lines(variants))
@@ -514,17 +514,6 @@ def _interruption(exc: Exception) -> str:
 def prompt_lines(text: str | None) -> list[str]:
     """Prompt variants: one per non-empty line."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def _whole_count(value: object, problems: list[str]) -> int:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        number = float("nan")
-    if not number.is_integer():
-        problems.append("Variations must be a whole number.")
-        return 0
-    return int(number)
 
 
 def _has_video(record: RunRecord) -> bool:

@@ -58,8 +58,10 @@ class Form:
         """The inputs as the model's request (images still named, not prepared), or
         InvalidRequest listing everything wrong at once."""
         problems: list[str] = []
-        duration = _whole(self.get("duration", seedance.DURATION_DEFAULT_S), "Duration", problems)
-        seed = _whole(self.get("seed", seedance.RANDOM_SEED), "Seed", problems)
+        duration = whole_number(
+            self.get("duration", seedance.DURATION_DEFAULT_S), "Duration", problems
+        )
+        seed = whole_number(self.get("seed", seedance.RANDOM_SEED), "Seed", problems)
         if problems:
             raise InvalidRequest(problems)
         ratio = self.get("aspect_ratio")
@@ -88,7 +90,7 @@ class Form:
         )
 
 
-def _whole(value: Any, what: str, problems: list[str]) -> int:
+def whole_number(value: Any, what: str, problems: list[str]) -> int:
     """A whole number from a widget or a caller (5, 5.0, "5"), else a problem named."""
     try:
         number = float(value)
