@@ -31,7 +31,7 @@ def main() -> None:
     service = Playground(settings)
     service.prune()
     service.resume()
-    launch(build_demo(service), settings.data_dir, mcp_server=settings.mcp)
+    launch(build_demo(service), settings, mcp_server=settings.mcp)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import random
 import re
 import tempfile
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,8 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "ConnectionPools",
+    "Connections",
     "InvalidIdentifier",
     "Prediction",
     "RateLimitError",
@@ -390,8 +393,74 @@ def poll_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
 UpdateCallback = Callable[[WaitUpdate], Awaitable[None] | None]
 
 
+class Connections:
+    """The HTTP connections to one API base, for any number of keys: the key goes with each
+    request, so every session on one server shares one pool (and one TLS context each)
+    instead of building its own. httpx clients belong to the event loop that first uses
+    them: share one `Connections` only within one loop.
+    """
+
+    def __init__(
+        self, base_url: str | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+
+        def api_client(**limits: httpx.Limits) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(READ_TIMEOUT_GET_S, connect=CONNECT_TIMEOUT_S),
+                transport=transport,
+                follow_redirects=False,
+                **limits,
+            )
+
+        self.api = api_client()
+        # Submits go out on a fresh connection each: a POST sent on a pooled keep-alive
+        # connection that the server is closing at that moment fails with no answer, and
+        # since a submit is never resent, that would end an ordinary submit as
+        # SubmissionOutcomeUnknown. Submits are rare; one extra handshake is cheap.
+        self.submits = api_client(limits=httpx.Limits(max_keepalive_connections=0))
+        # Output files live on a CDN: fetched with a client that never carries the key.
+        self.cdn = httpx.AsyncClient(
+            timeout=httpx.Timeout(READ_TIMEOUT_DOWNLOAD_S, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"Connections({self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+        await self.submits.aclose()
+        await self.cdn.aclose()
+
+
+class ConnectionPools:
+    """One `Connections` per API base and event loop, opened on first use: the page's loop
+    and a background worker's each get their own, and a loop's go when the loop does."""
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, Connections]
+        ] = weakref.WeakKeyDictionary()
+
+    def get(self, base_url: str) -> Connections:
+        """The running loop's connections to `base_url` (call from inside the loop)."""
+        pools = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        base = base_url.rstrip("/")
+        if base not in pools:
+            pools[base] = Connections(base, transport=self._transport)
+        return pools[base]
+
+
 class WaveSpeedClient:
-    """Async client for one API key. Use as `async with WaveSpeedClient(key) as ws:`."""
+    """Async client for one API key. Use as `async with WaveSpeedClient(key) as ws:`.
+
+    Given `connections`, it borrows them (and leaves them open on close); else it opens
+    its own.
+    """
 
     def __init__(
         self,
@@ -399,6 +468,7 @@ class WaveSpeedClient:
         *,
         base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        connections: Connections | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -408,33 +478,17 @@ class WaveSpeedClient:
                 "or enter your key in the app.",
                 status_code=401,
             )
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._owns_connections = connections is None
+        self._net = connections or Connections(base_url, transport=transport)
+        self.base_url = self._net.base_url
+        self._auth = {"Authorization": f"Bearer {api_key.strip()}"}
         self._rng = rng or random.Random()
         self._sleep = sleep
         self.usage = _Usage()
 
-        def api_client(**limits: httpx.Limits) -> httpx.AsyncClient:
-            return httpx.AsyncClient(
-                base_url=self.base_url,
-                headers={"Authorization": f"Bearer {api_key.strip()}"},
-                timeout=httpx.Timeout(READ_TIMEOUT_GET_S, connect=CONNECT_TIMEOUT_S),
-                transport=transport,
-                follow_redirects=False,
-                **limits,
-            )
-
-        self._http = api_client()
-        # Submits go out on a fresh connection each: a POST sent on a pooled keep-alive
-        # connection that the server is closing at that moment fails with no answer, and
-        # since a submit is never resent, that would end an ordinary submit as
-        # SubmissionOutcomeUnknown. Submits are rare; one extra handshake is cheap.
-        self._submit_http = api_client(limits=httpx.Limits(max_keepalive_connections=0))
-        # Output files live on a CDN: fetched with a client that never carries the key.
-        self._cdn = httpx.AsyncClient(
-            timeout=httpx.Timeout(READ_TIMEOUT_DOWNLOAD_S, connect=CONNECT_TIMEOUT_S),
-            transport=transport,
-            follow_redirects=True,
-        )
+    @property
+    def connections(self) -> Connections:
+        return self._net
 
     def __repr__(self) -> str:  # never shows the key
         return f"WaveSpeedClient(base_url={self.base_url!r})"
@@ -446,14 +500,17 @@ class WaveSpeedClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-        await self._submit_http.aclose()
-        await self._cdn.aclose()
+        if self._owns_connections:
+            await self._net.aclose()
 
     # ---- endpoints
 
-    async def submit(self, model_id: str, inputs: dict[str, Any]) -> Prediction:
+    async def submit(
+        self, model_id: str, inputs: dict[str, Any], *, retry_rate_limits: bool = True
+    ) -> Prediction:
         """Create a task. Retried only on explicit refusals (429/503); see should_retry_submit.
+        Without `retry_rate_limits`, a 429 raises RateLimitError at once (for a caller that
+        paces its own submits).
 
         Raises SubmissionOutcomeUnknown when the request may have reached the server but no
         answer came back: then a task may exist, and sending it again could pay twice.
@@ -462,8 +519,11 @@ class WaveSpeedClient:
         for attempt in range(1, MAX_SUBMIT_ATTEMPTS + 1):
             self.usage.submits += 1
             try:
-                response = await self._submit_http.post(
-                    path, json=inputs, timeout=self._timeout(READ_TIMEOUT_SUBMIT_S)
+                response = await self._net.submits.post(
+                    path,
+                    json=inputs,
+                    headers=self._auth,
+                    timeout=self._timeout(READ_TIMEOUT_SUBMIT_S),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing was sent: no connection was ever open. No task can exist.
@@ -474,7 +534,8 @@ class WaveSpeedClient:
                     f"({type(exc).__name__}). A task may have been created and billed: "
                     "check your WaveSpeed dashboard before trying again."
                 ) from exc
-            if should_retry_submit(response.status_code) and attempt < MAX_SUBMIT_ATTEMPTS:
+            retry = should_retry_submit(response.status_code) and attempt < MAX_SUBMIT_ATTEMPTS
+            if retry and (retry_rate_limits or response.status_code != 429):
                 await self._backoff(attempt, response)
                 continue
             prediction = Prediction.from_api(self._data(response))
@@ -537,9 +598,10 @@ class WaveSpeedClient:
         self.usage.uploads += 1
         self.usage.upload_bytes += len(content)
         try:
-            response = await self._http.post(
+            response = await self._net.api.post(
                 "/api/v3/media/upload/binary",
                 files={"file": (filename, content)},
+                headers=self._auth,
                 timeout=self._timeout(READ_TIMEOUT_UPLOAD_S),
             )
         except httpx.TransportError as exc:
@@ -585,7 +647,7 @@ class WaveSpeedClient:
             if path.startswith("/api/v3/predictions/"):
                 self.usage.result_gets += 1
             try:
-                response = await self._http.get(path)
+                response = await self._net.api.get(path, headers=self._auth)
                 _raise_for_status(response)
                 return response
             except httpx.TransportError as exc:
@@ -614,7 +676,7 @@ class WaveSpeedClient:
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
-                async with self._cdn.stream("GET", url) as response:
+                async with self._net.cdn.stream("GET", url) as response:
                     if response.status_code >= 400:
                         await response.aread()
                         _raise_for_status(response)

@@ -57,7 +57,7 @@ class Settings:
     max_age_days: float | None = None
     max_data_mb: float | None = None
     offline_seconds: float = 3.0
-    tier: str = "bronze"
+    tier: str | None = None  # a hint for pacing; unset, the pacer learns the account's limit
     space: bool = False
     visitor_limits: Limits | None = None  # set: visitors may spend the owner's key
     mcp: bool = False
@@ -82,7 +82,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     or a Hugging Face Space's SPACE_ID (a public server: each session sees only its runs),
     PLAYGROUND_MAX_AGE_DAYS / PLAYGROUND_MAX_DATA_MB (housekeeping; unset: keep everything),
     PLAYGROUND_OFFLINE_SECONDS (the offline emulator's simulated inference time, default 3),
-    WAVESPEED_TIER (bronze, silver or gold: paces submits to the account's rate limit).
+    WAVESPEED_TIER (bronze, silver or gold: the account's rate limit to start pacing at;
+    unset, pacing learns it from the API's 429s).
 
     On a public server, visitors bring their own key unless the owner sets a daily cap,
     PLAYGROUND_DAILY_USD; then the owner's key is spent within it and within
@@ -147,8 +148,10 @@ def _limits(get: Callable[[str], str]) -> Limits | None:
 TIERS = ("bronze", "silver", "gold")
 
 
-def _tier(value: str) -> str:
-    tier = (value or "bronze").lower()
+def _tier(value: str) -> str | None:
+    if not value:
+        return None
+    tier = value.lower()
     if tier not in TIERS:
         raise ValueError(f"WAVESPEED_TIER must be one of {', '.join(TIERS)}, not {value!r}")
     return tier

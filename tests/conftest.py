@@ -304,7 +304,7 @@ def launch_app(
         service = Playground(settings.load_settings())
         demo = launch(
             build_demo(service),
-            data_dir,
+            service.settings,
             prevent_thread_lock=True,
             server_name="127.0.0.1",
             server_port=free_port(),

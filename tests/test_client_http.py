@@ -868,3 +868,62 @@ async def test_logs_never_contain_the_key(caplog: pytest.LogCaptureFixture) -> N
 
 
 # --------------------------------------------------------------------------- sync facade
+
+
+# --------------------------------------------------------------------------- shared connections
+
+
+async def test_clients_sharing_connections_each_send_their_own_key() -> None:
+    """One pool for every session on a server: the key goes with each request, never with
+    the pool, so one visitor's requests never carry another's key."""
+    from wavespeed_client import Connections
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization", ""))
+        return httpx.Response(200, json={"code": 200, "data": {**CONTRACT_PREDICTION}})
+
+    shared = Connections(BASE, transport=httpx.MockTransport(handler))
+    alice = WaveSpeedClient("sk-alice", connections=shared)
+    bob = WaveSpeedClient("sk-bob", connections=shared)
+    await alice.get(TASK)
+    await bob.get(TASK)
+    await alice.submit(MODEL, INPUTS)
+    assert seen == ["Bearer sk-alice", "Bearer sk-bob", "Bearer sk-alice"]
+    assert alice.base_url == BASE
+
+
+async def test_a_client_leaves_borrowed_connections_open_and_closes_its_own() -> None:
+    from wavespeed_client import Connections
+
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, json={"code": 200, "data": {**CONTRACT_PREDICTION}})
+    )
+    shared = Connections(BASE, transport=transport)
+    async with WaveSpeedClient(KEY, connections=shared) as borrowing:
+        await borrowing.get(TASK)
+    assert not shared.api.is_closed  # the next session's client still uses them
+    await WaveSpeedClient("sk-other", connections=shared).get(TASK)
+
+    owning = WaveSpeedClient(KEY, base_url=BASE, transport=transport)
+    await owning.aclose()
+    with pytest.raises(RuntimeError):
+        await owning.get(TASK)  # its own connections went with it
+    await shared.aclose()
+
+
+async def test_connection_pools_are_one_per_base_and_event_loop() -> None:
+    from wavespeed_client import ConnectionPools
+
+    pools = ConnectionPools()
+    here = pools.get(BASE)
+    assert pools.get(BASE + "/") is here  # one base, however it is spelled at the end
+    assert pools.get("http://127.0.0.1:9") is not here
+
+    other_loop = await asyncio.to_thread(lambda: asyncio.run(_pool_in_new_loop(pools)))
+    assert other_loop is not here  # httpx connections belong to the loop that made them
+
+
+async def _pool_in_new_loop(pools: Any) -> Any:
+    return pools.get(BASE)

@@ -420,7 +420,11 @@ def test_on_a_shared_server_two_browser_sessions_are_two_owners(
     monkeypatch.setenv("PLAYGROUND_SHARED", "1")
     service = uis().service
     demo = launch(
-        build_demo(service), data_dir, prevent_thread_lock=True, server_port=free_port(), quiet=True
+        build_demo(service),
+        service.settings,
+        prevent_thread_lock=True,
+        server_port=free_port(),
+        quiet=True,
     )
     try:
         records: dict[int, dict[str, Any]] = {}

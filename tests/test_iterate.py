@@ -226,10 +226,10 @@ async def test_back_off_after_a_429_delays_every_caller() -> None:
     clock = FakeClock()
     pacer = Pacer(3000, clock=clock)
     await pacer.acquire()
-    pacer.back_off(15)
+    assert pacer.rate_limited(15) == pytest.approx(15)
     assert pacer.delay() == pytest.approx(15)
     clock.now += 5
-    pacer.back_off(3)  # a shorter back-off never shortens a longer one
+    pacer.rate_limited(3)  # a shorter back-off never shortens a longer one
     assert pacer.delay() == pytest.approx(10)
     clock.now += 10
     assert pacer.delay() == 0
@@ -237,7 +237,7 @@ async def test_back_off_after_a_429_delays_every_caller() -> None:
 
 async def test_back_off_holds_concurrent_acquirers() -> None:
     pacer = Pacer(3000)
-    pacer.back_off(0.3)
+    pacer.rate_limited(0.3)
     t0 = time.monotonic()
 
     async def acquire() -> float:
@@ -274,7 +274,9 @@ def pacer_of(ui: Handlers, session: Session) -> Pacer | None:
     return routes.pacer_for(routes.route_for(session))
 
 
-@pytest.mark.parametrize(("tier", "per_minute"), [("", 2), ("silver", 500), ("GOLD", 3000)])
+@pytest.mark.parametrize(
+    ("tier", "per_minute"), [("", None), ("bronze", 2), ("silver", 500), ("GOLD", 3000)]
+)
 def test_the_tier_setting_paces_the_owners_key_for_every_session(
     uis: UIs, monkeypatch: pytest.MonkeyPatch, tier: str, per_minute: int
 ) -> None:
@@ -397,8 +399,8 @@ async def test_one_failing_variation_fails_alone(
 async def test_429_means_wait_with_a_pacer(
     client: WaveSpeedClient, emulator: RunningEmulator, images: SimpleNamespace, tmp_path: Path
 ) -> None:
-    refusals = MAX_SUBMIT_ATTEMPTS + 2  # more than the client's own attempts
-    emulator.config.faults.submit_429 = refusals  # each with Retry-After: 1
+    refusals = 2  # each with Retry-After: 1; the pacer, not the client, waits them out
+    emulator.config.faults.submit_429 = refusals
     pacer = Pacer(generation.TIER_VIDEOS_PER_MINUTE["gold"])
     t0 = time.monotonic()
     items = [
@@ -415,10 +417,43 @@ async def test_429_means_wait_with_a_pacer(
     assert Stage.RATE_LIMITED in stages
     # said while waiting, then the submit went out again
     assert stages.index(Stage.RATE_LIMITED) < len(stages) - stages[::-1].index(Stage.SUBMITTING) - 1
-    assert elapsed >= 0.95  # it waited the server's Retry-After before sending again
+    assert elapsed >= 1.95  # it waited the server's Retry-After before each new send
     stats = emulator.stats()
     assert stats["submits"] == refusals + 1
     assert stats["tasks"] == 1  # refusals create nothing: nothing is paid twice
+
+
+async def test_the_pacer_learns_the_accounts_limit_from_a_429() -> None:
+    """No tier set: nothing is held back until the API refuses; then the account's limit
+    is what it accepted in the window, until the window lets the oldest go."""
+    clock = FakeClock()
+    pacer = Pacer(None, clock=clock)
+    for _ in range(2):
+        pacer.accepted(await pacer.acquire())
+        clock.now += 1
+    assert pacer.delay() == 0  # no limit known: a third goes straight out
+    refused = await pacer.acquire()
+    pacer.refund(refused)
+    assert pacer.rate_limited(None) == pytest.approx(58)  # until the first leaves the window
+    assert pacer.per_minute == 2
+    clock.now += 58
+    assert pacer.delay() == 0
+    pacer.accepted(await pacer.acquire())
+    assert pacer.delay() == pytest.approx(1)  # two in the window again: it paces now
+
+
+async def test_a_learned_limit_is_lower_only_and_forgotten_after_a_while() -> None:
+    clock = FakeClock()
+    pacer = Pacer(3000, clock=clock)  # gold, as WAVESPEED_TIER says
+    pacer.rate_limited(1)  # a 429 with nothing accepted here: the account is busy elsewhere
+    assert pacer.per_minute == 3000
+    clock.now += 1
+    for _ in range(5):
+        pacer.accepted(await pacer.acquire())
+    pacer.rate_limited(2)
+    assert pacer.per_minute == 5 and pacer.delay() == pytest.approx(60)
+    clock.now += generation.RELEARN_S
+    assert pacer.delay() == 0 and pacer.per_minute == 3000  # a top-up may have raised it
 
 
 async def test_429_without_a_pacer_is_an_error(

@@ -123,7 +123,7 @@ def test_gradio_injects_the_profile_without_it_being_an_input(ui: Handlers) -> N
         (ui.generate, [*[None] * 8, Session()]),
         (ui.generate_on_page, [Session(), *page]),
         (ui.generate_variations, [Session(), None, None, *page]),
-        (ui.init_session, [Session()]),
+        (ui.init_session, [Session(), None]),
     ):
         at = list(inspect.signature(handler).parameters).index("profile")
         injected = helpers.special_args(handler, list(args), request=signed_in)[0]
@@ -196,7 +196,7 @@ async def test_new_sessions_do_not_reset_a_signed_in_visitors_quota(
     assert Path(video).is_file()
 
     second = ui.service.new_session()  # a new tab: still alice, still no runs left
-    assert "0 of 1 runs left for you" in ui.init_session(second, alice)[0]
+    assert "0 of 1 runs left for you" in ui.init_session(second, None, alice)[2]
     with pytest.raises(gr.Error) as info:
         await drive(ui, second, start_image, alice)
     assert "used your 1 runs" in info.value.message
@@ -224,7 +224,7 @@ async def test_required_sign_in_refuses_anonymous_visitors_before_submitting(
     space_env(monkeypatch, env, WAVESPEED_BASE_URL=emulator.base_url, PLAYGROUND_REQUIRE_LOGIN="1")
     ui = uis()
     visitor = ui.service.new_session()
-    banner, _ = ui.init_session(visitor, None)
+    _, _, banner, _ = ui.init_session(visitor, None, None)
     assert "Sign in required" in banner and "signed in with Hugging Face" in banner
     with pytest.raises(gr.Error) as info:
         await drive(ui, visitor, start_image, None)

@@ -510,6 +510,8 @@ def test_the_history_database_and_files_outside_are_refused_over_http(space: Lau
         file_url(data / "history.db"),
         file_url(data / "history.db-wal"),
         file_url(data / "history.db-shm"),
+        file_url(data / ".session-secret"),  # signs browsers' session ids
+        file_url(f"{data}/visitors/../.session-secret"),
         file_url(f"{data}/visitors/../history.db"),
         file_url(f"{data}/./history.db"),
         file_url(f"{data}//history.db"),
@@ -534,6 +536,8 @@ def test_the_history_database_and_files_outside_are_refused_over_http(space: Lau
         assert b"not for visitors" not in response.content, path
         assert b"import gradio" not in response.content, path
     assert space.get(file_url(data / "history.db")).status_code == 403
+    assert (data / ".session-secret").is_file()
+    assert space.get(file_url(data / ".session-secret")).status_code == 403
     # what must be served still is: presets, and a visitor's own video
     preset = next(p for p in PRESETS_DIR.glob("*.jpg"))
     response = space.get(file_url(preset.resolve()))

@@ -186,35 +186,48 @@ class UploadCache:
 
 OnSave = Callable[[RunRecord], Awaitable[None] | None]
 
-# Videos per minute by WaveSpeed account tier (../shared/WAVESPEED_API.md).
+# Videos per minute by WaveSpeed account tier (../shared/WAVESPEED_API.md): a hint only.
 TIER_VIDEOS_PER_MINUTE = {"bronze": 2, "silver": 500, "gold": 3000}
-# A 429 without Retry-After: the per-minute window resets within a minute.
+# A 429 without Retry-After, with no accepted submit in the window to wait out.
 RATE_LIMIT_FALLBACK_S = 15.0
+# A limit learned from a 429 is forgotten after this long: a top-up raises the tier.
+RELEARN_S = 600.0
 
 
 class Pacer:
-    """Keeps one account's submits within `per_minute` in any 60 s window.
+    """Keeps one account's submits within its per-minute limit in any 60 s window.
 
     Shared by every run of that account (all variations of a batch, all tabs), so a batch
-    queues politely here instead of collecting 429s.
+    queues politely here instead of collecting 429s. The limit is learned: it starts at
+    the tier's (a hint; None when no tier is set: no pacing until the API says otherwise),
+    and a 429 lowers it to the submits the API accepted in the window just before (if
+    any), and holds everyone back for its Retry-After (else until the oldest of those
+    leaves the window). A learned limit is forgotten after RELEARN_S.
     """
 
     WINDOW_S = 60.0
 
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
+    def __init__(
+        self, per_minute: int | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.hint = self.per_minute = per_minute
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._sent: deque[float] = deque()  # slots taken: submits sent or being sent
+        self._accepted: deque[float] = deque()  # of those, the ones the API accepted
         self._not_before = 0.0
+        self._learned_at: float | None = None
         self._lock = asyncio.Lock()
 
     def delay(self) -> float:
         """Seconds until a submit may go out now."""
         now = self._clock()
-        while self._sent and now - self._sent[0] >= self.WINDOW_S:
-            self._sent.popleft()
+        for sent in (self._sent, self._accepted):
+            while sent and now - sent[0] >= self.WINDOW_S:
+                sent.popleft()
+        if self._learned_at is not None and now - self._learned_at >= RELEARN_S:
+            self.per_minute, self._learned_at = self.hint, None
         wait = self._not_before - now
-        if len(self._sent) >= self.per_minute:
+        if self.per_minute is not None and len(self._sent) >= self.per_minute:
             wait = max(wait, self._sent[0] + self.WINDOW_S - now)
         return max(0.0, wait)
 
@@ -226,15 +239,29 @@ class Pacer:
             self._sent.append(slot := self._clock())
             return slot
 
+    def accepted(self, slot: float) -> None:
+        """The submit in `slot` made a task: it counts toward what the account can do."""
+        self._accepted.append(slot)
+
     def refund(self, slot: float) -> None:
         """A submit the API refused created no task and counts toward no limit: its slot
         goes back (a rejected request must not stall the account's next visitor)."""
         with contextlib.suppress(ValueError):
             self._sent.remove(slot)
 
-    def back_off(self, seconds: float) -> None:
-        """After a 429: nobody submits for `seconds`."""
-        self._not_before = max(self._not_before, self._clock() + seconds)
+    def rate_limited(self, retry_after: float | None) -> float:
+        """After a 429: learn the limit from what was accepted, and wait; the wait."""
+        now = self._clock()
+        self.delay()  # the window as of now
+        learned = len(self._accepted)  # none: the account is busy elsewhere; only wait
+        if learned and (self.per_minute is None or learned < self.per_minute):
+            self.per_minute, self._learned_at = learned, now
+            log.info("WaveSpeed rate limit reached: pacing to %d submits a minute", learned)
+        if retry_after is None:
+            oldest = self._accepted[0] if self._accepted else None
+            retry_after = oldest + self.WINDOW_S - now if oldest else RATE_LIMIT_FALLBACK_S
+        self._not_before = max(self._not_before, now + max(0.0, retry_after))
+        return self._not_before - now
 
 
 @dataclass(frozen=True)
@@ -322,7 +349,12 @@ async def run(
         yield Progress(Stage.SUBMITTING, time.monotonic() - t0)
         t_submit = time.monotonic()
         try:
-            prediction = await client.submit(request.model, request.payload())
+            # With a pacer, a 429 comes back at once: the pacer learns from it and waits.
+            prediction = await client.submit(
+                request.model, request.payload(), retry_rate_limits=pacer is None
+            )
+            if pacer is not None and slot is not None:
+                pacer.accepted(slot)
             break
         except WaveSpeedError as exc:
             # Answered with an error, or never sent: no task, so no slot used. Only an
@@ -336,7 +368,7 @@ async def run(
             # 429 means "not accepted": safe to send again once the window has passed.
             if pacer is None or not isinstance(exc, RateLimitError):
                 raise
-            pacer.back_off(exc.retry_after or RATE_LIMIT_FALLBACK_S)
+            pacer.rate_limited(exc.retry_after)
     timings.submit_s = time.monotonic() - t_submit
     record = _record(ctx, request, timings, prediction.id, RunStatus.of(prediction.status))
     record.video_path = str(ctx.output_dir / output_name(record))

@@ -9,6 +9,7 @@ into the data directory and the record in history completed (or marked failed).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import threading
@@ -20,7 +21,13 @@ from typing import Any
 from playground.flow import generation
 from playground.model.status import RunStatus
 from playground.store import RunStore
-from wavespeed_client import AuthenticationError, TaskFailed, WaveSpeedClient, WaveSpeedError
+from wavespeed_client import (
+    AuthenticationError,
+    ConnectionPools,
+    TaskFailed,
+    WaveSpeedClient,
+    WaveSpeedError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +152,7 @@ def resume_unfinished(
     *,
     api_key: str | None,
     base_url: str,
+    pools: ConnectionPools | None = None,
 ) -> list[str]:
     """At start-up: poll again every accepted-but-unfinished run this app can still reach.
 
@@ -158,7 +166,7 @@ def resume_unfinished(
         record = generation.RunRecord.from_json(run.record)
         if run.resumable and api_key and record.api_base == base_url:
             recovery.adopt(
-                lambda: WaveSpeedClient(api_key, base_url=base_url),
+                functools.partial(_client, api_key, base_url, pools),
                 record,
                 account=run.account,
                 resumable=True,
@@ -184,3 +192,10 @@ def _past_retention(record: generation.RunRecord) -> bool:
     except ValueError:
         return False
     return (datetime.now(UTC) - created).total_seconds() > RETENTION_S
+
+
+def _client(api_key: str, base_url: str, pools: ConnectionPools | None) -> WaveSpeedClient:
+    """Made inside the worker's loop, over its shared connections when there are any."""
+    if pools is None:
+        return WaveSpeedClient(api_key, base_url=base_url)
+    return WaveSpeedClient(api_key, connections=pools.get(base_url))

@@ -17,7 +17,7 @@ from playground.errors import NoKey
 from playground.flow.generation import TIER_VIDEOS_PER_MINUTE, Pacer, UploadCache
 from playground.flow.session import Session
 from playground.settings import Settings
-from wavespeed_client import WaveSpeedClient
+from wavespeed_client import ConnectionPools, WaveSpeedClient
 
 KeySource = Literal["owner", "visitor", "offline"]
 OFFLINE_KEY = "offline-emulator"  # the in-process emulator accepts any non-empty key
@@ -40,18 +40,23 @@ class Route:
         """Only the owner's key survives a restart, so only its runs can be resumed."""
         return self.source == "owner"
 
-    def new_client(self) -> WaveSpeedClient:
-        return WaveSpeedClient(self.api_key, base_url=self.base_url)
+    def new_client(self, pools: ConnectionPools | None = None) -> WaveSpeedClient:
+        """A client with this route's key: over `pools`' shared connections (in the calling
+        loop), else over its own."""
+        if pools is None:
+            return WaveSpeedClient(self.api_key, base_url=self.base_url)
+        return WaveSpeedClient(self.api_key, connections=pools.get(self.base_url))
 
 
 class Routes:
-    """The process-wide half: the owner's client, the offline emulator, the pacers."""
+    """The process-wide half: the connections, the offline emulator, the pacers."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._owner_client: WaveSpeedClient | None = None
+        # One pool of connections per API base for every key: a client per session costs
+        # nothing but its key (docs/ARCHITECTURE.md, memory per session).
+        self.pools = ConnectionPools()
         self._owner_uploads = UploadCache()
-        self._offline_client: WaveSpeedClient | None = None
         self._offline_uploads = UploadCache()
         self._emulator = None
         self._owner_pacer = Pacer(self.videos_per_minute)
@@ -74,22 +79,19 @@ class Routes:
         raise NoKey
 
     def client_for(self, session: Session, route: Route) -> tuple[WaveSpeedClient, UploadCache]:
-        """A client for the UI's event loop, reused across runs of the same route."""
-        if route.source == "visitor":
-            if session.client is None:
-                session.client = route.new_client()
-            return session.client, session.uploads
-        if route.source == "owner":
-            if self._owner_client is None:
-                self._owner_client = route.new_client()
-            return self._owner_client, self._owner_uploads
-        if self._offline_client is None:
-            self._offline_client = route.new_client()
-        return self._offline_client, self._offline_uploads
+        """A client for the calling loop, and the uploads already made with its account."""
+        uploads = {
+            "visitor": session.uploads,
+            "owner": self._owner_uploads,
+            "offline": self._offline_uploads,
+        }[route.source]
+        return route.new_client(self.pools), uploads
 
     @property
-    def videos_per_minute(self) -> int:
-        return TIER_VIDEOS_PER_MINUTE[self.settings.tier]
+    def videos_per_minute(self) -> int | None:
+        """The tier's limit as a hint to start from; None: learned from the API's 429s."""
+        tier = self.settings.tier
+        return TIER_VIDEOS_PER_MINUTE[tier] if tier else None
 
     def pacer_for(self, route: Route) -> Pacer | None:
         """One pacer per account: the owner's key is shared by every session."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +37,7 @@ from playground.flow.generation import ImageInput, Progress, RunContext, RunReco
 from playground.flow.recovery import Recovery, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
+from playground.flow.sessions import Sessions, load_secret
 from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
 from playground.media.previews import RemotePreviews
@@ -146,6 +148,7 @@ class Playground:
         limits = settings.visitor_limits
         self.quota = Quota(limits, self.store) if settings.shared and limits else None
         self.previews = RemotePreviews()
+        self.sessions = Sessions(load_secret(settings.data_dir))
         self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     # ------------------------------------------------------------------ life cycle
@@ -163,6 +166,7 @@ class Playground:
             self.recovery,
             api_key=self.settings.api_key,
             base_url=self.settings.base_url,
+            pools=self.routes.pools,
         )
 
     def prune(self) -> list[str]:
@@ -178,6 +182,13 @@ class Playground:
 
     def new_session(self) -> Session:
         return Session(offline=self.settings.offline or not self.routes.owner_key_usable)
+
+    def returning(self, session: Session, token: object) -> tuple[Session, str]:
+        """A page (re)loads with `session` and the signed id its browser kept, if any: the
+        session it comes back to (`sessions` explains), and the signed id to keep now."""
+        if not session.valued:
+            session = self.sessions.restore(token, offline=session.offline) or session
+        return session, self.sessions.token(session)
 
     def account_of(self, session: Session) -> str:
         """Whose runs these are, for history and quotas: on a shared server the signed-in
@@ -403,7 +414,10 @@ class Playground:
             return False
         record, route = pending
         self.recovery.adopt(
-            route.new_client, record, account=self.account_of(session), resumable=route.resumable
+            functools.partial(route.new_client, self.routes.pools),
+            record,
+            account=self.account_of(session),
+            resumable=route.resumable,
         )
         return True
 

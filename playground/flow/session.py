@@ -1,6 +1,6 @@
 """What one browser session keeps to itself, server-side (Gradio's `gr.State`).
 
-A visitor's own key and client never leave it; nor does the list of runs it waits for.
+A visitor's own key never leaves it; nor does the list of runs it waits for.
 Three names that used to be one word:
 - `id`: the session's random id, which names its folder of files on a public server;
 - `account`: whom its runs and quotas belong to (see `Playground.account_of`): the
@@ -18,7 +18,6 @@ from playground.flow.generation import RunRecord, UploadCache
 
 if TYPE_CHECKING:
     from playground.flow.routes import Route
-    from wavespeed_client import WaveSpeedClient
 
 HF_PREFIX = "hf:"  # accounts of signed-in visitors; never clashes with a session's uuid hex
 
@@ -31,7 +30,6 @@ class Session:
     user: str | None = field(default=None, repr=False)  # "hf:<account id>" once signed in
     offline: bool = False
     api_key: str | None = field(default=None, repr=False)
-    client: WaveSpeedClient | None = field(default=None, repr=False)
     uploads: UploadCache = field(default_factory=UploadCache)
     # accepted, unfinished runs, with the route each was sent by
     pending: dict[str, tuple[RunRecord, Route]] = field(default_factory=dict)
@@ -43,8 +41,21 @@ class Session:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         # Gradio deep-copies a gr.State's initial value for each browser session: each copy
-        # is a new visitor, with its own id and no key, client, uploads or runs.
+        # is a new visitor, with its own id and no key, uploads or runs.
         return Session(offline=self.offline)
+
+    @property
+    def valued(self) -> bool:
+        """Whether losing this session would lose its visitor something: a key, a sign-in,
+        runs made or waited for. A session that has done nothing costs nothing to drop."""
+        return bool(
+            self.api_key
+            or self.user
+            or self.pending
+            or self.abandoned
+            or self.storyboard
+            or self.last_seed is not None
+        )
 
     def sign_in(self, account: str | None) -> None:
         """Who this session is signed in as with Hugging Face (None: nobody), as Gradio
@@ -54,7 +65,7 @@ class Session:
 
     def use_key(self, key: str) -> None:
         """The visitor's own key from now on; uploads belong to the account that made them."""
-        self.api_key, self.client, self.offline = key, None, False
+        self.api_key, self.offline = key, False
         self.uploads = UploadCache()
 
     def track(self, record: RunRecord, route: Route) -> None:

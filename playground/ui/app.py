@@ -6,24 +6,29 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
+from playground.flow import sessions
 from playground.flow.service import Playground
+from playground.settings import Settings
 from playground.store import history
-from playground.ui import layout
+from playground.ui import layout, uploads
 from playground.ui.handlers import Handlers
 from playground.ui.presets import PRESETS_DIR, load_presets
+from playground.ui.state import keep_valued_sessions
 from playground.ui.wiring import GENERATE_CONCURRENCY, wire
 
 STATIC = Path(__file__).parent / "static"
-MAX_UPLOAD = "40mb"
 # Gradio keeps each browser session's own copy of the page's config until the session is
-# evicted, least recently used first, past this many; its default of 10,000 costs
-# gigabytes on a busy Space (docs/ARCHITECTURE.md). An evicted visitor goes on in a fresh
-# session, as after a reload; no run is lost.
+# evicted past this many; its default of 10,000 costs gigabytes on a busy Space
+# (docs/ARCHITECTURE.md). Sessions with nothing to lose go first (ui.state); an evicted
+# visitor's browser gets its session's id back at its next page load (flow.sessions).
 MAX_SESSIONS = 1000
 # Gradio's upload cache, cleaned by age ((every, older than) in seconds): on a public server
 # strangers' uploads must not fill the disk for everyone; kept inputs live beside the
 # outputs, so nothing of a run is lost with them. Locally, a day.
+BROWSER_SESSION_KEY = "seedance-playground-session"
 UPLOAD_CACHE_SHARED = (600, 3600)
 UPLOAD_CACHE_LOCAL = (86400, 86400)
 
@@ -44,10 +49,12 @@ def build_demo(service: Playground) -> gr.Blocks:
             board = layout.storyboard_tab()
             compare = layout.compare_tab()
         wire(handlers, session, tabs, banner, play, history_tab, board, compare)
+        # The browser keeps its session's signed id, to come back to it after a reload.
+        kept = gr.BrowserState(None, storage_key=BROWSER_SESSION_KEY)
         demo.load(
             handlers.init_session,
-            session,
-            [banner, play.backend_choice],
+            [session, kept],
+            [session, kept, banner, play.backend_choice],
             api_visibility="private",
         )
     _hide_login_check(demo)
@@ -62,23 +69,43 @@ def _hide_login_check(demo: gr.Blocks) -> None:
             fn.api_visibility = "private"
 
 
-def launch(demo: gr.Blocks, data_dir: Path, **kwargs: Any) -> gr.Blocks:
+def launch(
+    demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = False, **kwargs: Any
+) -> gr.Blocks:
     """Queue and launch with the page's theme, style and script (tests launch the same way)."""
+    data_dir = Path(settings.data_dir).resolve()
     demo.queue(default_concurrency_limit=GENERATE_CONCURRENCY).launch(
         theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
         css=(STATIC / "style.css").read_text(encoding="utf-8"),
         js=(STATIC / "page.js").read_text(encoding="utf-8"),
         # Outputs, and the preset images whatever the working directory; never the history
-        # database beside the outputs, which holds every visitor's records.
-        allowed_paths=[str(Path(data_dir).resolve()), str(PRESETS_DIR)],
-        blocked_paths=[str(p) for p in history.database_files(Path(data_dir).resolve())],
+        # database beside the outputs, which holds every visitor's records, nor the secret
+        # that signs browsers' session ids.
+        allowed_paths=[str(data_dir), str(PRESETS_DIR)],
+        blocked_paths=[
+            *(str(p) for p in history.database_files(data_dir)),
+            str(sessions.secret_file(data_dir)),
+        ],
         # Uploads beyond this are refused before they reach a handler (the API takes 10 MB;
         # bigger photos are accepted here and scaled down).
-        max_file_size=MAX_UPLOAD,
+        max_file_size=f"{uploads.MAX_UPLOAD_MB}mb",
         # Gradio's queue runs at most max_threads events at once (default 40), whatever each
         # event's concurrency_limit: room for every generate and its .then() follow-ups.
         max_threads=2 * GENERATE_CONCURRENCY,
         state_session_capacity=MAX_SESSIONS,
+        app_kwargs={"middleware": _middleware(settings)},
+        prevent_thread_lock=True,  # to set who is forgotten first before blocking
         **kwargs,
     )
+    keep_valued_sessions(demo)
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """On a public server, each visitor's uploads within a fair share (ui.uploads)."""
+    if not settings.shared:
+        return []
+    guard = uploads.Uploads(Path(get_upload_folder()))
+    return [Middleware(uploads.UploadGuard, uploads=guard, trust_forwarded=settings.space)]

@@ -286,9 +286,13 @@ class Handlers:
         gr.Info("Key saved for this session only. It is not stored anywhere else.")
         return "", self.backend_banner(session), BACKENDS[0]
 
-    def init_session(self, session: Session, profile: gr.OAuthProfile | None = None):
+    def init_session(self, session: Session, token: object, profile: gr.OAuthProfile | None = None):
+        """A page load: back to the browser's own session if it had one (a reload, a closed
+        tab), signed in as Gradio says; the page then shows how it stands."""
+        session, token = self.service.returning(session, token)
         self.sign_in(session, profile)  # History and the quota are the account's from the start
-        return self.backend_banner(session), BACKENDS[1] if session.offline else BACKENDS[0]
+        backend = BACKENDS[1] if session.offline else BACKENDS[0]
+        return session, token, self.backend_banner(session), backend
 
     @staticmethod
     def sign_in(session: Session, profile: gr.OAuthProfile | None) -> None:

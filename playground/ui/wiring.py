@@ -14,6 +14,9 @@ from playground.ui.layout import CompareTab, HistoryTab, PlayTab, StoryboardTab
 
 # Small events that only touch this page: no API endpoint, no queue, no spinner.
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+# A label fed by several widgets has one listener whose answers arrive in order: with a
+# listener per widget, a slow answer for an older value could land last, stale.
+LABEL: dict[str, Any] = {**PRIVATE, "trigger_mode": "always_last"}
 # Generating is a remote wait, not local compute: many sessions may wait side by side.
 GENERATE_CONCURRENCY = 64
 
@@ -105,12 +108,13 @@ def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
             [f.image, f.prompt, f.last_image, f.duration, f.aspect_ratio, f.camera_fixed, f.seed],
             api_visibility="private",
         )
+    # One listener per label, fed by all its widgets (see LABEL).
     batch_inputs = [f.model, f.duration, play.var_count, play.variants]
-    for widget in batch_inputs:
-        widget.change(h.batch_label, batch_inputs, play.batch_go, **PRIVATE)
-    for widget in (f.model, f.duration):
-        widget.change(h.price_text, [f.model, f.duration], play.price, **PRIVATE)
-        widget.change(h.generate_label, [f.model, f.duration], play.go, **PRIVATE)
+    gr.on([w.change for w in batch_inputs], h.batch_label, batch_inputs, play.batch_go, **LABEL)
+    price_inputs = [f.model, f.duration]
+    price_changes = [w.change for w in price_inputs]
+    gr.on(price_changes, h.price_text, price_inputs, play.price, **LABEL)
+    gr.on(price_changes, h.generate_label, price_inputs, play.go, **LABEL)
     f.prompt.change(h.prompt_count, f.prompt, play.count, **PRIVATE)
     for move in play.moves:
         move.click(h.camera_move, [f.prompt, move], [f.prompt, f.camera_fixed], **PRIVATE)

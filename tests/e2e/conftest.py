@@ -80,7 +80,7 @@ def offline_app(
                 os.chdir(serve_from)
             demo = launch(
                 build_demo(service),
-                service.settings.data_dir,
+                service.settings,
                 prevent_thread_lock=True,
                 server_name="127.0.0.1",
                 server_port=_free_port(),
@@ -139,6 +139,14 @@ def browser(chromium: str):
         browser.close()
 
 
+FRESH_SESSION = """
+if (!sessionStorage.getItem("test-page")) {
+  localStorage.clear();
+  sessionStorage.setItem("test-page", "1");
+}
+"""
+
+
 @pytest.fixture(scope="module")
 def context(browser):
     """One browser context, so Gradio's scripts load from its cache after the first page."""
@@ -152,6 +160,9 @@ def context(browser):
 def page(context, app_url: str):
     """A new page on the app: each page load is a fresh app session, 1280 px wide."""
     page = context.new_page()
+    # The context's pages share localStorage, where the app keeps its session's id: each
+    # test's page starts without one, and keeps its own across its reloads.
+    page.add_init_script(FRESH_SESSION)
     page.goto(app_url)
     # The banner is filled by the page's load event: once it shows, the session is live.
     page.locator("#banner .banner").wait_for()

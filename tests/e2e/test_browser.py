@@ -85,6 +85,23 @@ def test_generate_plays_video_and_reuses_seed(page: Page, photo: Path):
     expect(page.locator("#seed input")).to_have_value(seed_text)
 
 
+def test_a_reload_comes_back_to_the_same_session(page: Page, photo: Path):
+    """The browser keeps its session's signed id: after a reload, its runs are its own."""
+    page.locator("#last-seed").click()
+    expect(page.locator("#seed input")).to_have_value("-1")  # a new session has no seed yet
+    upload_start_image(page, photo)
+    prompt_box(page).fill("The red block slides slowly to the right.")
+    page.locator("#generate-btn").click()
+    expect(status(page)).to_contain_text("Done", timeout=GENERATION_TIMEOUT_MS)
+    seed_text = run_card_value(page, "Seed").inner_text()
+
+    page.reload()
+    page.locator("#banner .banner").wait_for()
+    expect(page.locator("#seed input")).to_have_value("-1")
+    page.locator("#last-seed").click()
+    expect(page.locator("#seed input")).to_have_value(seed_text)
+
+
 def test_overlong_prompt_is_flagged_and_refused(page: Page, photo: Path):
     upload_start_image(page, photo)
     prompt_box(page).fill("a" * 2001)
