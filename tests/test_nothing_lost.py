@@ -172,3 +172,73 @@ async def test_a_full_disk_for_the_kept_images_costs_the_run_nothing(
     assert Path(video).is_file() and "start" not in record["input_files"]
     (task_id,) = emulator.emulator.tasks
     assert_recorded_once_with_its_video(ui, emulator, await finished(ui, task_id))
+
+
+# ---------------------------------------------------------------- a visitor's key, a restart
+
+
+async def test_a_visitor_key_run_cut_by_a_restart_is_collected_when_the_key_returns(
+    env: Path,
+    emulator: RunningEmulator,
+    uis: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    start_image: Path,
+) -> None:
+    """The key is never stored, so a restart cannot poll a visitor's run by itself. The run
+    says so, and pasting the same key again (in the session the browser comes back to)
+    fetches it; another key fetches nothing."""
+    from datetime import UTC, datetime
+
+    from conftest import public_server
+
+    from playground.flow.generation import RunRecord
+    from playground.model.status import RunStatus
+
+    visitor, stranger = "sk-VISITOR-77", "sk-STRANGER-88"
+    emulator.config.api_keys = frozenset({"owner", visitor, stranger})
+    emulator.config.inference_seconds = 1.0
+    public_server(monkeypatch, emulator, "owner", DAILY_USD="1")
+    before = uis()
+    session = before.service.new_session()
+    before.service.use_key(session, visitor)
+    token = before.service.sessions.token(session)
+    # A task the first process had accepted with the visitor's key, then the process died.
+    async with WaveSpeedClient(visitor, base_url=emulator.base_url) as client:
+        image_url = await client.upload(start_image.read_bytes())
+        payload = {"image": image_url, "prompt": "slow push-in", "duration": 2, "seed": 5}
+        task = await client.submit("bytedance/seedance-v1-lite-i2v-720p", payload)
+    record = RunRecord(
+        id=task.id,
+        model="bytedance/seedance-v1-lite-i2v-720p",
+        status=RunStatus.PROCESSING,
+        seed=5,
+        inputs=payload,
+        cost_usd=0.064,
+        backend="WaveSpeed (your key)",
+        created_at=datetime.now(UTC).isoformat(),
+        api_base=emulator.base_url,
+        video_path=str(before.service.output_dir(session) / f"{task.id}.mp4"),
+    )
+    route = before.service.routes.route_for(session)
+    before.service.record(session, route, record)
+    assert before.service.store.get(task.id).record["key_tag"]
+    stored = (env / "history.db").read_bytes() + b"".join(
+        p.read_bytes() for p in env.glob("history.db-wal")
+    )
+    assert visitor.encode() not in stored  # the tag, never the key
+
+    after = uis.fresh()  # the restart: same data directory, a new process's service
+    assert after.service.resume() == []
+    run = after.service.store.get(task.id)
+    assert run.status == "interrupted"
+    assert "Paste the same key" in run.record["error"] and task.id in run.record["error"]
+
+    back = after.service.sessions.restore(token, offline=False)  # the browser comes back
+    assert back is not None and back.id == session.id and back.api_key is None
+    assert after.service.use_key(back, stranger) == []  # another key reaches nothing
+    assert after.service.store.get(task.id).status == "interrupted"
+    assert after.service.use_key(back, visitor) == [task.id]
+    done = await finished(after, task.id)
+    assert done.status == "completed" and Path(done.record["video_path"]).is_file()
+    assert emulator.stats()["submits"] == 1  # fetched, never submitted again
+    assert [r.id for r in after.service.store.list(account=session.id)] == [task.id]

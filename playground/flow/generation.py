@@ -105,6 +105,9 @@ class RunRecord:
     input_files: dict[str, str] = field(default_factory=dict)
     error: str = ""
     error_code: int | None = None
+    # Made with a visitor's own key: `Sessions.key_tag` of it, to collect the run with the
+    # same key after a restart (the key itself is never stored).
+    key_tag: str | None = None
 
     def __post_init__(self) -> None:
         self.status = RunStatus(self.status)  # a stored or hand-written string reads as one

@@ -174,15 +174,35 @@ def resume_unfinished(
             resumed.append(record.id)
         elif not run.resumable:
             record.status = RunStatus.INTERRUPTED
-            record.error = (
-                "The app restarted while this task ran, and it cannot be polled again "
-                f"(it used a key the app does not keep, or the offline emulator). Task id "
-                f"{record.id}: look it up on WaveSpeed if it was a paid run."
-            )
+            record.error = _interrupted_because(record, base_url)
             store.save(record.to_json(), account=run.account, resumable=False)
     if resumed:
         log.info("resuming %d unfinished task(s) from history", len(resumed))
     return resumed
+
+
+def _interrupted_because(record: generation.RunRecord, base_url: str) -> str:
+    if record.key_tag and record.api_base == base_url:
+        return (
+            "The app restarted while this task ran on your own key, which the app never "
+            "stores. Paste the same key under “Backend & API key” within 7 days of the "
+            f"run and it will be fetched into History (task id {record.id})."
+        )
+    return (
+        "The app restarted while this task ran, and it cannot be polled again "
+        f"(it used a key the app does not keep, or the offline emulator). Task id "
+        f"{record.id}: look it up on WaveSpeed if it was a paid run."
+    )
+
+
+def collectable(record: generation.RunRecord, key_tag: str, base_url: str) -> bool:
+    """A run a restart interrupted that the key with `key_tag` can still fetch."""
+    return (
+        record.status is RunStatus.INTERRUPTED
+        and record.key_tag == key_tag
+        and record.api_base == base_url
+        and not _past_retention(record)
+    )
 
 
 def _past_retention(record: generation.RunRecord) -> bool:

@@ -34,7 +34,7 @@ from playground.errors import (
 )
 from playground.flow import generation
 from playground.flow.generation import ImageInput, Progress, RunContext, RunRecord
-from playground.flow.recovery import Recovery, resume_unfinished
+from playground.flow.recovery import Recovery, collectable, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
 from playground.flow.sessions import Sessions, load_secret
@@ -210,14 +210,39 @@ class Playground:
         data = self.settings.data_dir
         return data / "visitors" / session.id if self.settings.shared else data
 
-    def use_key(self, session: Session, key: str | None) -> None:
-        """The visitor's own key, kept in their session only."""
+    def use_key(self, session: Session, key: str | None) -> list[str]:
+        """The visitor's own key, kept in their session only; the ids of runs made with it
+        before a restart, being fetched now (`_collect`)."""
         key = (key or "").strip()
         if not key:
             raise InvalidRequest(
                 ["Paste a WaveSpeed API key first (from wavespeed.ai → Access keys)."]
             )
         session.use_key(key)
+        return self._collect(session)
+
+    def _collect(self, session: Session) -> list[str]:
+        """Runs made with this key that a restart interrupted: fetched in the background
+        now that the key is back (recovery), into the account's History. Their ids."""
+        route = self.routes.route_for(session)
+        tag = self.sessions.key_tag(route.api_key)
+        collected = []
+        for run in self.store.list(account=self.account_of(session)):
+            record = RunRecord.from_json(run.record)
+            if not collectable(record, tag, route.base_url):
+                continue
+            record.status, record.error = RunStatus.PROCESSING, ""
+            self.record(session, route, record)
+            self.recovery.adopt(
+                functools.partial(route.new_client, self.routes.pools),
+                record,
+                account=self.account_of(session),
+                resumable=False,
+            )
+            collected.append(record.id)
+        if collected:
+            log.info("collecting %d interrupted run(s) with a key pasted again", len(collected))
+        return collected
 
     def standing(self, session: Session) -> Standing:
         standing = self._standing(session)
@@ -349,6 +374,8 @@ class Playground:
 
     def record(self, session: Session, route: Route, record: RunRecord) -> None:
         """Save a run's record as it is now (the ledger calls this at every change)."""
+        if route.source == "visitor" and record.key_tag is None:
+            record.key_tag = self.sessions.key_tag(route.api_key)
         self.store.save(
             record.to_json(), account=self.account_of(session), resumable=route.resumable
         )

@@ -57,6 +57,11 @@ class Sessions:
         self._live[session_id] = session
         return session
 
+    def key_tag(self, api_key: str) -> str:
+        """A tag that tells whether a key pasted later is the one a run was made with,
+        without keeping the key (a keyed hash: the tag reveals nothing of it)."""
+        return hmac.new(self._secret, b"key:" + api_key.encode(), hashlib.sha256).hexdigest()[:24]
+
     def _sign(self, session_id: str) -> str:
         return hmac.new(self._secret, session_id.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -282,8 +282,14 @@ class Handlers:
 
     def set_key(self, key: str, session: Session) -> tuple[str, str, str]:
         """Keep a visitor's key in their session only; clear the field so the page holds none."""
-        self.service.use_key(session, key)
+        collected = self.service.use_key(session, key)
         gr.Info("Key saved for this session only. It is not stored anywhere else.")
+        if collected:
+            runs = "1 run" if len(collected) == 1 else f"{len(collected)} runs"
+            gr.Info(
+                f"{runs} made with this key before the app restarted: being fetched now; "
+                "they will appear in History."
+            )
         return "", self.backend_banner(session), BACKENDS[0]
 
     def init_session(self, session: Session, token: object, profile: gr.OAuthProfile | None = None):

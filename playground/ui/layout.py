@@ -279,6 +279,9 @@ def _backend(oauth: bool) -> tuple[gr.Radio, gr.Textbox, gr.Button]:
             label="Your WaveSpeed API key",
             type="password",
             placeholder="Kept only in this session's server memory",
+            info="Never written to disk. Runs in flight finish even if you close the tab; "
+            "if the app restarts during one, paste the same key again within 7 days to "
+            "collect it.",
             elem_id="api-key",
         )
         save_key = gr.Button("Use this key", elem_id="save-key")
