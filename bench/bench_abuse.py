@@ -1,6 +1,6 @@
 """A hostile crowd against one public server: what it costs the server and what it cannot do.
 
-Loopback only, bounded. Three parts, each printing its figures beside a baseline measured
+Loopback only, bounded. Four parts, each printing its figures beside a baseline measured
 in the same run:
 
 1. Memory per session, in this process (tracemalloc), over 200 sessions: a visitor-key
@@ -12,15 +12,18 @@ in the same run:
    the public /generate of a Space-like app (`python app.py`, PLAYGROUND_SHARED=1, the
    owner's key on the emulator), once and four at once. Printed: the server's peak memory
    (VmHWM) over its peak before, and the answer. Target: <= 100 MB.
-3. A flood of 2,000 anonymous sessions (each a refused /generate call: free) while a real
-   visitor holds a session that has used its 2 runs on the owner's key. Their third run
+3. The upload cache: one visitor (by X-Forwarded-For, as on a Space) sends 39 MB files
+   until refused; then eight other visitors upload a 5 MB photo each. All eight must go
+   in: once, two 39 MB uploads filled a 100 MB cache and every upload failed after.
+4. A flood of 2,000 anonymous sessions (each a refused /generate call: free) while a
+   real visitor holds a session that has used its 2 runs on the owner's key. Their third run
    must still be refused ("used your 2 runs"): a session pushed out of Gradio's store would
    come back with a fresh allowance. The baseline is the same app with Gradio's own order
    of eviction (least recently used, whoever it is), where the flood pushes the visitor out.
    Printed: the flood's rate, the server's memory after it (Gradio keeps at most
    MAX_SESSIONS), and the verdicts.
 
-    python bench/bench_abuse.py                # all three: ~4 min
+    python bench/bench_abuse.py                # all four: ~4 min
     python bench/bench_abuse.py --flood 1500   # a smaller flood (still past MAX_SESSIONS)
 """
 
@@ -176,6 +179,8 @@ def start_app(work: Path, emu_url: str, name: str, gradio_order: bool) -> tuple[
         "GRADIO_ANALYTICS_ENABLED": "False",
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "ERROR",
+        "SPACE_ID": "bench/abuse",  # as on a Space: X-Forwarded-For names the visitor
+        "GRADIO_TEMP_DIR": str(work / name / "uploads"),
     }
     (work / name).mkdir(parents=True, exist_ok=True)
     command = ["-c", GRADIO_ORDER] if gradio_order else [str(ROOT / "app.py")]
@@ -253,6 +258,32 @@ def flood(url: str, pid: int, image: Path, work: Path, n: int) -> dict[str, Any]
     }
 
 
+def upload(url: str, visitor: str, size: int) -> int:
+    files = {"files": ("photo.png", os.urandom(size), "image/png")}
+    headers = {"X-Forwarded-For": visitor}
+    return httpx.post(
+        url + "gradio_api/upload", files=files, headers=headers, timeout=60
+    ).status_code
+
+
+def cache_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1024 / 1024
+
+
+def upload_fill(url: str, work: Path) -> dict[str, Any]:
+    """One visitor uploads 39 MB files until refused; then others upload a photo each."""
+    hog: list[int] = []
+    while len(hog) < 50 and (not hog or hog[-1] == 200):
+        hog.append(upload(url, "203.0.113.9", 39 * 1024 * 1024))
+    others = [upload(url, f"198.51.100.{n}", 5 * 1024 * 1024) for n in range(1, 9)]
+    return {
+        "hog_accepted_mb": 39 * hog.count(200),
+        "hog_refused_with": hog[-1],
+        "others": others,
+        "cache_mb": cache_mb(work / "app" / "uploads"),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -302,13 +333,23 @@ def main() -> None:
             "pixels" in b["answer"] or "too large" in b["answer"].lower()
         )
 
+        u = upload_fill(url, work)
+        print("\n3. the upload cache: one visitor sends 39 MB files until refused")
+        print(
+            f"   accepted {u['hog_accepted_mb']} MB, then HTTP {u['hog_refused_with']}; "
+            f"8 other visitors' 5 MB photos: {u['others']}; cache now {u['cache_mb']:.0f} MB"
+        )
+        verdicts["one visitor cannot fill the upload cache for everyone"] = u[
+            "hog_refused_with"
+        ] == 429 and all(code == 200 for code in u["others"])
+
         results = {"app": flood(url, app.pid, image, work, args.flood)}
         stop(app)
         procs.remove(app)
         base, base_url = start_app(work, emu_url, "gradio-order", gradio_order=True)
         procs.append(base)
         results["gradio-order"] = flood(base_url, base.pid, image, work, args.flood)
-        print(f"\n3. flood of {args.flood} anonymous sessions (Gradio keeps {MAX_SESSIONS})")
+        print(f"\n4. flood of {args.flood} anonymous sessions (Gradio keeps {MAX_SESSIONS})")
         for name, r in results.items():
             print(
                 f"   {name:13s}: {r['rate']:5.0f} sessions/s, {r['refused']} refused in words; "

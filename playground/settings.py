@@ -36,6 +36,7 @@ ENV_VARS = (
     "PLAYGROUND_MAX_VARIATIONS",
     "PLAYGROUND_RUNS_PER_SESSION",
     "PLAYGROUND_RUNS_PER_HOUR",
+    "PLAYGROUND_SESSIONS_PER_ADDRESS",
     "PLAYGROUND_REQUIRE_LOGIN",
     "SYSTEM",
     "OAUTH_CLIENT_ID",
@@ -88,7 +89,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     On a public server, visitors bring their own key unless the owner sets a daily cap,
     PLAYGROUND_DAILY_USD; then the owner's key is spent within it and within
     PLAYGROUND_MAX_DURATION (5), PLAYGROUND_MAX_VARIATIONS (2), PLAYGROUND_RUNS_PER_SESSION
-    (3) and PLAYGROUND_RUNS_PER_HOUR (20); with PLAYGROUND_REQUIRE_LOGIN=1 only to visitors
+    (3), PLAYGROUND_RUNS_PER_HOUR (20) and PLAYGROUND_SESSIONS_PER_ADDRESS (10 sessions
+    from one network address an hour); with PLAYGROUND_REQUIRE_LOGIN=1 only to visitors
     signed in with Hugging Face. PLAYGROUND_MCP=1 serves the MCP endpoint.
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
@@ -142,6 +144,9 @@ def _limits(get: Callable[[str], str]) -> Limits | None:
         max_variations=whole("PLAYGROUND_MAX_VARIATIONS", defaults.max_variations),
         runs_per_session=whole("PLAYGROUND_RUNS_PER_SESSION", defaults.runs_per_session),
         runs_per_hour=whole("PLAYGROUND_RUNS_PER_HOUR", defaults.runs_per_hour),
+        sessions_per_address=whole(
+            "PLAYGROUND_SESSIONS_PER_ADDRESS", defaults.sessions_per_address
+        ),
     )
 
 

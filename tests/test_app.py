@@ -79,7 +79,7 @@ async def drive(
     """Run the generate handler to its end, as Gradio would; every output it yielded.
     The aspect ratio is left to the image (Auto) unless a test sets one."""
     values = page_values(form(image, aspect_ratio=AUTO_RATIO) | overrides)
-    return [outputs async for outputs in ui.generate_on_page(None, session, *values)]
+    return [outputs async for outputs in ui.generate_on_page(None, None, session, *values)]
 
 
 def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
@@ -183,7 +183,7 @@ async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
     seen: list[tuple] = []
     values = page_values(form(images.start, aspect_ratio=AUTO_RATIO))
     with pytest.raises(gr.Error):
-        async for outputs in ui.generate_on_page(None, ui.service.new_session(), *values):
+        async for outputs in ui.generate_on_page(None, None, ui.service.new_session(), *values):
             seen.append(outputs)
     assert any("data-elapsed" in out[2] for out in seen)  # the clock ran while waiting
     last = seen[-1][2]
@@ -201,7 +201,7 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
 ) -> None:
     session = ui.service.new_session()
     form_values = (str(images.start), PROMPT, None, 2, AUTO_RATIO, False, -1, "", "", "", False)
-    run = ui.generate_on_page(None, session, *form_values)
+    run = ui.generate_on_page(None, None, session, *form_values)
     async for _ in run:  # as a person would: press Cancel once the task is waiting
         if session.pending:
             break

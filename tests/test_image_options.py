@@ -23,7 +23,8 @@ URL = "https://images.example/cat.jpg"
 
 async def drive(ui: Handlers, **inputs: Any) -> list[tuple]:
     session = ui.service.new_session()
-    return [outputs async for outputs in ui.generate_on_page(None, session, *page_values(inputs))]
+    run = ui.generate_on_page(None, None, session, *page_values(inputs))
+    return [outputs async for outputs in run]
 
 
 async def test_a_typed_url_is_sent_as_is_instead_of_an_upload(

@@ -485,7 +485,7 @@ async def run_variations(
     """The page's Variations button: the form's values in the page's order."""
     page = shot_form(image) | {"image_url": "", "last_image_url": "", "upscale": False}
     values = [page[name] for name in PAGE_FIELDS]
-    return [o async for o in ui.generate_variations(None, session, count, variants, *values)]
+    return [o async for o in ui.generate_variations(None, None, session, count, variants, *values)]
 
 
 async def test_generate_variations_shows_a_grid_of_videos_with_seeds(

@@ -227,3 +227,53 @@ async def test_a_submit_with_no_answer_counts_as_billed_and_is_recorded(
     assert "$0.25 of $1.00 left today" in ui.backend_banner(ui.service.new_session())
     with pytest.raises(gr.Error, match=r"spent its \$1\.00 for today"):
         await drive(ui, ui.service.new_session(), start_image, model=PRO_1080P, duration=5)
+
+
+# ---------------------------------------------------------------- sessions per address
+
+
+def test_one_address_starts_only_so_many_sessions_on_the_owners_key(tmp_path: Path) -> None:
+    """Each session has its own allowance: a script opening session after session (every
+    plain API call is a new one) once got a fresh allowance each time."""
+    from playground.store.history import History
+    from playground.store.quotas import Limits, Quota, QuotaExceeded
+
+    quota = Quota(Limits(daily_usd=100, sessions_per_address=2), History(tmp_path / "h.db"))
+
+    def start(account: str, address: str | None) -> None:
+        with quota.reserve(account, runs=1, usd=0.1, duration_s=2, address=address):
+            pass
+
+    start("s1", "9.9.9.9")
+    start("s2", "9.9.9.9")
+    start("s1", "9.9.9.9")  # a session already started goes on
+    with pytest.raises(QuotaExceeded) as info:
+        start("s3", "9.9.9.9")
+    message = str(info.value)
+    assert "2 sessions from your network" in message and "your own WaveSpeed key" in message
+    start("s3", "8.8.8.8")  # another network is not held back
+    start("s4", None)  # a call from inside the process has no address
+
+
+def test_fresh_api_sessions_from_one_address_are_limited_over_http(tmp_path: Path) -> None:
+    from conftest import launch_app
+    from gradio_client.exceptions import AppError
+
+    image = make_image(tmp_path / "start.png", (640, 360))
+    env = {
+        "PLAYGROUND_SHARED": "1",
+        "PLAYGROUND_DAILY_USD": "5",
+        "PLAYGROUND_SESSIONS_PER_ADDRESS": "2",
+        "WAVESPEED_API_KEY": OWNER_KEY,
+    }
+    with launch_app(tmp_path, image, env) as app:
+        app.emulator.config.api_keys = frozenset({OWNER_KEY})
+        for seed in (1, 2):
+            _, record, _ = app.generate(app.client(), seed=seed)  # a new session each
+            assert record["status"] == "completed"
+        before = app.emulator.stats()
+        with pytest.raises(AppError) as info:
+            app.generate(app.client(), seed=3)
+        assert "sessions from your network" in str(info.value)
+        after = app.emulator.stats()  # refused before anything was uploaded or paid
+        assert after["submits"] == 2 and after["uploads"] == before["uploads"]

@@ -45,7 +45,7 @@ def start_image(tmp_path: Path) -> Path:
 async def run_until_accepted(ui: Handlers, session: Session, image: Path) -> tuple[Any, str]:
     """Start a run from the page (whose status line yields as it goes) and return (its
     generator, the task id) once the API has accepted it."""
-    run = ui.generate_on_page(None, session, *page_values(form(image, seed=77)))
+    run = ui.generate_on_page(None, None, session, *page_values(form(image, seed=77)))
     async for _ in run:
         if session.pending:
             return run, next(iter(session.pending))
@@ -95,6 +95,25 @@ async def test_an_outage_of_the_api_is_waited_out(
     await asyncio.sleep(0.5)  # the worker fails a few rounds meanwhile
     assert not ui.service.store.get(task_id).finished
     emulator.config.faults.result_5xx = 0
+    assert_recorded_once_with_its_video(ui, emulator, await finished(ui, task_id))
+
+
+async def test_dropped_connections_while_polling_are_waited_out(
+    live: Path, emulator: RunningEmulator, ui: Handlers, start_image: Path
+) -> None:
+    """WaveSpeed unreachable mid-run (every poll's connection lost): once "could not be
+    reached... try again" with no task id and nothing polling; now the run is safe."""
+    session = ui.service.new_session()
+    run, task_id = await run_until_accepted(ui, session, start_image)
+    emulator.config.faults.result_drop = 10_000
+    with pytest.raises(gr.Error) as info:
+        async for _ in run:
+            pass
+    assert info.value.title == "Your run is safe" and task_id in info.value.message
+    assert "try again" not in info.value.message.lower()
+    await asyncio.sleep(0.5)
+    assert not ui.service.store.get(task_id).finished
+    emulator.config.faults.result_drop = 0
     assert_recorded_once_with_its_video(ui, emulator, await finished(ui, task_id))
 
 

@@ -424,7 +424,7 @@ async def test_the_demo_keys_limits_refuse_long_clips_and_big_batches(
     assert "at most 5 s" in info.value.message
     # variations: 3 asked, 2 allowed; the handler refuses before the first cell
     values = page_values(form(start_image, prompt="x", model=MODEL_720))
-    run = ui.generate_variations(None, ui.service.new_session(), 3, "", *values)
+    run = ui.generate_variations(None, None, ui.service.new_session(), 3, "", *values)
     with pytest.raises(gr.Error) as info:
         await anext(run)
     assert "at most 2 variations" in info.value.message
@@ -446,6 +446,7 @@ def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterat
         "PLAYGROUND_DAILY_USD": "50",
         "PLAYGROUND_RUNS_PER_SESSION": "50",
         "PLAYGROUND_RUNS_PER_HOUR": "500",
+        "PLAYGROUND_SESSIONS_PER_ADDRESS": "1000",  # every test's visitor is on loopback
         "WAVESPEED_API_KEY": CANARY,
     }
     with launch_app(

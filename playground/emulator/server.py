@@ -77,6 +77,7 @@ class Faults:
     submit_503: int = 0  # 503, no task
     drop_after_accept: int = 0  # task created, then the connection closes with no reply
     result_5xx: int = 0  # result GETs answer 502, 503, 500 in turn
+    result_drop: int = 0  # result GETs: the connection closes with no reply (a lost link)
     slow_seconds: float = 0.0  # delay before every API reply
     fail_code: int | None = None  # tasks end "failed" with this data.code
     fail_message: str = ""
@@ -611,7 +612,7 @@ class _DropConnection(Response):
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
         )
-        raise ConnectionAbortedError("emulator fault: drop_after_accept")
+        raise ConnectionAbortedError("emulator fault: a dropped connection")
 
 
 def _emulator(request: Request) -> Emulator:
@@ -713,6 +714,8 @@ def _api_router() -> APIRouter:
         if emu.take("result_5xx"):
             status, message = emu.next_result_5xx()
             raise _error(status, message)
+        if emu.take("result_drop"):
+            return _DropConnection()
         task = emu.tasks.get(task_id)
         if task is None:
             raise _error(404, f"prediction {task_id} not found")

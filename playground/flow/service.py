@@ -414,6 +414,7 @@ class Playground:
             runs=runs,
             usd=(run.request.cost_usd or 0.0) * runs,
             duration_s=run.request.duration,
+            address=run.session.address,
         ) as hold:
             ledger.hold = hold
             yield ledger

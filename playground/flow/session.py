@@ -37,6 +37,7 @@ class Session:
     # until Cancel tells the person they may still finish and be billed
     abandoned: list[str] = field(default_factory=list)
     last_seed: int | None = None
+    address: str | None = field(default=None, repr=False)  # the network it calls from
     storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:

@@ -24,6 +24,9 @@ class Limits:
     max_variations: int | None = 2
     runs_per_session: int | None = 3
     runs_per_hour: int | None = 20
+    # Sessions (each with its own runs_per_session) one network address may start on the
+    # owner's key in an hour: a script opening session after session gets no more.
+    sessions_per_address: int | None = 10
 
 
 @dataclass
@@ -38,12 +41,26 @@ class Quota:
         self.store = store
         self._lock = threading.RLock()  # usage() is called with it held, from _check()
         self._held: dict[str, _Held] = {}  # per account, not yet in history
+        # per network address: the accounts it started spending with, and when (memory
+        # only: a restart forgets, and the hourly and daily caps still hold)
+        self._by_address: dict[str, dict[str, datetime]] = {}
 
-    def reserve(self, account: str, *, runs: int, usd: float, duration_s: int) -> Hold:
+    def reserve(
+        self,
+        account: str,
+        *,
+        runs: int,
+        usd: float,
+        duration_s: int,
+        address: str | None = None,
+    ) -> Hold:
         """Check every limit now (QuotaExceeded), and hold `runs` costing `usd` until each
-        is accepted (then history counts it) or the returned context exits."""
+        is accepted (then history counts it) or the returned context exits. `address` is
+        where the request came from (None: not known, as for calls inside the process)."""
         with self._lock:
             self._check(account, runs, usd, duration_s)
+            if address is not None:
+                self._admit_from(address, account)
             held = self._held.setdefault(account, _Held())
             held.runs += runs
             held.usd += usd
@@ -77,6 +94,21 @@ class Quota:
                 f"This demo's key has spent its ${lim.daily_usd:.2f} for today. Try again "
                 "tomorrow (UTC), or use your own WaveSpeed key."
             )
+
+    def _admit_from(self, address: str, account: str) -> None:
+        limit = self.limits.sessions_per_address
+        if limit is None:
+            return
+        since = datetime.now(UTC) - timedelta(hours=1)
+        started = {a: t for a, t in self._by_address.get(address, {}).items() if t >= since}
+        if account not in started and len(started) >= limit:
+            raise QuotaExceeded(
+                f"{limit} sessions from your network have started on this demo's key in the "
+                "last hour. Go on in one you already have (reload it: it comes back), wait "
+                "an hour, or use your own WaveSpeed key."
+            )
+        started.setdefault(account, datetime.now(UTC))
+        self._by_address[address] = started
 
     def usage(self, account: str) -> Usage:
         now = datetime.now(UTC)

@@ -59,6 +59,7 @@ class Handlers:
         model: str = "",
         session: Session | None = None,
         profile: gr.OAuthProfile | None = None,
+        request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> AsyncIterator[tuple[Any, Any, str]]:
         """Generate a video from a start image (and optional end image) with Seedance.
@@ -85,15 +86,21 @@ class Handlers:
         # the session, fills profile from the HF sign-in and gives progress its events.
         named = locals()  # the parameters before `model` are the model's fields (FIELDS)
         session = self.service.new_session() if session is None else session
+        self.seen_from(session, request)
         form = Form.of(model, **{name: named[name] for name in FIELDS})
         async for outputs in self._generate(session, form, profile, ProgressEvents(progress)):
             yield outputs
 
     async def generate_on_page(
-        self, profile: gr.OAuthProfile | None, session: Session, *values: Any
+        self,
+        profile: gr.OAuthProfile | None,
+        request: gr.Request | None,
+        session: Session,
+        *values: Any,
     ) -> AsyncIterator[tuple[Any, Any, str]]:
         """The page's Generate button: `generate` with the page's extras (image addresses
         sent as they are, enlarging small images), and progress in the status line."""
+        self.seen_from(session, request)
         async for outputs in self._generate(session, page_form(values), profile, StatusLine()):
             yield outputs
 
@@ -118,6 +125,7 @@ class Handlers:
     async def generate_variations(
         self,
         profile: gr.OAuthProfile | None,
+        request: gr.Request | None,
         session: Session,
         count: int,
         variants: str,
@@ -126,6 +134,7 @@ class Handlers:
         """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt
         variants (one per line of `variants`). The image is uploaded once for the batch."""
         self.sign_in(session, profile)
+        self.seen_from(session, request)
         run = await self._prepare(session, page_form(values))
         requests = self.service.variations(run, count, variants)
         labels = [views.variation_label(i, r.seed, r.prompt) for i, r in enumerate(requests)]
@@ -299,6 +308,19 @@ class Handlers:
         self.sign_in(session, profile)  # History and the quota are the account's from the start
         backend = BACKENDS[1] if session.offline else BACKENDS[0]
         return session, token, self.backend_banner(session), backend
+
+    def seen_from(self, session: Session, request: gr.Request | None) -> None:
+        """Where the session's requests come from: on a Space the first address its proxy
+        puts in X-Forwarded-For, elsewhere the connection's (uvicorn reads the header from
+        a proxy on loopback). None when called from inside the process."""
+        if request is None:
+            return
+        forwarded = (
+            (request.headers or {}).get("x-forwarded-for") if self.service.settings.space else None
+        )
+        client = getattr(request, "client", None)
+        address = forwarded.split(",")[0].strip() if forwarded else getattr(client, "host", None)
+        session.address = address or session.address
 
     @staticmethod
     def sign_in(session: Session, profile: gr.OAuthProfile | None) -> None:
