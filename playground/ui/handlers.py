@@ -8,7 +8,7 @@ always looked up again by its id: the record the page holds is a pointer, never 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,18 +179,24 @@ class Handlers:
 
     # ------------------------------------------------------------------ prices & form
 
+    # The labels follow every keystroke, so a value may be half-typed (empty, "-"): then
+    # they stay as they are. They never raise: Gradio drops the change that waited for a
+    # failed one, and the label would stay stale.
     @staticmethod
-    def price_text(model: str, duration: int) -> str:
-        return views.price_text(model, duration)
+    def price_text(model: str, duration: int) -> Any:
+        return _or_skip(lambda: views.price_text(model, int(duration)))
 
     @staticmethod
-    def generate_label(model: str, duration: int) -> gr.Button:
-        return gr.Button(value=views.generate_text(model, duration))
+    def generate_label(model: str, duration: int) -> Any:
+        return _or_skip(lambda: gr.Button(value=views.generate_text(model, int(duration))))
 
     @staticmethod
-    def batch_label(model: str, duration: int, count: int, variants: str) -> gr.Button:
-        runs = len(prompt_lines(variants)) or int(count)
-        return gr.Button(value=views.batch_text(model, duration, runs))
+    def batch_label(model: str, duration: int, count: int, variants: str) -> Any:
+        def label() -> gr.Button:
+            runs = len(prompt_lines(variants)) or int(count)
+            return gr.Button(value=views.batch_text(model, int(duration), runs))
+
+        return _or_skip(label)
 
     @staticmethod
     def prompt_count(prompt: str) -> str:
@@ -488,3 +494,10 @@ def _kept(path: str | None) -> str | None:
 def _address(value: Any) -> str:
     """A run input sent as an http(s) address (typed, or where an upload was stored)."""
     return value if isinstance(value, str) and urls.is_url(value) else ""
+
+
+def _or_skip(make: Callable[[], Any]) -> Any:
+    try:
+        return make()
+    except (TypeError, ValueError, OverflowError):
+        return gr.skip()

@@ -134,3 +134,65 @@ def test_two_shots_chain_and_stitch_into_one_video(page: Page, photo: Path):
     duration_s = page.evaluate("() => document.querySelector('#stitched video').duration")
     assert duration_s == pytest.approx(4.0, abs=0.15)
     expect(page.locator("body")).not_to_contain_text("Traceback")
+
+
+def test_a_slow_answer_for_an_older_value_never_lands_last(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+):
+    """The batch button's price is recomputed on every change of its inputs. An answer
+    for an older value that comes back late (a busy server) once overwrote the newer one:
+    the button said "Run 4 variations" with 3 set."""
+    import time
+
+    from playground.model import seedance
+    from playground.ui import views
+
+    real = views.batch_text
+
+    def slow_for_four(model: str, duration: int, runs: int) -> str:
+        if runs == 4:
+            time.sleep(1.5)  # the answer computed before the count changed
+        return real(model, duration, runs)
+
+    monkeypatch.setattr(views, "batch_text", slow_for_four)
+    page.locator("#variations").get_by_text("Variations").first.click()
+    duration = page.locator("#duration input[type=number]")
+    duration.fill("3")
+    duration.press("Enter")  # the label is asked for with the count still 4 ...
+    how_many = page.locator("#var-count input[type=number]")
+    how_many.fill("3")
+    how_many.press("Enter")  # ... and again with 3, answered at once
+    price = seedance.format_price(seedance.DEFAULT_MODEL, 3, 3)
+    page.wait_for_timeout(2500)  # past the slow answer
+    expect(page.locator("#batch-btn")).to_have_text(f"Run 3 variations · {price}")
+
+
+def test_a_failed_answer_for_a_half_typed_value_does_not_swallow_the_next(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+):
+    """Gradio drops the change that waited for a failed one: a label that raised for a
+    half-typed number then stayed stale ("Run 4 variations" with 3 set)."""
+    import time
+
+    from playground.model import seedance
+    from playground.ui import views
+
+    real = views.batch_text
+
+    def fails_for_four(model: str, duration: int, runs: int) -> str:
+        if runs == 4:
+            time.sleep(1.5)
+            raise ValueError("not a whole number yet")
+        return real(model, duration, runs)
+
+    monkeypatch.setattr(views, "batch_text", fails_for_four)
+    page.locator("#variations").get_by_text("Variations").first.click()
+    duration = page.locator("#duration input[type=number]")
+    duration.fill("3")
+    duration.press("Enter")
+    how_many = page.locator("#var-count input[type=number]")
+    how_many.fill("3")
+    how_many.press("Enter")
+    price = seedance.format_price(seedance.DEFAULT_MODEL, 3, 3)
+    page.wait_for_timeout(2500)
+    expect(page.locator("#batch-btn")).to_have_text(f"Run 3 variations · {price}")
