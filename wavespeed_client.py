@@ -454,6 +454,10 @@ class ConnectionPools:
             pools[base] = Connections(base, transport=self._transport)
         return pools[base]
 
+    def client(self, api_key: str, base_url: str) -> WaveSpeedClient:
+        """A client for `api_key` over the running loop's connections to `base_url`."""
+        return WaveSpeedClient(api_key, connections=self.get(base_url))
+
 
 class WaveSpeedClient:
     """Async client for one API key. Use as `async with WaveSpeedClient(key) as ws:`.

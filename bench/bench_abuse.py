@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_load import MODEL, ROOT, free_port, make_image, memory_kb, stop, wait_http
-from gradio_client import Client, handle_file
+from bench_load import MODEL, ROOT, free_port, make_image, memory_kb, predict, stop, wait_http
+from gradio_client import Client
 from PIL import Image
 
 from playground.ui.app import MAX_SESSIONS
@@ -198,17 +198,7 @@ def start_app(work: Path, emu_url: str, name: str, gradio_order: bool) -> tuple[
 
 def visitor_run(client: Client, image: Path, seed: int) -> str:
     try:
-        client.predict(
-            image=handle_file(str(image)),
-            prompt="slow push-in",
-            last_image=None,
-            duration=2,
-            aspect_ratio="16:9",
-            camera_fixed=False,
-            seed=seed,
-            model=MODEL,
-            api_name="/generate",
-        )
+        predict(client, image, seed)
         return "accepted"
     except Exception as exc:  # gradio_client's AppError carries the app's message
         return f"refused: {exc}"

@@ -26,6 +26,7 @@ from playground.flow import generation
 from playground.flow.recovery import Recovery, resume_unfinished
 from playground.media import videos
 from playground.store.history import History
+from wavespeed_client import ConnectionPools
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "presets" / "astronaut.jpg"
@@ -175,7 +176,9 @@ def test_runs_that_cannot_be_polled_again_are_marked_interrupted_not_lost(tmp_pa
     history.save(unfinished_record("a" * 32, "http://x").to_json(), account="o", resumable=False)
     recovery = Recovery(history, generation.DurationStats())
     try:
-        resumed = resume_unfinished(history, recovery, api_key="k", base_url="http://x")
+        resumed = resume_unfinished(
+            history, recovery, api_key="k", base_url="http://x", pools=ConnectionPools()
+        )
     finally:
         recovery.stop()
     assert resumed == []
@@ -190,7 +193,9 @@ def test_runs_from_another_api_address_wait_for_it_rather_than_fail(tmp_path):
     history.save(record.to_json(), account="o", resumable=True)
     recovery = Recovery(history, generation.DurationStats())
     try:
-        resumed = resume_unfinished(history, recovery, api_key="k", base_url="http://new")
+        resumed = resume_unfinished(
+            history, recovery, api_key="k", base_url="http://new", pools=ConnectionPools()
+        )
     finally:
         recovery.stop()
     assert resumed == []

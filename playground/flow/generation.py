@@ -221,14 +221,18 @@ class Pacer:
         self._learned_at: float | None = None
         self._lock = asyncio.Lock()
 
-    def delay(self) -> float:
-        """Seconds until a submit may go out now."""
-        now = self._clock()
+    def _forget_old(self, now: float) -> None:
+        """Drop what has left the window, and a learned limit past RELEARN_S."""
         for sent in (self._sent, self._accepted):
             while sent and now - sent[0] >= self.WINDOW_S:
                 sent.popleft()
         if self._learned_at is not None and now - self._learned_at >= RELEARN_S:
             self.per_minute, self._learned_at = self.hint, None
+
+    def delay(self) -> float:
+        """Seconds until a submit may go out now."""
+        now = self._clock()
+        self._forget_old(now)
         wait = self._not_before - now
         if self.per_minute is not None and len(self._sent) >= self.per_minute:
             wait = max(wait, self._sent[0] + self.WINDOW_S - now)
@@ -255,7 +259,7 @@ class Pacer:
     def rate_limited(self, retry_after: float | None) -> float:
         """After a 429: learn the limit from what was accepted, and wait; the wait."""
         now = self._clock()
-        self.delay()  # the window as of now
+        self._forget_old(now)
         learned = len(self._accepted)  # none: the account is busy elsewhere; only wait
         if learned and (self.per_minute is None or learned < self.per_minute):
             self.per_minute, self._learned_at = learned, now

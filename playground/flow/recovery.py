@@ -152,7 +152,7 @@ def resume_unfinished(
     *,
     api_key: str | None,
     base_url: str,
-    pools: ConnectionPools | None = None,
+    pools: ConnectionPools,
 ) -> list[str]:
     """At start-up: poll again every accepted-but-unfinished run this app can still reach.
 
@@ -166,7 +166,7 @@ def resume_unfinished(
         record = generation.RunRecord.from_json(run.record)
         if run.resumable and api_key and record.api_base == base_url:
             recovery.adopt(
-                functools.partial(_client, api_key, base_url, pools),
+                functools.partial(pools.client, api_key, base_url),
                 record,
                 account=run.account,
                 resumable=True,
@@ -212,10 +212,3 @@ def _past_retention(record: generation.RunRecord) -> bool:
     except ValueError:
         return False
     return (datetime.now(UTC) - created).total_seconds() > RETENTION_S
-
-
-def _client(api_key: str, base_url: str, pools: ConnectionPools | None) -> WaveSpeedClient:
-    """Made inside the worker's loop, over its shared connections when there are any."""
-    if pools is None:
-        return WaveSpeedClient(api_key, base_url=base_url)
-    return WaveSpeedClient(api_key, connections=pools.get(base_url))

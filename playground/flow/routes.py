@@ -9,7 +9,9 @@ key share theirs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,12 +42,9 @@ class Route:
         """Only the owner's key survives a restart, so only its runs can be resumed."""
         return self.source == "owner"
 
-    def new_client(self, pools: ConnectionPools | None = None) -> WaveSpeedClient:
-        """A client with this route's key: over `pools`' shared connections (in the calling
-        loop), else over its own."""
-        if pools is None:
-            return WaveSpeedClient(self.api_key, base_url=self.base_url)
-        return WaveSpeedClient(self.api_key, connections=pools.get(self.base_url))
+    def new_client(self, pools: ConnectionPools) -> WaveSpeedClient:
+        """A client with this route's key over `pools`' connections (the calling loop's)."""
+        return pools.client(self.api_key, self.base_url)
 
 
 class Routes:
@@ -86,6 +85,10 @@ class Routes:
             "offline": self._offline_uploads,
         }[route.source]
         return route.new_client(self.pools), uploads
+
+    def later_client(self, route: Route) -> Callable[[], WaveSpeedClient]:
+        """A client made when called, in the caller's loop (recovery's, for a handed-over run)."""
+        return functools.partial(route.new_client, self.pools)
 
     @property
     def videos_per_minute(self) -> int | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -234,7 +233,7 @@ class Playground:
             record.status, record.error = RunStatus.PROCESSING, ""
             self.record(session, route, record)
             self.recovery.adopt(
-                functools.partial(route.new_client, self.routes.pools),
+                self.routes.later_client(route),
                 record,
                 account=self.account_of(session),
                 resumable=False,
@@ -442,7 +441,7 @@ class Playground:
             return False
         record, route = pending
         self.recovery.adopt(
-            functools.partial(route.new_client, self.routes.pools),
+            self.routes.later_client(route),
             record,
             account=self.account_of(session),
             resumable=route.resumable,

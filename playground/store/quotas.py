@@ -99,7 +99,8 @@ class Quota:
         limit = self.limits.sessions_per_address
         if limit is None:
             return
-        since = datetime.now(UTC) - timedelta(hours=1)
+        now = datetime.now(UTC)
+        since = now - timedelta(hours=1)
         started = {a: t for a, t in self._by_address.get(address, {}).items() if t >= since}
         if account not in started and len(started) >= limit:
             raise QuotaExceeded(
@@ -107,7 +108,7 @@ class Quota:
                 "last hour. Go on in one you already have (reload it: it comes back), wait "
                 "an hour, or use your own WaveSpeed key."
             )
-        started.setdefault(account, datetime.now(UTC))
+        started.setdefault(account, now)
         self._by_address[address] = started
 
     def usage(self, account: str) -> Usage:

@@ -25,10 +25,10 @@ STATIC = Path(__file__).parent / "static"
 # (docs/ARCHITECTURE.md). Sessions with nothing to lose go first (ui.state); an evicted
 # visitor's browser gets its session's id back at its next page load (flow.sessions).
 MAX_SESSIONS = 1000
+BROWSER_SESSION_KEY = "seedance-playground-session"  # localStorage: the signed session id
 # Gradio's upload cache, cleaned by age ((every, older than) in seconds): on a public server
 # strangers' uploads must not fill the disk for everyone; kept inputs live beside the
 # outputs, so nothing of a run is lost with them. Locally, a day.
-BROWSER_SESSION_KEY = "seedance-playground-session"
 UPLOAD_CACHE_SHARED = (600, 3600)
 UPLOAD_CACHE_LOCAL = (86400, 86400)
 

@@ -23,6 +23,7 @@ from playground.model import prompting, seedance
 from playground.model.form import AUTO_RATIO, FIELDS, Form
 from playground.model.status import RunStatus
 from playground.ui import errors, snippets, views
+from playground.ui.addresses import client_address
 from playground.ui.presets import load_presets
 from playground.ui.progress import ProgressEvents, Reporter, StatusLine
 from wavespeed_client import WaveSpeedError
@@ -184,17 +185,17 @@ class Handlers:
     # failed one, and the label would stay stale.
     @staticmethod
     def price_text(model: str, duration: int) -> Any:
-        return _or_skip(lambda: views.price_text(model, int(duration)))
+        return _or_skip(lambda: views.price_text(model, duration))
 
     @staticmethod
     def generate_label(model: str, duration: int) -> Any:
-        return _or_skip(lambda: gr.Button(value=views.generate_text(model, int(duration))))
+        return _or_skip(lambda: gr.Button(value=views.generate_text(model, duration)))
 
     @staticmethod
     def batch_label(model: str, duration: int, count: int, variants: str) -> Any:
         def label() -> gr.Button:
             runs = len(prompt_lines(variants)) or int(count)
-            return gr.Button(value=views.batch_text(model, int(duration), runs))
+            return gr.Button(value=views.batch_text(model, duration, runs))
 
         return _or_skip(label)
 
@@ -316,16 +317,15 @@ class Handlers:
         return session, token, self.backend_banner(session), backend
 
     def seen_from(self, session: Session, request: gr.Request | None) -> None:
-        """Where the session's requests come from: on a Space the first address its proxy
-        puts in X-Forwarded-For, elsewhere the connection's (uvicorn reads the header from
-        a proxy on loopback). None when called from inside the process."""
+        """Where the session's requests come from (`addresses`); a call from inside the
+        process has no request, and leaves it as it was."""
         if request is None:
             return
-        forwarded = (
-            (request.headers or {}).get("x-forwarded-for") if self.service.settings.space else None
+        address = client_address(
+            (request.headers or {}).get("x-forwarded-for"),
+            getattr(getattr(request, "client", None), "host", None),
+            trust_forwarded=self.service.settings.space,
         )
-        client = getattr(request, "client", None)
-        address = forwarded.split(",")[0].strip() if forwarded else getattr(client, "host", None)
         session.address = address or session.address
 
     @staticmethod

@@ -10,8 +10,7 @@ upload only
   2 GB): when it has not, the oldest files past a few minutes' age go first (the app
   copies what a run needs beside its video at once; uploads are not kept for later), and
   only if there is still no room is the upload refused, in words, with what to do.
-The client is the socket's peer, or on a Space the first address of X-Forwarded-For (its
-proxy sets it; elsewhere anyone could write it).
+The client is named by `addresses.client_address`.
 """
 
 from __future__ import annotations
@@ -23,9 +22,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from playground.ui.addresses import client_address
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ class UploadLimits:
     cleanable_after_s: float = 300.0
 
 
-@dataclass
-class _Client:
-    sent: deque[tuple[float, int]] = field(default_factory=deque)
-
-
 class Uploads:
     """The bookkeeping behind `UploadGuard`: whom to admit, and room in the cache."""
 
@@ -65,7 +61,7 @@ class Uploads:
         self.cache_dir = Path(cache_dir)
         self.limits = limits or UploadLimits()
         self._clock, self._wall = clock, wall
-        self._clients: dict[str, _Client] = {}
+        self._sent: dict[str, deque[tuple[float, int]]] = {}  # per client: (when, bytes)
         self._lock = threading.Lock()
 
     def admit(self, client: str, size: int) -> tuple[int, str] | None:
@@ -76,13 +72,13 @@ class Uploads:
             budget = self.budget(used)
             refusal = self._share(client, size, budget) or self._room(size, used, budget)
             if refusal is None:
-                self._clients.setdefault(client, _Client()).sent.append((self._clock(), size))
+                self._sent.setdefault(client, deque()).append((self._clock(), size))
             return refusal
 
     def _share(self, client: str, size: int, budget: int) -> tuple[int, str] | None:
         now, lim = self._clock(), self.limits
         self._forget_before(now - WINDOW_S)
-        sent = self._clients.get(client, _Client()).sent
+        sent = self._sent.get(client, deque())
         if len(sent) >= lim.uploads_per_window:
             return 429, (
                 f"Too many uploads from you: at most {lim.uploads_per_window} in 10 minutes "
@@ -158,12 +154,12 @@ class Uploads:
         return path
 
     def _forget_before(self, since: float) -> None:
-        for name in list(self._clients):
-            sent = self._clients[name].sent
+        for name in list(self._sent):
+            sent = self._sent[name]
             while sent and sent[0][0] < since:
                 sent.popleft()
             if not sent:
-                del self._clients[name]
+                del self._sent[name]
 
     def _wait_s(self, sent: deque[tuple[float, int]], now: float) -> str:
         seconds = max(1, int(sent[0][0] + WINDOW_S - now) + 1)
@@ -197,12 +193,12 @@ class UploadGuard:
         await send({"type": "http.response.body", "body": body})
 
     def _client(self, scope: dict[str, Any]) -> str:
-        if self.trust_forwarded:
-            forwarded = _header(scope, b"x-forwarded-for")
-            if forwarded:
-                return forwarded.split(",")[0].strip()
         peer = scope.get("client")
-        return str(peer[0]) if peer else "unknown"
+        forwarded = _header(scope, b"x-forwarded-for")
+        address = client_address(
+            forwarded, str(peer[0]) if peer else None, trust_forwarded=self.trust_forwarded
+        )
+        return address or "unknown"
 
 
 def _is_upload(scope: dict[str, Any]) -> bool:
