@@ -31,6 +31,8 @@ def main() -> None:
     service = Playground(settings)
     service.prune()
     service.resume()
+    models = service.load_catalog()  # the page is built from it; bounded, never fatal
+    log.info("catalog: %s, %d models", models.note or models.source, len(models.models))
     launch(build_demo(service), settings, mcp_server=settings.mcp)
 
 

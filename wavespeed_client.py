@@ -1,4 +1,5 @@
-"""HTTP client for the WaveSpeed v3 API: submit, poll, upload, download, balance.
+"""HTTP client for the WaveSpeed v3 API: submit, poll, upload, download, cancel, balance,
+the model catalog and price quotes.
 
 Model-agnostic: it knows the wire contract (../shared/WAVESPEED_API.md), not Seedance.
 Async only, because the app waits on many tasks at once. Tests inject `transport=`
@@ -12,13 +13,14 @@ import asyncio
 import email.utils
 import inspect
 import logging
+import math
 import os
 import random
 import re
 import tempfile
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -67,6 +69,11 @@ READ_TIMEOUT_SUBMIT_S = 60.0
 READ_TIMEOUT_UPLOAD_S = 120.0
 # Per-chunk silence while streaming an output video from the CDN.
 READ_TIMEOUT_DOWNLOAD_S = 60.0
+# A price quote feeds a label that follows typing: better no quote than a late one.
+QUOTE_TIMEOUT_S = 4.0
+MAX_QUOTE_ATTEMPTS = 2
+# Where quotes are asked: the documented path first, the older one if that is not served.
+QUOTE_PATHS = ("/api/v3/model/price", "/api/v3/model/pricing")
 # Default overall deadline for one task: the longest Seedance clips take minutes when queued.
 DEFAULT_WAIT_DEADLINE_S = 15 * 60.0
 
@@ -130,13 +137,21 @@ class InvalidIdentifier(WaveSpeedError, ValueError):
 
 
 class TaskFailed(WaveSpeedError):
-    """The task ran and ended unsuccessfully (failed, cancelled, timed out or deleted)."""
+    """The task ran and ended unsuccessfully (failed, cancelled, timed out or deleted);
+    `status` says which."""
 
-    def __init__(self, task_id: str, reason: str, code: int | None = None) -> None:
+    def __init__(
+        self, task_id: str, reason: str, code: int | None = None, status: str = "failed"
+    ) -> None:
         detail = f" (code {code})" if code is not None else ""
         super().__init__(f"Task {task_id} failed{detail}: {reason}", task_id=task_id)
         self.reason = reason
         self.code = code
+        self.status = status
+
+
+class QuoteUnavailable(WaveSpeedError):
+    """WaveSpeed gave no usable price for these inputs; nothing was charged."""
 
 
 class TaskTimeout(WaveSpeedError, TimeoutError):
@@ -209,6 +224,45 @@ class Status(StrEnum):
 _TERMINAL = frozenset(
     {Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMEOUT, Status.DELETED}
 )
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A price WaveSpeed quoted: `usd` is what a run is charged (the discounted price when
+    one is given), `list_usd` the price before any discount."""
+
+    model_id: str
+    usd: float
+    list_usd: float | None = None
+    currency: str = "USD"
+
+    @classmethod
+    def from_api(cls, model_id: str, data: Any) -> Quote:
+        """From either documented reply: `price`/`discounted_price` (the MCP server's) or
+        `unit_price` (the docs'); a price that is not a plain non-negative number, or not in
+        dollars, is no quote."""
+        data = data if isinstance(data, dict) else {}
+        currency = str(data.get("currency") or "USD").upper()
+        if currency != "USD":
+            raise QuoteUnavailable(f"WaveSpeed quoted in {currency[:8]}, not US dollars.")
+        listed = _price_or_none(data.get("price"))
+        if listed is None:
+            listed = _price_or_none(data.get("unit_price"))
+        charged = _price_or_none(data.get("discounted_price"))
+        usd = charged if charged is not None else listed
+        if usd is None:
+            raise QuoteUnavailable("WaveSpeed's quote held no price.")
+        return cls(model_id, usd, listed, currency)
+
+
+def _price_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -421,6 +475,7 @@ class Connections:
         # SubmissionOutcomeUnknown. Submits are rare; one extra handshake is cheap.
         self.submits = api_client(limits=httpx.Limits(max_keepalive_connections=0))
         # Output files live on a CDN: fetched with a client that never carries the key.
+        self.quote_path: str | None = None  # the quote path this base answered on
         self.cdn = httpx.AsyncClient(
             timeout=httpx.Timeout(READ_TIMEOUT_DOWNLOAD_S, connect=CONNECT_TIMEOUT_S),
             transport=transport,
@@ -590,7 +645,7 @@ class WaveSpeedClient:
                 if not prediction.status.is_failure:
                     return prediction
                 reason = prediction.error or f"the task ended as '{prediction.status}'"
-                raise TaskFailed(task_id, reason, prediction.error_code)
+                raise TaskFailed(task_id, reason, prediction.error_code, prediction.status.value)
 
     async def upload(self, file: bytes | str | Path, *, filename: str = "image.png") -> str:
         """Upload a file (bytes or a path) and return its download URL (kept 7 days)."""
@@ -634,6 +689,84 @@ class WaveSpeedClient:
                 if not should_retry_get(exc) or attempt == MAX_GET_ATTEMPTS:
                     raise
                 await self._sleep(retry_delay(attempt, rng=self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def models(self) -> list[dict[str, Any]]:
+        """WaveSpeed's catalog: every model with its request schema and price formula (the
+        envelope's `data` list, unparsed; `playground.model.catalog` reads it)."""
+        data = self._data(await self._get_with_retries("/api/v3/models"))
+        if not isinstance(data, list):
+            raise ServerError(
+                "WaveSpeed's model catalog came back in a shape this app does not know.",
+                status_code=200,
+                server_message=str(data)[:200],
+            )
+        return data
+
+    async def quote(self, model_id: str, inputs: Mapping[str, Any]) -> Quote:
+        """What a run of `model_id` with `inputs` costs, as WaveSpeed prices it (free, safe
+        to repeat). The documented path first; `/model/pricing` where that is not served,
+        remembered per API base."""
+        model_path(model_id)  # a plain id, or nothing is sent
+        body = {"model_id": model_id, "inputs": dict(inputs)}
+        paths = [p for p in QUOTE_PATHS if p != self._net.quote_path]
+        if self._net.quote_path:
+            paths.insert(0, self._net.quote_path)
+        for path in paths:
+            response = await self._post_quote(path, body)
+            if response.status_code in (404, 405):
+                continue
+            self._net.quote_path = path
+            return Quote.from_api(model_id, self._data(response))
+        raise QuoteUnavailable("WaveSpeed does not quote prices at this address.")
+
+    async def _post_quote(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        for attempt in range(1, MAX_QUOTE_ATTEMPTS + 1):
+            try:
+                response = await self._net.api.post(
+                    path, json=body, headers=self._auth, timeout=self._timeout(QUOTE_TIMEOUT_S)
+                )
+            except httpx.TransportError as exc:
+                error: WaveSpeedError = self._connection_error(exc)
+            else:
+                if response.status_code in (404, 405) or response.status_code < 400:
+                    return response
+                try:
+                    _raise_for_status(response)
+                except WaveSpeedError as exc:
+                    error = exc
+            if not should_retry_get(error) or attempt == MAX_QUOTE_ATTEMPTS:
+                raise error
+            await self._sleep(retry_delay(attempt, rng=self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def cancel(self, task_id: str) -> Prediction:
+        """Ask WaveSpeed to stop a task (`DELETE /api/v3/predictions/{id}`): its status
+        becomes "deleted", though it "may not stop generation immediately" and "partial
+        refunds may apply". Safe to repeat, so retried after a dropped connection."""
+        path = _task_path(task_id)
+        for attempt in range(1, MAX_GET_ATTEMPTS + 1):
+            try:
+                response = await self._net.api.delete(path, headers=self._auth)
+                data = self._data(response)
+            except httpx.TransportError as exc:
+                error: WaveSpeedError = self._connection_error(exc)
+            except APIStatusError as exc:
+                if exc.status_code == 404:
+                    raise APIStatusError(
+                        f"WaveSpeed knows no task {task_id} (it may have ended and been "
+                        "removed already).",
+                        status_code=404,
+                        server_message=exc.server_message,
+                    ) from None
+                error = exc
+            else:
+                if isinstance(data, dict) and data.get("id"):
+                    return Prediction.from_api(data)
+                return Prediction(id=task_id, model="", status=Status.DELETED)
+            if not should_retry_get(error) or attempt == MAX_GET_ATTEMPTS:
+                raise error
+            await self._sleep(retry_delay(attempt, rng=self._rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def balance(self) -> float:

@@ -80,8 +80,8 @@ def start_image() -> ImageInput:
 
 
 def request() -> seedance.SeedanceRequest:
-    return seedance.SeedanceRequest(
-        image="bench.jpg", prompt="slow push-in; dust drifts", duration=DURATION_S, model=MODEL
+    return seedance.request(
+        MODEL, image="bench.jpg", prompt="slow push-in; dust drifts", duration=DURATION_S
     )
 
 

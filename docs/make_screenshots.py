@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from tests.e2e.conftest import chromium_path, launch_chromium, offline_app  # noqa: E402
 
-PRESET = "Launch pad fog at dusk"  # a 16:9 scene fills the result panel well
+PRESET = "The cat hears something (with sound)"  # Seedance 2.0: sound, no seed or camera
 SHOTS = {
     # name: (viewport, device pixel ratio)
     "screenshot-desktop.png": ({"width": 1280, "height": 1100}, 1),

@@ -85,3 +85,18 @@ class RunContinues(PlaygroundError):
             "it again."
         )
         self.task_ids = task_ids
+
+
+class AudioFlagged(PlaygroundError):
+    """WaveSpeed's content check (code 1200) failed a run that generated sound: the sound
+    may be what was flagged, and a take without it may pass."""
+
+    title = "Flagged by the content check"
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        super().__init__(
+            f"WaveSpeed's content check flagged task {task_id} ({reason}). It was made with "
+            "sound on, and generated audio is checked too: try it again with audio off "
+            "(“Rerun without audio” under the result, or untick “Generate audio”)."
+        )
+        self.task_id = task_id

@@ -40,6 +40,9 @@ API_PARAMETERS = [
     "camera_fixed",
     "seed",
     "model",
+    "resolution",
+    "generate_audio",
+    "options",
 ]
 POLL_S = 0.05
 
@@ -73,6 +76,11 @@ def form(image: Any = None, /, **overrides: Any) -> dict[str, Any]:
     return values
 
 
+def price_of(model: str, duration: int) -> float | None:
+    """What the bundled catalog's formula says a run costs (the emulator quotes the same)."""
+    return seedance.request(model, image="start.png", duration=duration).cost_usd
+
+
 PAGE_EXTRAS = {"image_url": "", "last_image_url": "", "upscale": False}
 
 
@@ -82,7 +90,19 @@ def page_values(values: dict[str, Any], **extras: Any) -> tuple[Any, ...]:
     from playground.ui.handlers import PAGE_FIELDS
 
     everything = PAGE_EXTRAS | values | extras
-    return tuple(everything[name] for name in PAGE_FIELDS)
+    # Widgets the form() does not name (resolution, audio, the generic slots) as the page
+    # holds them when the model does not use them.
+    return tuple(everything.get(name) for name in PAGE_FIELDS)
+
+
+def form_set(outputs: tuple[Any, ...]) -> dict[str, Any]:
+    """What a handler that sets the form (a model switch, reuse, load, a preset) put in
+    each widget, by name: the value of each update (a container's update is itself)."""
+    from playground.ui.handlers import FORM_SET
+    from playground.ui.modelform import EXTRA_FIELDS
+
+    names = (*FORM_SET, *EXTRA_FIELDS)
+    return {n: getattr(o, "value", o) for n, o in zip(names, outputs, strict=True)}
 
 
 def make_image(path: Path, size: tuple[int, int] = (640, 360)) -> Path:

@@ -22,24 +22,27 @@ import pytest
 from conftest import (
     API_PARAMETERS,
     GOOD_KEY,
-    PROMPT,
     LaunchedApp,
     form,
+    form_set,
     launch_app,
     make_image,
     page_values,
+    price_of,
 )
 from gradio_client.exceptions import AppError
 
 from playground import emulator as emulator_module
 from playground.emulator import EmulatorConfig, RunningEmulator
 from playground.flow.generation import Progress, Stage
+from playground.flow.prices import Price
 from playground.flow.session import Session
 from playground.model import seedance
 from playground.model.form import AUTO_RATIO
 from playground.ui import errors, progress, views
 from playground.ui.app import MAX_SESSIONS
 from playground.ui.handlers import Handlers
+from playground.ui.modelform import EXTRA_FIELDS
 from playground.ui.presets import load_presets
 from wavespeed_client import TaskTimeout
 
@@ -87,7 +90,7 @@ def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
     assert record["status"] == "completed"
     assert 0 <= record["seed"] <= seedance.SEED_MAX
     assert record["inputs"]["seed"] == record["seed"]
-    assert record["cost_usd"] == seedance.price_usd(record["model"], duration)
+    assert record["cost_usd"] == price_of(record["model"], duration)
     assert record["inputs"]["duration"] == duration
     assert record["inputs"]["image"].startswith("http")
     timings = record["timings"]
@@ -200,7 +203,7 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
     live: Path, images: SimpleNamespace, ui: Handlers
 ) -> None:
     session = ui.service.new_session()
-    form_values = (str(images.start), PROMPT, None, 2, AUTO_RATIO, False, -1, "", "", "", False)
+    form_values = page_values(form(images.start, aspect_ratio=AUTO_RATIO))
     run = ui.generate_on_page(None, None, session, *form_values)
     async for _ in run:  # as a person would: press Cancel once the task is waiting
         if session.pending:
@@ -228,10 +231,38 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
 
 
 def test_price_and_button_label_say_the_cost_before_the_click() -> None:
-    assert "$0.160" in views.price_text(seedance.DEFAULT_MODEL, 5)
-    assert Handlers.generate_label(seedance.DEFAULT_MODEL, 5).value == "Generate · $0.160"
-    assert "$0.064" in views.price_text(seedance.DEFAULT_MODEL, 2)
-    assert "unknown" in views.price_text("someone/other-model", 5)
+    quoted, estimate = Price(0.16, quoted=True), Price(0.064)
+    assert "$0.160" in views.price_text(quoted, 5) and "quoted" in views.price_text(quoted, 5)
+    assert views.generate_text(quoted) == "Generate · $0.160"
+    assert "≈ $0.064" in views.price_text(estimate, 2) and "estimated" in views.price_text(
+        estimate, 2
+    )
+    assert "unknown" in views.price_text(Price(None), 5)
+    assert "refused" in views.price_text(Price(None), 5)  # on the demo's key
+    assert views.generate_text(quoted, offline=True) == "Generate · free"
+    assert "free" in views.price_text(estimate, 2, offline=True)
+
+
+async def test_the_labels_price_the_form_as_it_stands(ui: Handlers) -> None:
+    """One listener prices all three labels: the model, its price fields, the batch."""
+    session = ui.service.new_session()
+    session.offline = False
+    ui.service.routes.settings = ui.service.settings  # no key: WaveSpeed's price, estimated
+    price, go, batch = await ui.price_labels(
+        session, seedance.DEFAULT_MODEL, 5, None, False, 4, "", *[None] * len(EXTRA_FIELDS)
+    )
+    assert "≈ $0.160" in price and go.value == "Generate · ≈ $0.160"
+    assert batch.value == "Run 4 variations · ≈ $0.640"
+    turbo = "bytedance/seedance-2.0-fast/image-to-video-turbo"
+    _, go, batch = await ui.price_labels(
+        session, turbo, 5, "1080p", None, 3, "a\nb", *[None] * len(EXTRA_FIELDS)
+    )
+    assert go.value == "Generate · ≈ $1.20" and batch.value == "Run 2 variations · ≈ $2.40"
+    # a half-typed duration leaves the labels as they are
+    skipped = await ui.price_labels(
+        session, seedance.DEFAULT_MODEL, "", None, False, 4, "", *[None] * len(EXTRA_FIELDS)
+    )
+    assert skipped != (price, go, batch) and all(s == gr.skip() for s in skipped)
 
 
 def test_prompt_count_flags_only_over_the_limit() -> None:
@@ -271,12 +302,22 @@ def recorded(ui: Handlers, record: dict[str, Any]) -> Session:
 
 def test_reuse_puts_a_records_values_back(ui: Handlers) -> None:
     session = recorded(ui, RECORD)
-    assert ui.reuse_settings(RECORD, session) == (
+    reused = form_set(ui.reuse_settings(RECORD, session))
+    assert (
+        reused["prompt"],
+        reused["duration"],
+        reused["aspect_ratio"],
+        reused["camera_fixed"],
+        reused["seed"],
+        reused["model"],
+        reused["shown"],
+    ) == (
         "the cat turns its head",
         3,
         AUTO_RATIO,
         True,
         98765,
+        "bytedance/seedance-v1-lite-i2v-480p",
         "bytedance/seedance-v1-lite-i2v-480p",
     )
     assert ui.reuse_seed(RECORD, session) == 98765
@@ -291,7 +332,7 @@ def test_a_record_edited_in_the_page_is_read_from_history(ui: Handlers) -> None:
     session = recorded(ui, RECORD)
     forged = {**RECORD, "seed": 1, "inputs": {**RECORD["inputs"], "prompt": "forged"}}
     assert ui.reuse_seed(forged, session) == 98765
-    assert ui.reuse_settings(forged, session)[0] == "the cat turns its head"
+    assert form_set(ui.reuse_settings(forged, session))["prompt"] == "the cat turns its head"
     assert "98765" in ui.run_card(forged, session) and "<code>1</code>" not in ui.run_card(
         forged, session
     )
@@ -334,19 +375,26 @@ def test_presets_load_with_their_files() -> None:
         assert preset.prompt and preset.title
 
 
-def test_apply_preset_fills_the_form() -> None:
+def test_apply_preset_fills_the_form_for_its_model(ui: Handlers) -> None:
     presets = load_presets()
+    session = ui.service.new_session()
     for index, preset in enumerate(presets):
-        image, prompt, last, duration, ratio, camera_fixed, seed = Handlers.apply_preset(
-            SimpleNamespace(index=index)  # type: ignore[arg-type]
+        image, last, *rest = ui.apply_preset(
+            session,
+            seedance.DEFAULT_MODEL,
+            SimpleNamespace(index=index),  # type: ignore[arg-type]
         )
+        shown = form_set(tuple(rest))
         assert Path(image) == preset.image and Path(image).is_file()
-        assert prompt == preset.prompt
         assert last == (str(preset.last_image) if preset.last_image else None)
-        assert duration == preset.duration
-        assert ratio == (preset.aspect_ratio or AUTO_RATIO)
+        assert shown["model"] == shown["shown"] == preset.model
+        assert shown["prompt"] == preset.prompt and shown["duration"] == preset.duration
+        ratio = preset.inputs.get("aspect_ratio") or AUTO_RATIO
+        assert shown["aspect_ratio"] == ratio
         assert ratio == AUTO_RATIO or ratio in seedance.ASPECT_RATIOS
-        assert (camera_fixed, seed) == (preset.camera_fixed, preset.seed)
+        if "generate_audio" in preset.inputs:
+            assert shown["generate_audio"] is preset.inputs["generate_audio"]
+        assert shown["seed"] == preset.inputs.get("seed", -1)
 
 
 def test_a_visitors_key_stays_in_their_session(live: Path, ui: Handlers) -> None:
@@ -385,9 +433,9 @@ def served(
         yield served
 
 
-def test_the_only_public_endpoint_is_generate_with_the_apis_names(served: LaunchedApp) -> None:
+def test_the_public_endpoints_are_generate_and_list_models(served: LaunchedApp) -> None:
     api = served.client().view_api(return_format="dict", print_info=False)
-    assert list(api["named_endpoints"]) == ["/generate"]
+    assert list(api["named_endpoints"]) == ["/generate", "/list_models"]
     assert not api["unnamed_endpoints"]
     generate = api["named_endpoints"]["/generate"]
     assert [p["parameter_name"] for p in generate["parameters"]] == API_PARAMETERS

@@ -22,8 +22,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from playground.emulator import RunningEmulator
+from playground.errors import InvalidRequest
+from playground.model import seedance
 from playground.model.form import Form
-from playground.model.seedance import SeedanceRequest
 from playground.ui.handlers import Handlers
 from playground.ui.inputs import MAX_DATA_URI_CHARS
 
@@ -134,9 +135,11 @@ def test_a_data_uri_image_is_used_as_sent(served: LaunchedApp) -> None:
 @pytest.mark.parametrize("char", ["\ud800", "\x00", "\x07", "\x1b", "\x7f"])
 def test_a_prompt_with_a_character_no_api_takes_is_refused_before_upload(char: str) -> None:
     """Sent, a lone surrogate made the submit's JSON encoding fail after the image was up."""
-    (problem,) = SeedanceRequest(image="x", prompt=f"{PROMPT}{char}").problems()
+    with pytest.raises(InvalidRequest) as refused:
+        seedance.request(image="x", prompt=f"{PROMPT}{char}")
+    (problem,) = refused.value.problems
     assert f"U+{ord(char):04X}" in problem and f"position {len(PROMPT) + 1}" in problem
-    assert SeedanceRequest(image="x", prompt=f"{PROMPT}\n\tnext beat 😀").problems() == []
+    assert seedance.request(image="x", prompt=f"{PROMPT}\n\tnext beat 😀").problems() == []
 
 
 async def test_a_lone_surrogate_in_the_prompt_costs_no_upload(

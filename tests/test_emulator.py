@@ -235,7 +235,6 @@ def test_body_must_be_a_json_object(api: httpx.Client, content: bytes) -> None:
         {"aspect_ratio": "21:9"},
         {"image": data_uri(png_bytes((300, 300), fmt="JPEG"), "image/jpeg")},
         {"image": REMOTE_IMAGE, "last_image": IMAGE},
-        {"unknown_extra": 1},
     ],
 )
 def test_boundary_values_are_accepted(
@@ -676,8 +675,18 @@ def test_stats_endpoint_matches_in_process_stats(
             "upload_bytes": 0,
             "renders": 0,
             "tasks": 1,
+            "catalog_gets": 0,
+            "quotes": 0,
+            "cancels": 0,
         }
     )
+
+
+def test_a_field_the_model_s_schema_lacks_is_refused_by_name(api: httpx.Client) -> None:
+    """Strict where WaveSpeed may be lenient: a client that sends a field the model does
+    not have is caught here, not silently ignored."""
+    refused = submit(api, unknown_extra=1)
+    assert refused.status_code == 400 and "unknown_extra" in refused.text
 
 
 # ---------------------------------------------------------------- the official SDK

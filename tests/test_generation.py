@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import price_of
 from PIL import Image, ImageDraw
 
 from playground.emulator import RunningEmulator
@@ -96,7 +97,8 @@ def request(**overrides: Any) -> seedance.SeedanceRequest:
         "seed": seedance.RANDOM_SEED,
         "model": MODEL,
     }
-    return seedance.SeedanceRequest(**{**fields, **overrides})
+    fields = {**fields, **overrides}
+    return seedance.request(fields.pop("model"), **fields)
 
 
 def a_run(
@@ -189,7 +191,7 @@ async def test_a_run_reports_its_stages_then_a_playable_record(
     assert sent["seed"] == record.seed
 
     # cost, timings, inputs
-    assert record.cost_usd == seedance.price_usd(MODEL, 2)
+    assert record.cost_usd == price_of(MODEL, 2)
     assert record.model == MODEL
     t = record.timings
     for value in (t.upload_s, t.submit_s, t.wait_s, t.download_s, t.total_s):

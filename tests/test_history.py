@@ -21,7 +21,7 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from conftest import UIs, form, free_port, quick_sleep, select, video_tags
+from conftest import UIs, form, form_set, free_port, price_of, quick_sleep, select, video_tags
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
@@ -110,7 +110,7 @@ def request(**overrides: Any) -> seedance.SeedanceRequest:
         "model": MODEL,
     }
     values.update(overrides)
-    return seedance.SeedanceRequest(**values)
+    return seedance.request(values.pop("model"), **values)
 
 
 async def run_direct(
@@ -181,7 +181,7 @@ async def test_a_run_is_recorded_when_accepted_before_the_first_poll_then_update
     assert stats["submits"] == 1 and stats["result_gets"] == 0  # before the first poll
     assert stored_status == first["status"]  # committed, not just handed over
     assert first["id"] == final.id and first["seed"] == 777
-    assert first["video_path"] and first["cost_usd"] == seedance.price_usd(MODEL, 2)
+    assert first["video_path"] and first["cost_usd"] == price_of(MODEL, 2)
     # then updated as it progresses, ending completed
     assert saves[-1][0]["status"] == "completed"
     assert journal_mode(db) == "wal"
@@ -194,7 +194,7 @@ async def test_a_run_is_recorded_when_accepted_before_the_first_poll_then_update
     assert record["inputs"]["image"].startswith(emulator.base_url)  # a reference, not bytes
     assert "data:" not in json.dumps(record)
     assert record["timings"]["total_s"] >= record["timings"]["wait_s"] > 0
-    assert record["cost_usd"] == seedance.price_usd(MODEL, 2)
+    assert record["cost_usd"] == price_of(MODEL, 2)
     assert record["video_path"] == final.video_path and Path(final.video_path).is_file()
     assert record["error"] == "" and record["error_code"] is None
     history.close()
@@ -377,12 +377,14 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert video is None and failed.id in card  # no video for a failed run, still a card
 
     # load it into the form: the kept images and its settings
-    loaded = ui.load_run_into_form(record, session)
-    start, end, prompt, duration, ratio, camera_fixed, seed, model, _, *urls = loaded
+    start, end, start_url, end_url, _, *setting = ui.load_run_into_form(record, session)
+    urls = [start_url, end_url]
     assert urls == ["", ""]  # the kept files are used, not the addresses they were sent as
     assert start == second["input_files"]["start"] and Path(start).is_file()
     assert end == second["input_files"]["end"] and Path(end).is_file()
-    assert (prompt, duration, ratio, camera_fixed, seed, model) == (
+    shown = form_set(tuple(setting))
+    fields = ("prompt", "duration", "aspect_ratio", "camera_fixed", "seed", "model")
+    assert tuple(shown[name] for name in fields) == (
         "a red kite rises over the dunes",
         2,
         "16:9",
@@ -742,7 +744,7 @@ async def test_the_api_key_is_never_in_the_database_sidecars_or_records(
         assert CANARY not in json.dumps(run.record)
     db_files = list(data_dir.glob("history.db*"))  # the database, its WAL and shm
     assert any(p.name == "history.db-wal" for p in db_files)
-    sidecars = list(data_dir.rglob("*.json"))
+    sidecars = [p for p in data_dir.rglob("*.json") if p.parent.name != "catalog"]
     assert len(sidecars) == 2
     for path in db_files + sidecars:
         assert CANARY.encode() not in path.read_bytes(), path

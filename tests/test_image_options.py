@@ -181,14 +181,15 @@ def test_a_run_sent_from_a_url_loads_back_into_the_url_box(ui: Handlers) -> None
     record = {
         "id": "from-url",
         "status": "completed",
-        "inputs": {"image": URL, "prompt": "p", "duration": 3, "seed": 7, "model": "m"},
+        "model": "bytedance/seedance-v1-lite-i2v-720p",
+        "inputs": {"image": URL, "prompt": "p", "duration": 3, "seed": 7},
         "input_files": {},
     }
     inline = {**record, "id": "inline", "inputs": {"image": "(inline image)"}}
     for run in (record, inline):
         ui.service.store.save(run, account=ui.service.account_of(session), resumable=False)
     loaded = ui.load_run_into_form(record, session)
-    start, end, *_, start_url, end_url = loaded
+    start, end, start_url, end_url, *_ = loaded
     assert (start, end, start_url, end_url) == (None, None, URL, "")
     with pytest.raises(gr.Error, match="not kept"):
         ui.load_run_into_form(inline, session)
@@ -201,6 +202,6 @@ def test_the_page_and_the_api_share_one_generate_limit(ui: Handlers) -> None:
     assert {fn.fn.__func__ for fn in runs} == set(twins)
     public = [fn for fn in runs if fn.api_visibility != "private"]
     assert [(fn.fn.__func__, fn.api_name) for fn in public] == [(Handlers.generate, "generate")]
-    assert len(public[0].inputs) == 9  # the eight API parameters and the session
+    assert len(public[0].inputs) == 12  # the eleven API parameters and the session
     assert {fn.concurrency_id for fn in runs} == {"generate"}
     assert {fn.concurrency_limit for fn in runs} == {GENERATE_CONCURRENCY}

@@ -657,7 +657,7 @@ def test_max_side_per_resolution() -> None:
         # ...its long side the widest framing (21:9), and nothing is wildly oversized
         assert max(max(size) for size in table.values()) <= side <= 1.5 * max(table["16:9"])
     with pytest.raises(ValueError, match="unknown resolution"):
-        images.max_side_for("4k")
+        images.max_side_for("8k")
 
 
 def test_file_name_is_kept_in_safe_characters(tmp_path: Path) -> None:

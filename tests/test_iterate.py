@@ -39,6 +39,7 @@ from playground.flow.generation import (
     Stage,
     UploadCache,
 )
+from playground.flow.prices import Price
 from playground.flow.routes import Route
 from playground.flow.session import Session
 from playground.media import videos
@@ -46,8 +47,9 @@ from playground.media.images import prepare_image
 from playground.model import seedance
 from playground.model.form import AUTO_RATIO
 from playground.model.status import RunStatus
-from playground.ui import snippets
+from playground.ui import snippets, views
 from playground.ui.handlers import PAGE_FIELDS, Handlers
+from playground.ui.modelform import EXTRA_FIELDS
 from wavespeed_client import MAX_SUBMIT_ATTEMPTS, RateLimitError, TaskFailed, WaveSpeedClient
 
 MODEL_480P = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code paths
@@ -100,7 +102,7 @@ def base_request(**overrides: Any) -> seedance.SeedanceRequest:
     fields: dict[str, Any] = {"image": "start.jpg", "prompt": PROMPT, "duration": 2}
     fields["model"] = MODEL_480P
     fields.update(overrides)
-    return seedance.SeedanceRequest(**fields)
+    return seedance.request(fields.pop("model"), **fields)
 
 
 @pytest.fixture
@@ -484,7 +486,7 @@ async def run_variations(
 ) -> list[tuple[str, str]]:
     """The page's Variations button: the form's values in the page's order."""
     page = shot_form(image) | {"image_url": "", "last_image_url": "", "upscale": False}
-    values = [page[name] for name in PAGE_FIELDS]
+    values = [page.get(name) for name in PAGE_FIELDS]
     return [o async for o in ui.generate_variations(None, None, session, count, variants, *values)]
 
 
@@ -543,21 +545,20 @@ async def test_generate_variations_refuses_too_many(
     assert ui.service.store.list() == []
 
 
-def batch_text(model: str, duration: int, count: int, variants: str) -> str:
-    return Handlers.batch_label(model, duration, count, variants).value
-
-
 def test_batch_text_prices_the_whole_batch() -> None:
-    model = seedance.DEFAULT_MODEL  # lite 720p: $0.032/s
-    assert batch_text(model, 5, 4, "") == "Run 4 variations · $0.640"
-    assert batch_text(model, 5, 4, "she waves\n\n  she laughs \n") == "Run 2 variations · $0.320"
-    assert batch_text(model, 2, 8, "") == "Run 8 variations · $0.512"
-    assert Handlers.batch_label(model, 5, 3, "").value == "Run 3 variations · $0.480"
+    quoted = Price(0.16, quoted=True)  # lite 720p, 5 s: $0.032/s
+    assert views.batch_text(quoted, 4) == "Run 4 variations · $0.640"
+    assert views.batch_text(Price(0.064, quoted=True), 8) == "Run 8 variations · $0.512"
+    assert views.batch_text(quoted, 4, offline=True) == "Run 4 variations · free"
 
 
-def test_the_batch_price_is_marked_as_an_estimate_for_unconfirmed_models() -> None:
-    text = batch_text("bytedance/seedance-v1-pro-i2v-720p", 5, 2, "")
-    assert text == "Run 2 variations · ≈ $0.600"
+async def test_the_batch_counts_prompt_variants_and_marks_an_estimate(ui: Handlers) -> None:
+    session = ui.service.new_session()
+    session.offline = False  # no key: WaveSpeed's price as the catalog estimates it
+    slots = [None] * len(EXTRA_FIELDS)
+    pro = "bytedance/seedance-v1-pro-i2v-720p"
+    *_, batch = await ui.price_labels(session, pro, 5, None, False, 4, "a\n\n  b \n", *slots)
+    assert batch.value == "Run 2 variations · ≈ $0.600"
 
 
 # ---------------------------------------------------------------- continue & storyboard

@@ -62,13 +62,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedApp]:
         yield served
 
 
-async def test_generate_is_the_only_tool_described_by_its_docstring(served: LaunchedApp) -> None:
+async def test_generate_and_list_models_are_the_tools_described_by_docstrings(
+    served: LaunchedApp,
+) -> None:
     """None of the page's private events is a tool; the description and each parameter's
     come from `Handlers.generate`'s docstring, and an end image is optional, as on the page."""
     async with connect(served) as mcp:
         listed = await mcp.list_tools()
-    assert [tool.name for tool in listed.tools] == ["generate"]
-    (tool,) = listed.tools
+    assert [tool.name for tool in listed.tools] == ["generate", "list_models"]
+    tool, lister = listed.tools
+    assert "fields follow the model" in tool.description
+    assert lister.description.startswith("List the image-to-video models")
     summary = inspect.getdoc(Handlers.generate).splitlines()[0]
     assert summary.startswith("Generate a video from a start image")
     assert tool.description.startswith(summary)
@@ -81,6 +85,28 @@ async def test_generate_is_the_only_tool_described_by_its_docstring(served: Laun
     assert "http" in schema["properties"]["image"]["format"]  # a file is given as a URL
     assert schema.get("required") == ["image", "prompt"]
     assert CANARY not in listed.model_dump_json()
+
+
+async def test_list_models_gives_each_model_its_fields_ranges_and_price(
+    served: LaunchedApp,
+) -> None:
+    async with connect(served) as mcp:
+        result = await mcp.call_tool("list_models", {})
+    assert not result.isError, result.content
+    # Gradio gives this JSON output as the repr of its pydantic root model
+    listed = ast.literal_eval(result.content[0].text.removeprefix("root="))
+    assert listed["catalog"]  # says where the list came from
+    models = listed["models"]
+    by_id = {m["id"]: m for m in models}
+    two = by_id["bytedance/seedance-2.0/image-to-video"]
+    assert two["usd_per_second"] == pytest.approx(0.24) and not two["retiring"]
+    fields = {f["name"]: f for f in two["fields"]}
+    assert fields["duration"]["minimum"] == 4 and fields["duration"]["maximum"] == 15
+    assert fields["generate_audio"]["type"] == "flag" and "seed" not in fields
+    lite = by_id["bytedance/seedance-v1-lite-i2v-720p"]
+    assert lite["retiring"] and lite["successor"] == "bytedance/seedance-2.0/image-to-video"
+    assert all("seedance" in m["id"] for m in models)  # Seedance unless asked for everything
+    assert CANARY not in result.model_dump_json()
 
 
 async def test_an_mcp_client_gets_the_video_its_record_and_progress(served: LaunchedApp) -> None:

@@ -234,6 +234,6 @@ def test_output_size_uses_the_requested_ratio_and_resolution() -> None:
     assert synthetic.output_size("480p", "9:16", (4000, 3000)) == (480, 864)
     assert synthetic.output_size("1080p", "16:9", (100, 100)) == (1920, 1088)
     with pytest.raises(ValueError, match="resolution"):
-        synthetic.output_size("4k", "16:9", (100, 100))
+        synthetic.output_size("8k", "16:9", (100, 100))
     with pytest.raises(ValueError, match="aspect ratio"):
         synthetic.output_size("720p", "2:1", (100, 100))

@@ -8,13 +8,14 @@ a run whose price cannot be known, since a cap cannot hold what it cannot price.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import httpx
 import pytest
-from conftest import UIs, form, make_image, public_server
+from conftest import UIs, form, make_image, price_of, public_server
 
 from playground.emulator import RunningEmulator
 from playground.flow import generation
@@ -28,9 +29,8 @@ from playground.flow.generation import (
     UploadCache,
 )
 from playground.flow.session import Session
-from playground.model import seedance
+from playground.model import catalog, seedance
 from playground.model.form import Form
-from playground.model.seedance import SeedanceRequest
 from playground.ui.handlers import Handlers
 from wavespeed_client import BadRequestError, InvalidIdentifier, WaveSpeedClient, model_path
 
@@ -114,15 +114,17 @@ async def test_a_task_id_that_is_not_one_plain_segment_is_never_polled(task_id: 
 @pytest.mark.parametrize("model", [*RESPELLED, *STEERING])
 def test_only_a_model_the_app_offers_is_accepted_as_spelled(model: str) -> None:
     with pytest.raises(seedance.InvalidRequest) as info:
-        Form.of(model, image="start.png").request(seedance.DEFAULT_MODEL)
+        Form.of(model, image="start.png").request(catalog.snapshot(), seedance.DEFAULT_MODEL)
     message = str(info.value)
-    assert "is not offered here" in message and PRO_1080P in message
+    assert "is not offered here" in message and "list_models" in message
 
 
-def test_the_owners_own_model_setting_is_offered_too() -> None:
-    request = Form.of("", image="start.png").request("someone/new-model")
-    assert request.model == "someone/new-model"
-    assert Form.of(PRO_1080P, image="start.png").request("someone/new-model").model == PRO_1080P
+def test_the_owners_model_setting_is_the_default_when_the_catalog_has_it() -> None:
+    models = catalog.snapshot()
+    request = Form.of("", image="start.png", duration=5).request(models, PRO_1080P)
+    assert request.model == PRO_1080P
+    with pytest.raises(seedance.InvalidRequest, match="is not offered here"):
+        Form.of("", image="start.png").request(models, "someone/new-model")
 
 
 # ---------------------------------------------------------------- the owner's key on a Space
@@ -147,7 +149,7 @@ async def test_the_cap_holds_for_the_dearest_model_spelled_right(
     demo_key: Path, emulator: RunningEmulator, start_image: Path, uis: UIs
 ) -> None:
     ui = uis()
-    assert seedance.price_usd(PRO_1080P, 5) == pytest.approx(0.75)  # one fits in $1, two do not
+    assert price_of(PRO_1080P, 5) == pytest.approx(0.75)  # one fits in $1, two do not
     (_, record, _) = (
         await drive(ui, ui.service.new_session(), start_image, model=PRO_1080P, duration=5)
     )[-1]
@@ -164,10 +166,10 @@ async def test_the_owners_key_is_not_spent_on_a_model_without_a_price(
     uis: UIs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SEEDANCE_MODEL", "someone/new-model")
+    monkeypatch.setenv("SEEDANCE_MODEL", "bytedance/seedance-2.5/image-to-video")  # no price
     ui = uis()
     with pytest.raises(gr.Error) as info:
-        await drive(ui, ui.service.new_session(), start_image, model="")
+        await drive(ui, ui.service.new_session(), start_image, model="", duration=5)
     assert "price is not known" in info.value.message
     assert "your own WaveSpeed key" in info.value.message
     assert emulator.stats()["uploads"] == emulator.stats()["submits"] == 0
@@ -192,13 +194,14 @@ async def test_a_refused_submit_uses_no_slot_of_the_accounts_rate_limit(
             backend="emulator",
             pacer=pacer,
         )
-        unknown = SeedanceRequest(image="s.png", model="bytedance/seedance-v9-ultra", duration=2)
+        lite = seedance.request(image="s.png", duration=2)
+        unknown = replace(lite, model="bytedance/seedance-v9-ultra")  # the server refuses it
         for _ in range(2):
             with pytest.raises(BadRequestError):
                 async for _item in generation.run(ctx, unknown, image, None):
                     pass
         assert pacer.delay() == 0  # both slots are free again
-        good = SeedanceRequest(image="s.png", duration=2)
+        good = seedance.request(image="s.png", duration=2)
         stages = [item async for item in generation.run(ctx, good, image, None)]
     assert Stage.RATE_LIMITED not in [getattr(s, "stage", None) for s in stages]
     assert isinstance(stages[-1], RunRecord) and stages[-1].status == "completed"

@@ -286,7 +286,7 @@ def space(tmp_path_factory: pytest.TempPathFactory, start_image: Path) -> Iterat
 def test_the_login_button_leaves_the_public_api_as_it_was(space: LaunchedApp) -> None:
     assert any(isinstance(block, gr.LoginButton) for block in space.demo.blocks.values())
     api = space.client().view_api(return_format="dict", print_info=False)
-    assert list(api["named_endpoints"]) == ["/generate"]
+    assert list(api["named_endpoints"]) == ["/generate", "/list_models"]
     assert not api["unnamed_endpoints"]
     generate = api["named_endpoints"]["/generate"]
     assert [p["parameter_name"] for p in generate["parameters"]] == API_PARAMETERS

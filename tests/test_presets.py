@@ -17,8 +17,9 @@ PRESET_FILES = sorted(PRESETS.glob("*.json"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 IMAGE_FILES = sorted(p for p in PRESETS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
-REQUIRED = {"title", "prompt", "image", "duration", "aspect_ratio", "camera_fixed", "seed", "notes"}
-OPTIONAL = {"last_image"}
+# Every preset names its model; its other keys are that model's inputs (checked below).
+REQUIRED = {"title", "model", "prompt", "image", "duration", "notes"}
+OPTIONAL = {"last_image", "aspect_ratio", "camera_fixed", "seed", "resolution", "generate_audio"}
 MIN_SIDE = 300  # the API's smallest accepted image side
 MAX_BYTES = 600 * 1024
 
@@ -59,23 +60,23 @@ def test_texts_are_present_and_short_where_shown(preset):
 
 
 def test_settings_are_a_valid_seedance_request(preset):
-    request = seedance.SeedanceRequest(
-        image="x",
-        prompt=preset["prompt"],
-        last_image="y" if preset.get("last_image") else None,
-        duration=preset["duration"],
-        aspect_ratio=preset["aspect_ratio"],
-        camera_fixed=preset["camera_fixed"],
-        seed=preset["seed"],
-    )
+    inputs = {k: v for k, v in preset.items() if k not in ("title", "notes", "model", "image")}
+    inputs |= {"image": "x", "last_image": "y" if preset.get("last_image") else None}
+    request = seedance.request(preset["model"], **inputs)
     assert request.problems() == []
     # The checks above are the model's; these are the preset format's, stated outright.
     assert type(preset["duration"]) is int
-    assert seedance.DURATION_MIN_S <= preset["duration"] <= seedance.DURATION_MAX_S
-    assert preset["aspect_ratio"] is None or preset["aspect_ratio"] in seedance.ASPECT_RATIOS
-    assert type(preset["camera_fixed"]) is bool
-    assert type(preset["seed"]) is int
-    assert preset["seed"] == seedance.RANDOM_SEED or 0 <= preset["seed"] <= seedance.SEED_MAX
+    assert preset.get("aspect_ratio") is None or preset["aspect_ratio"] in seedance.ASPECT_RATIOS
+    assert type(preset.get("camera_fixed", False)) is bool
+    seed = preset.get("seed", seedance.RANDOM_SEED)
+    assert type(seed) is int and (seed == seedance.RANDOM_SEED or 0 <= seed <= seedance.SEED_MAX)
+
+
+def test_presets_cover_the_2x_family_and_sound():
+    written_for = {p["model"]: p for p in all_presets().values()}
+    two = [m for m in written_for if seedance.catalog.snapshot().get(m).family == "Seedance 2.x"]
+    assert len(two) >= 2
+    assert any(written_for[m].get("generate_audio") for m in two)
 
 
 def test_referenced_images_exist_open_and_are_big_enough(preset):

@@ -258,7 +258,9 @@ def test_gradio_client_calls_generate_with_the_runs_settings(
         "model": MODEL,
         "api_name": "/generate",
     }
-    assert [k for k in kwargs if k != "api_name"] == generate_parameters()
+    # the first eight, as /generate has had them from the start; the newer ones (resolution,
+    # generate_audio, options) only for a run that used them
+    assert [k for k in kwargs if k != "api_name"] == generate_parameters()[:8]
 
 
 def test_gradio_client_defaults_auto_ratio_and_no_end_image(
@@ -376,3 +378,34 @@ def test_model_falls_back_to_inputs_then_default() -> None:
     assert "api/v3/bytedance/seedance-v1-pro-i2v-480p" in snippets.curl_snippet(rec)
     del rec["inputs"]["model"]
     assert f"api/v3/{MODEL}" in snippets.curl_snippet(rec)
+
+
+def test_a_2x_run_repeats_with_its_own_field_names_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model's own fields come along by name: the named parameters /generate has, the
+    rest in `options`; a field the model's schema lacks is never emitted, whatever the
+    record holds."""
+    rec = record(
+        seed=None,
+        camera_fixed=None,
+        generate_audio=True,
+        resolution="1080p",
+        negative_prompt="blur",
+        api_key="sk-INJECTED",
+        Authorization="Bearer x",
+    )
+    rec["model"] = "bytedance/seedance-2.5/image-to-video"
+    fields = ["image", "prompt", "duration", "resolution", "generate_audio", "negative_prompt"]
+    _, kwargs = run_gradio_snippet(
+        snippets.gradio_client_snippet(rec, "http://127.0.0.1:7860/", fields), monkeypatch
+    )
+    assert kwargs["model"] == "bytedance/seedance-2.5/image-to-video"
+    assert kwargs["generate_audio"] is True and kwargs["resolution"] == "1080p"
+    assert kwargs["options"] == {"negative_prompt": "blur"}
+    every = snippets.all_snippets(rec, fields=fields)
+    for text in every.values():
+        assert "sk-INJECTED" not in text and "Bearer x" not in text
+    assert '"negative_prompt": "blur"' in every["curl"]
+    without = snippets.curl_snippet(rec)  # the model's fields unknown: Seedance's only
+    assert "negative_prompt" not in without and "generate_audio" not in without

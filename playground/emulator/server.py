@@ -1,8 +1,26 @@
 """A local server speaking WaveSpeed's v3 HTTP contract, for offline mode, tests and benchmarks.
 
-It accepts the Seedance image-to-video models, runs each task on a wall-clock schedule,
-renders a labelled synthetic clip (synthetic.render_motion_clip) and can inject the faults a
-client must survive. See shared/WAVESPEED_API.md for the contract it follows.
+Its models are the catalog the app bundles (playground/model/catalog_snapshot.json, read
+as data: the emulator never imports the app's model code, so it validates on its own and a
+bug shared with the client cannot hide). It serves:
+
+- `GET /api/v3/models`: that catalog, in either `api_schema` shape WaveSpeed's tools use
+  (`catalog_shape`: "api_schemas" or "openapi").
+- `POST /api/v3/model/price` and `/api/v3/model/pricing`: quotes, the model's JSONata
+  `formula` evaluated over the inputs, inputs left out taking their schema defaults.
+- `POST /api/v3/{model_id}`: any image-to-video or text-to-video model of the catalog; the
+  body is checked against that model's request schema (required fields, types, enum,
+  minimum/maximum, maxLength, maxItems; a field the schema lacks is refused), and every
+  image field (uploaders, and each item of an image list) must be a jpg/png data URI of at
+  least 300x300 px, one of our uploads, or a URL (never fetched: a stand-in is drawn).
+- `GET /api/v3/predictions/{id}[/result]`, `DELETE /api/v3/predictions/{id}` (cancel: the
+  status becomes "deleted", after `cancel_lag_s`), uploads, balance.
+
+Each task runs on a wall-clock schedule and renders a labelled synthetic clip
+(synthetic.render_motion_clip) that follows the inputs: duration, size from `resolution`
+(or the model id's suffix), an AAC soundtrack when the model's `generate_audio` is on. It
+can inject the faults a client must survive (`Faults`; `served_model` for 1.0's silent
+fallback). See shared/WAVESPEED_API.md for the contract it follows.
 
     python emulator.py --port 8765            # then WAVESPEED_BASE_URL=http://127.0.0.1:8765
     python emulator.py --reuse-renders        # load tests: one render per distinct clip
@@ -16,6 +34,7 @@ import base64
 import binascii
 import hashlib
 import io
+import json
 import logging
 import mimetypes
 import os
@@ -36,6 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonata
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -47,17 +67,18 @@ from playground.emulator import synthetic
 
 log = logging.getLogger("emulator")
 
-MODELS: frozenset[str] = frozenset(
-    f"bytedance/seedance-v1-{tier}-i2v-{res}"
-    for tier in ("lite", "pro")
-    for res in ("480p", "720p", "1080p")
-)
+CATALOG_PATH = Path(__file__).resolve().parent.parent / "model" / "catalog_snapshot.json"
+VIDEO_TYPES = ("image-to-video", "text-to-video")  # the model types a submit accepts
+CATALOG_SHAPES = ("api_schemas", "openapi")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the API's limit for images and uploads
-MAX_PROMPT_CHARS = 2000
 MIN_IMAGE_SIDE = 300
-DURATION_RANGE = (2, 12)
-DEFAULT_DURATION = 5
+DEFAULT_DURATION = 5  # for a model whose schema has no duration
+DEFAULT_RESOLUTION = "720p"  # for a model with neither a resolution field nor a suffix
 SEED_MAX = 2_147_483_647
+START_FIELDS = ("image", "start_image", "first_image")  # the clip's first frame
+END_FIELDS = ("last_image", "end_image", "tail_image")  # the frame it fades to
+DELETED_MESSAGE = "the task was deleted"
+AUDIO_FLAGGED = "the generated audio was flagged by content moderation"
 KEEP_ALIVE_S = 75  # idle keep-alive connections, see start_in_thread
 CREATED_PHASE_S = 0.2  # how long a new task reports "created" before "processing"
 PLACEHOLDER_SIZE = (1280, 720)  # stand-in source for URLs the emulator will not fetch
@@ -79,6 +100,11 @@ class Faults:
     result_5xx: int = 0  # result GETs answer 502, 503, 500 in turn
     result_drop: int = 0  # result GETs: the connection closes with no reply (a lost link)
     slow_seconds: float = 0.0  # delay before every API reply
+    catalog_5xx: int = 0  # GET /models answers 503
+    catalog_delay_s: float = 0.0  # extra delay before every catalog reply
+    quote_5xx: int = 0  # price quotes answer 503
+    quote_delay_s: float = 0.0  # extra delay before every quote reply
+    audio_moderation: int = 0  # tasks with generate_audio on fail, code 1200 (audio flagged)
     fail_code: int | None = None  # tasks end "failed" with this data.code
     fail_message: str = ""
     never_finish: bool = False  # tasks stay "processing"
@@ -101,7 +127,19 @@ class EmulatorConfig:
     # Every task still has its own schedule and output URL; only the MP4 encoding, which
     # real WaveSpeed does on its GPUs, stays off the CPUs the app under test shares.
     reuse_renders: bool = False
+    # GET /models: "api_schemas" (api_schema.api_schemas[] model_run request_schema, as the
+    # MCP server and CLI read it) or "openapi" (api_schema.components.schemas.Request).
+    catalog_shape: str = "api_schemas"
+    # DELETE "may not stop generation immediately": a cancelled task keeps reporting its
+    # status this long before it reads "deleted".
+    cancel_lag_s: float = 0.0
+    # Seedance 1.0 "may fall back to alternative models without notice": when set, the
+    # result GETs of tasks created meanwhile report this `model` instead of the one asked.
+    served_model: str | None = None
     faults: Faults = field(default_factory=Faults)
+
+
+_CHOICES = {"catalog_shape": CATALOG_SHAPES}  # config fields with a fixed set of values
 
 
 class _Reply(Exception):
@@ -140,18 +178,21 @@ def _now_iso() -> str:
 def _coerce(name: str, kind: str, value: Any) -> Any:
     """Check one JSON value against a config field's annotation (as written above)."""
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    base = kind.split("|")[0].strip()
     if value is None and kind.endswith("| None"):
         return None
-    if kind.startswith("float") and (is_int or isinstance(value, float)):
+    if base == "float" and (is_int or isinstance(value, float)):
         return float(value)
-    if kind.startswith("int") and is_int:
+    if base == "int" and is_int:
         return value
-    if kind == "bool" and isinstance(value, bool):
+    if base == "bool" and isinstance(value, bool):
         return value
-    if kind == "str" and isinstance(value, str):
+    if base == "str" and isinstance(value, str):
+        if value not in _CHOICES.get(name, (value,)):
+            raise ValueError(f"{name} must be one of {', '.join(_CHOICES[name])}")
         return value
     if (
-        kind.startswith("frozenset")
+        base.startswith("frozenset")
         and isinstance(value, list)
         and all(isinstance(v, str) for v in value)
     ):
@@ -189,6 +230,82 @@ def _config_json(config: EmulatorConfig) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------- the catalog
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> list[dict[str, Any]]:
+    """The catalog entries of a snapshot file ({"models": [...]}, or the bare list)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    models = data.get("models") if isinstance(data, dict) else data
+    if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+        raise ValueError(f"{path}: expected a JSON object with a list of models")
+    return models
+
+
+def request_schema(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """A catalog entry's request JSON schema, from either api_schema shape."""
+    api_schema = entry.get("api_schema")
+    if not isinstance(api_schema, dict):
+        return None
+    for item in api_schema.get("api_schemas") or []:
+        if isinstance(item, dict) and item.get("type") == "model_run":
+            schema = item.get("request_schema")
+            return schema if isinstance(schema, dict) else None
+    schema = (api_schema.get("components") or {}).get("schemas", {}).get("Request")
+    return schema if isinstance(schema, dict) else None
+
+
+def _openapi_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A catalog entry with its api_schema in the OpenAPI shape WaveSpeed Desktop reads."""
+    return {**entry, "api_schema": {"components": {"schemas": {"Request": request_schema(entry)}}}}
+
+
+@dataclass(frozen=True)
+class _Model:
+    """One catalog entry, as submits and quotes use it."""
+
+    id: str
+    type: str
+    base_price: float | None
+    formula: str | None
+    schema: dict[str, Any]
+
+    @property
+    def properties(self) -> dict[str, dict[str, Any]]:
+        props = self.schema.get("properties")
+        return props if isinstance(props, dict) else {}
+
+    @property
+    def field_order(self) -> list[str]:
+        order = self.schema.get("x-order-properties")
+        return list(order) if isinstance(order, list) else list(self.properties)
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: p["default"] for k, p in self.properties.items() if "default" in p}
+
+
+def _models(catalog: list[dict[str, Any]]) -> dict[str, _Model]:
+    """The catalog's models by id; entries without a request schema cannot be run."""
+    models = {}
+    for entry in catalog:
+        schema = request_schema(entry)
+        model_id = entry.get("model_id")
+        if schema is None or not isinstance(model_id, str):
+            continue
+        price = entry.get("base_price")
+        formula = entry.get("formula")
+        models[model_id] = _Model(
+            model_id,
+            str(entry.get("type", "")),
+            float(price)
+            if isinstance(price, int | float) and not isinstance(price, bool)
+            else None,
+            formula if isinstance(formula, str) and formula.strip() else None,
+            schema,
+        )
+    return models
+
+
 # ---------------------------------------------------------------- input validation
 
 
@@ -204,16 +321,23 @@ class _ImageRef:
 @dataclass(frozen=True)
 class _Job:
     model: str
-    image: _ImageRef
+    image: _ImageRef | None  # None: text-to-video (the clip starts on a drawn stand-in)
     last_image: _ImageRef | None
-    duration: int
-    aspect_ratio: str | None
+    duration: float
+    aspect_ratio: str | None  # None: follow the start image
     camera_fixed: bool
-    seed: int
+    seed: int  # -1: the emulator picks one
+    resolution: str
+    audio: bool
+    prompt: str = ""
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _parse_data_uri(name: str, value: str) -> _ImageRef:
@@ -255,35 +379,203 @@ def _parse_image(name: str, value: Any, own_netloc: str) -> _ImageRef:
     return _ImageRef(url=value)
 
 
-def _validate(model: str, body: Any, own_netloc: str) -> _Job:
-    """The model table of the contract, as 400 messages."""
+def _is_image(prop: dict[str, Any]) -> bool:
+    """An image input: an uploader, or a string that accepts image types."""
+    return prop.get("x-ui-component") == "uploader" or "image/" in str(prop.get("x-accept", ""))
+
+
+def _is_image_list(name: str, prop: dict[str, Any]) -> bool:
+    """A list of images: uploaders, an item schema of images, or a field named "...images"."""
+    items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+    return prop.get("type") == "array" and (
+        prop.get("x-ui-component") == "uploaders" or _is_image(items) or name.endswith("images")
+    )
+
+
+def _absent(prop: dict[str, Any] | None, value: Any) -> bool:
+    """Whether a value counts as left out: null, or an empty image."""
+    return value is None or (value == "" and prop is not None and _is_image(prop))
+
+
+def _between(noun: str, prop: dict[str, Any]) -> str:
+    """ "an integer between 2 and 12", "-1 or an integer between 0 and 2147483647"..."""
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if noun == "an integer" and low == -1 and high is not None:  # -1 asks for a random pick
+        return f"-1 or an integer between 0 and {high}"
+    if low is not None and high is not None:
+        return f"{noun} between {low} and {high}"
+    if low is not None:
+        return f"{noun} of at least {low}"
+    if high is not None:
+        return f"{noun} of at most {high}"
+    return noun
+
+
+def _check_value(name: str, prop: dict[str, Any], value: Any) -> None:
+    """`value` against one property's type, enum, range and lengths, as 400 messages."""
+    kinds = prop.get("type")
+    kind = kinds[0] if isinstance(kinds, list) and kinds else kinds
+    enum = prop.get("enum")
+    # An enum holds its values exactly: true is not 1, "5" is not 5.
+    if isinstance(enum, list) and not any(
+        value == e
+        and isinstance(value, bool) == isinstance(e, bool)
+        and isinstance(value, str) == isinstance(e, str)
+        for e in enum
+    ):
+        raise _error(400, f"{name} must be one of {', '.join(str(e) for e in enum)}")
+    if kind in ("integer", "number"):
+        ok = _is_int(value) if kind == "integer" else _is_number(value)
+        low, high = prop.get("minimum"), prop.get("maximum")
+        if not ok or (low is not None and value < low) or (high is not None and value > high):
+            noun = "an integer" if kind == "integer" else "a number"
+            raise _error(400, f"{name} must be {_between(noun, prop)}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise _error(400, f"{name} must be a boolean")
+    elif kind == "string":
+        most, least = prop.get("maxLength"), prop.get("minLength")
+        if (
+            not isinstance(value, str)
+            or (most is not None and len(value) > most)
+            or (least is not None and len(value) < least)
+        ):
+            if most is not None:
+                raise _error(400, f"{name} must be a string of at most {most} characters")
+            if least is not None:
+                raise _error(400, f"{name} must be a string of at least {least} characters")
+            raise _error(400, f"{name} must be a string")
+    elif kind == "array":
+        most, least = prop.get("maxItems"), prop.get("minItems")
+        if not isinstance(value, list):
+            raise _error(400, f"{name} must be a list")
+        if most is not None and len(value) > most:
+            raise _error(400, f"{name} must be a list of at most {most} items")
+        if least is not None and len(value) < least:
+            raise _error(400, f"{name} must be a list of at least {least} items")
+        items = prop.get("items")
+        if isinstance(items, dict) and not _is_image_list(name, prop):
+            for i, item in enumerate(value):
+                _check_value(f"{name}[{i}]", items, item)
+    elif kind == "object" and not isinstance(value, dict):
+        raise _error(400, f"{name} must be an object")
+
+
+def _checked_inputs(
+    model: _Model, body: dict[str, Any], own_netloc: str | None
+) -> tuple[dict[str, Any], dict[str, _ImageRef | list[_ImageRef]]]:
+    """The inputs given (left-out ones dropped) and their images, checked against the
+    model's schema. A submit (own_netloc: our address, to recognise our uploads) refuses a
+    field the schema lacks; a quote (own_netloc None) ignores it (only price-driving inputs
+    matter), requires nothing and does not decode images."""
+    props = model.properties
+    unknown = [name for name in body if name not in props]
+    if unknown and own_netloc is not None:
+        raise _error(
+            400,
+            f"{unknown[0]} is not a parameter of {model.id}; "
+            f"it takes {', '.join(model.field_order)}",
+        )
+    given = {k: v for k, v in body.items() if k in props and not _absent(props[k], v)}
+    if own_netloc is not None:
+        for name in model.schema.get("required") or []:
+            if given.get(name) in (None, ""):
+                raise _error(400, f"{name} is required for {model.id}")
+    images: dict[str, _ImageRef | list[_ImageRef]] = {}
+    for name in model.field_order + [k for k in props if k not in model.field_order]:
+        if name not in given:
+            continue
+        prop, value = props[name], given[name]
+        if _is_image(prop):
+            if own_netloc is None:
+                _check_value(name, {"type": "string"}, value)
+            else:
+                images[name] = _parse_image(name, value, own_netloc)
+            continue
+        _check_value(name, prop, value)
+        if _is_image_list(name, prop) and own_netloc is not None:
+            images[name] = [
+                _parse_image(f"{name}[{i}]", item, own_netloc) for i, item in enumerate(value)
+            ]
+    return given, images
+
+
+_RESOLUTION_SUFFIX = re.compile(r"-(\d{3,4}p|[248]k)$")
+
+
+def _validate(model: _Model, body: Any, own_netloc: str) -> _Job:
+    """The model's request schema, as 400 messages; then what its clip is made of."""
     if not isinstance(body, dict):
         raise _error(400, "request body must be a JSON object")
-    if "image" not in body or body["image"] in (None, ""):
-        raise _error(400, "image is required")
-    image = _parse_image("image", body["image"], own_netloc)
-    last = body.get("last_image")
-    last_image = _parse_image("last_image", last, own_netloc) if last not in (None, "") else None
-    prompt = body.get("prompt", "")
-    if prompt is not None and (not isinstance(prompt, str) or len(prompt) > MAX_PROMPT_CHARS):
-        raise _error(400, f"prompt must be a string of at most {MAX_PROMPT_CHARS} characters")
-    if "-pro-" in model and body.get("duration") is None:
-        raise _error(400, f"duration is required for {model}")
-    duration = body.get("duration")
-    duration = DEFAULT_DURATION if duration is None else duration
-    low, high = DURATION_RANGE
-    if not _is_int(duration) or not low <= duration <= high:
-        raise _error(400, f"duration must be an integer between {low} and {high}")
-    aspect_ratio = body.get("aspect_ratio")
-    if aspect_ratio is not None and aspect_ratio not in synthetic.ASPECT_RATIOS:
-        raise _error(400, f"aspect_ratio must be one of {', '.join(synthetic.ASPECT_RATIOS)}")
-    camera_fixed = body.get("camera_fixed", False)
-    if not isinstance(camera_fixed, bool):
-        raise _error(400, "camera_fixed must be a boolean")
-    seed = body.get("seed", -1)
-    if not _is_int(seed) or not (seed == -1 or 0 <= seed <= SEED_MAX):
-        raise _error(400, f"seed must be -1 or an integer between 0 and {SEED_MAX}")
-    return _Job(model, image, last_image, duration, aspect_ratio, camera_fixed, seed)
+    given, images = _checked_inputs(model, body, own_netloc)
+    props, values = model.properties, {**model.defaults(), **given}
+
+    def image(names: tuple[str, ...]) -> _ImageRef | None:
+        for name in names:
+            ref = images.get(name)
+            if isinstance(ref, _ImageRef):
+                return ref
+        return None
+
+    start = image(START_FIELDS)
+    if start is None:  # a model whose first frame has another name
+        others = tuple(n for n in props if _is_image(props[n]) and n not in END_FIELDS)
+        start = image(others)
+    suffix = _RESOLUTION_SUFFIX.search(model.id)
+    resolution = values.get("resolution") if "resolution" in props else None
+    if resolution is None:
+        resolution = suffix.group(1) if suffix else DEFAULT_RESOLUTION
+    if resolution not in synthetic.OUTPUT_SIZES:
+        resolution = DEFAULT_RESOLUTION
+    aspect_ratio = values.get("aspect_ratio") if "aspect_ratio" in props else None
+    duration = values.get("duration", DEFAULT_DURATION) if "duration" in props else None
+    seed = values.get("seed", -1) if "seed" in props else -1
+    prompt = values.get("prompt")
+    return _Job(
+        model=model.id,
+        image=start,
+        last_image=image(END_FIELDS),
+        duration=duration if _is_number(duration) and duration > 0 else DEFAULT_DURATION,
+        aspect_ratio=aspect_ratio if aspect_ratio in synthetic.ASPECT_RATIOS else None,
+        camera_fixed=values.get("camera_fixed") is True and "camera_fixed" in props,
+        seed=seed if _is_int(seed) and 0 <= seed <= SEED_MAX else -1,
+        resolution=resolution,
+        audio="generate_audio" in props and values.get("generate_audio") is True,
+        prompt=prompt if isinstance(prompt, str) else "",
+    )
+
+
+# ---------------------------------------------------------------- price quotes
+
+_FORMULAS: dict[str, Any] = {}  # compiled JSONata expressions, by source text
+_FORMULA_LOCK = threading.Lock()
+
+
+def _quote(model: _Model, inputs: Any) -> float:
+    """What the model's formula makes of `inputs` (left-out inputs take their defaults).
+
+    A formula that yields no total_price (a price-driving input with no default) falls
+    back to the model's floor price, base_price; a model with none has no quote at all.
+    """
+    if not isinstance(inputs, dict):
+        raise _error(400, "inputs must be a JSON object")
+    given, _ = _checked_inputs(model, inputs, None)
+    if model.base_price is None:
+        raise _error(400, f"the price of {model.id} is not available")
+    if model.formula is None:
+        return round(model.base_price, 4)
+    try:
+        with _FORMULA_LOCK:
+            expr = _FORMULAS.get(model.formula)
+            if expr is None:
+                expr = _FORMULAS[model.formula] = jsonata.Jsonata(model.formula)
+            result = expr.evaluate({**model.defaults(), **given, "base_price": model.base_price})
+    except Exception as exc:  # jsonata raises JException (a RuntimeError) and others
+        raise _error(400, f"could not price these inputs for {model.id}: {exc}") from None
+    total = result.get("total_price") if isinstance(result, dict) else result
+    if not _is_number(total):
+        return round(model.base_price, 4)
+    return round(float(total), 4)
 
 
 # ---------------------------------------------------------------- rendering (worker threads)
@@ -330,13 +622,13 @@ def _clip_key(job: _Job) -> tuple[Any, ...]:
             return "sha256:" + hashlib.sha256(ref.data).hexdigest()
         return ref.upload_name or ref.url
 
-    resolution = job.model.rsplit("-", 1)[-1]
     return (
-        resolution,
+        job.resolution,
         job.aspect_ratio,
         job.duration,
         job.camera_fixed,
-        image(job.image),
+        job.audio,
+        image(job.image) if job.image is not None else "text:" + job.prompt,
         image(job.last_image),
     )
 
@@ -351,10 +643,10 @@ def _link_or_copy(source: Path, dest: Path) -> Path:
 
 
 def _render(job: _Job, seed: int, dest: Path, uploads: Path) -> Path:
-    start = _load(job.image, uploads)
+    # Text-to-video starts on a stand-in drawn from the prompt (16:9 unless asked otherwise).
+    start = _load(job.image, uploads) if job.image else _placeholder("text:" + job.prompt)
     end = _load(job.last_image, uploads) if job.last_image else None
-    resolution = job.model.rsplit("-", 1)[-1]
-    size = synthetic.output_size(resolution, job.aspect_ratio, start.size)
+    size = synthetic.output_size(job.resolution, job.aspect_ratio, start.size)
     return synthetic.render_motion_clip(
         start,
         dest,
@@ -363,6 +655,7 @@ def _render(job: _Job, seed: int, dest: Path, uploads: Path) -> Path:
         end=end,
         camera_fixed=job.camera_fixed,
         seed=seed,
+        audio=job.audio,
     )
 
 
@@ -381,7 +674,9 @@ class _Task:
     never_finish: bool
     nsfw: bool
     render: Future[Path] | None
+    served_model: str | None = None  # what result GETs report as `model` (None: `model`)
     rendered_at: float | None = None  # time.monotonic() when the render finished
+    deleted_at: float | None = None  # time.monotonic() from which it reads "deleted"
     hold_by: EmulatorConfig | None = None  # created under faults.hold: held while it is set
     released_at: float | None = None  # time.monotonic() when a poll first saw the hold gone
 
@@ -401,6 +696,12 @@ class _Task:
 
         For benchmarks: in one process it is comparable with a client's time.monotonic().
         """
+        finished = self._finished_at()
+        if self.deleted_at is None:
+            return finished
+        return self.deleted_at if finished is None else min(finished, self.deleted_at)
+
+    def _finished_at(self) -> float | None:
         if self.never_finish or self._held(time.monotonic()):
             return None
         due = max(self.started + self.inference_s, self.released_at or 0.0)
@@ -412,6 +713,8 @@ class _Task:
 
     def state(self, now: float) -> tuple[str, str, int | None]:
         """(status, error, code) at monotonic time `now`."""
+        if self.deleted_at is not None and now >= self.deleted_at:
+            return "deleted", DELETED_MESSAGE, None
         elapsed = now - self.started
         rendered = self.render is None or self.render.done()
         held = self._held(now)
@@ -436,13 +739,23 @@ class Stats:
     uploads: int = 0
     upload_bytes: int = 0
     renders: int = 0  # clips actually encoded (fewer than tasks with reuse_renders)
+    cancels: int = 0  # DELETE /predictions/{id} of a known task (repeats count too)
+    catalog_gets: int = 0  # GET /models that passed auth (faults included)
+    quotes: int = 0  # price quotes that passed auth, on either path (faults included)
 
 
 class Emulator:
     """State behind one app: config, tasks, uploads, counters. Lives in `app.state.emulator`."""
 
-    def __init__(self, config: EmulatorConfig, data_dir: Path) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        data_dir: Path,
+        catalog: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.config = config
+        self.catalog = load_catalog() if catalog is None else catalog
+        self.models = _models(self.catalog)
         self.data_dir = data_dir
         self.uploads_dir = data_dir / "uploads"
         self.outputs_dir = data_dir / "outputs"
@@ -475,13 +788,26 @@ class Emulator:
         self._result_5xx_turn += 1
         return code
 
+    def catalog_data(self) -> list[dict[str, Any]]:
+        """GET /models' `data`: the catalog, in the configured api_schema shape."""
+        if self.config.catalog_shape == "openapi":
+            return [_openapi_entry(entry) for entry in self.catalog]
+        return self.catalog
+
+    def video_model(self, model_id: str) -> _Model | None:
+        model = self.models.get(model_id)
+        return model if model is not None and model.type in VIDEO_TYPES else None
+
     def create_task(self, job: _Job) -> _Task:
         cfg, faults = self.config, self.config.faults
         task_id = uuid.uuid4().hex
         spread = self.rng.uniform(-cfg.jitter, cfg.jitter)
         inference_s = max(0.0, cfg.inference_seconds * (1 + spread))
         seed = job.seed if job.seed != -1 else self.rng.randint(0, SEED_MAX)
-        doomed = faults.fail_code is not None or faults.never_finish
+        fail_code, fail_message = faults.fail_code, faults.fail_message
+        doomed = fail_code is not None or faults.never_finish
+        if not doomed and job.audio and self.take("audio_moderation"):
+            fail_code, fail_message, doomed = 1200, AUDIO_FLAGGED, True
         render = None if doomed else self._start_render(job, seed, f"{task_id}.mp4")
         task = _Task(
             task_id,
@@ -489,11 +815,12 @@ class Emulator:
             _now_iso(),
             time.monotonic(),
             inference_s,
-            faults.fail_code,
-            faults.fail_message,
+            fail_code,
+            fail_message,
             faults.never_finish,
             faults.nsfw,
             render,
+            served_model=cfg.served_model,
             hold_by=cfg if faults.hold else None,
         )
         if render is not None:
@@ -542,12 +869,24 @@ class Emulator:
                 if self._shared_renders.get(key) is render:
                     del self._shared_renders[key]
 
-    def prediction(self, task: _Task, base_url: str) -> dict[str, Any]:
+    def cancel(self, task: _Task) -> None:
+        """DELETE: the task reads "deleted" from cancel_lag_s on (a repeat changes nothing).
+
+        Its render, if under way, runs on: deleting "may not stop generation immediately".
+        """
+        with self._fault_lock:
+            if task.deleted_at is None:
+                task.deleted_at = time.monotonic() + max(0.0, self.config.cancel_lag_s)
+            self.counters.cancels += 1
+
+    def prediction(self, task: _Task, base_url: str, *, result: bool = False) -> dict[str, Any]:
+        """The prediction object; `result` for result GETs (and DELETE), which report the
+        model that served the task, where a submit's reply echoes the one asked for."""
         status, error, code = task.state(time.monotonic())
         done = status in ("completed", "failed")
         data: dict[str, Any] = {
             "id": task.id,
-            "model": task.model,
+            "model": (task.served_model or task.model) if result else task.model,
             "outputs": [f"{base_url}/outputs/{task.id}.mp4"] if status == "completed" else [],
             "urls": {"get": f"{base_url}/api/v3/predictions/{task.id}/result"},
             "has_nsfw_contents": [task.nsfw] if status == "completed" else [],
@@ -719,19 +1058,68 @@ def _api_router() -> APIRouter:
         task = emu.tasks.get(task_id)
         if task is None:
             raise _error(404, f"prediction {task_id} not found")
-        return _ok(emu.prediction(task, _base_url(request)))
+        return _ok(emu.prediction(task, _base_url(request), result=True))
+
+    @api.delete("/predictions/{task_id}")
+    async def cancel(task_id: str, request: Request) -> Response:
+        emu = _emulator(request)
+        task = emu.tasks.get(task_id)
+        if task is None:
+            raise _error(404, f"prediction {task_id} not found")
+        emu.cancel(task)
+        return _ok(emu.prediction(task, _base_url(request), result=True))
+
+    @api.get("/models")
+    async def models(request: Request) -> Response:
+        emu = _emulator(request)
+        emu.counters.catalog_gets += 1
+        if emu.config.faults.catalog_delay_s > 0:
+            await asyncio.sleep(emu.config.faults.catalog_delay_s)
+        if emu.take("catalog_5xx"):
+            raise _error(503, "Service Unavailable")
+        return _ok(emu.catalog_data())
+
+    async def quote(request: Request) -> tuple[str, float]:
+        emu = _emulator(request)
+        emu.counters.quotes += 1
+        if emu.config.faults.quote_delay_s > 0:
+            await asyncio.sleep(emu.config.faults.quote_delay_s)
+        if emu.take("quote_5xx"):
+            raise _error(503, "Service Unavailable")
+        body = await _json_body(request)
+        model_id = body.get("model_id") if isinstance(body, dict) else None
+        if not isinstance(model_id, str) or not model_id:
+            raise _error(400, 'request body must be {"model_id": "...", "inputs": {...}}')
+        model = emu.models.get(model_id)
+        if model is None:
+            raise _error(404, f"model {model_id} not found")
+        inputs = body.get("inputs")
+        return model_id, _quote(model, {} if inputs is None else inputs)
+
+    @api.post("/model/price")
+    async def price(request: Request) -> Response:
+        model_id, total = await quote(request)
+        return _ok(
+            {"model_id": model_id, "price": total, "discounted_price": total, "currency": "USD"}
+        )
+
+    @api.post("/model/pricing")
+    async def pricing(request: Request) -> Response:
+        model_id, total = await quote(request)
+        return _ok({"model_id": model_id, "unit_price": total, "currency": "USD"})
 
     @api.post("/{model_id:path}")
     async def submit(model_id: str, request: Request) -> Response:
         emu = _emulator(request)
         emu.counters.submits += 1
-        if model_id not in MODELS:
+        model = emu.video_model(model_id)
+        if model is None:
             raise _error(404, f"model {model_id} not found")
         if emu.take("submit_429"):
             raise _error(429, "Too Many Requests", headers={"Retry-After": "1"})
         if emu.take("submit_503"):
             raise _error(503, "Service Unavailable")
-        job = _validate(model_id, await _json_body(request), request.url.netloc)
+        job = _validate(model, await _json_body(request), request.url.netloc)
         task = emu.create_task(job)
         if emu.take("drop_after_accept"):
             return _DropConnection()
@@ -808,11 +1196,17 @@ def _admin_routes(app: FastAPI) -> None:
         return JSONResponse(_config_json(emu.config))
 
 
-def create_app(config: EmulatorConfig | None = None, data_dir: Path | None = None) -> FastAPI:
-    """The emulator as an ASGI app; data_dir holds uploads and rendered outputs."""
+def create_app(
+    config: EmulatorConfig | None = None,
+    data_dir: Path | None = None,
+    catalog: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """The emulator as an ASGI app; data_dir holds uploads and rendered outputs. `catalog`
+    (entries as GET /models returns them) defaults to the bundled snapshot."""
     emu = Emulator(
         config or EmulatorConfig(),
         Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="emulator-")),
+        catalog,
     )
 
     @asynccontextmanager
@@ -907,10 +1301,11 @@ def start_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     data_dir: Path | None = None,
+    catalog: list[dict[str, Any]] | None = None,
 ) -> RunningEmulator:
     """Serve an emulator on host:port (0 picks a free port); returns once it accepts."""
     owned_dir = None if data_dir else Path(tempfile.mkdtemp(prefix="emulator-"))
-    app = create_app(config, data_dir or owned_dir)
+    app = create_app(config, data_dir or owned_dir, catalog)
     # Binding here, not in uvicorn, tells us the port that port=0 picked.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -946,7 +1341,9 @@ def start_in_thread(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Local WaveSpeed v3 emulator (Seedance i2v).")
+    parser = argparse.ArgumentParser(
+        description="Local WaveSpeed v3 emulator (its catalog's video models)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--inference-seconds", type=float, default=3.0)

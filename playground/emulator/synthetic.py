@@ -1,7 +1,10 @@
-"""The emulator's synthetic clips: a still image animated by a seeded camera move.
+"""The emulator's synthetic clips: a still image animated by a seeded camera move, with an
+optional soundtrack (a seeded tone pattern, AAC) for models that generate audio.
 
 Only the emulator renders these (a stand-in for Seedance, labelled as such in every frame);
-the app itself never makes video, it downloads it.
+the app itself never makes video, it downloads it. The size tables are the emulator's own:
+like the server, this module never imports the app's model code, so a bug there cannot hide
+behind a server that shares it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from playground.media import videos
-from playground.model.seedance import ASPECT_RATIOS, aspect_value, output_sizes
 
 LABEL_TEXT = "SYNTHETIC · emulator"
 CROSSFADE_FRACTION = 0.4  # share of the clip spent fading into the end image
@@ -30,6 +32,73 @@ BREATHING_AMPLITUDE = 0.05  # +-5% brightness: visibly alive, still reads as a s
 BREATHING_PERIOD_S = 2.0
 FRAME_WORKERS = 2  # Pillow's resize releases the GIL, so two threads feed the encoder
 FRAMES_IN_FLIGHT = 6  # bounds memory: a few RGB frames queued ahead of the encoder
+
+ASPECT_RATIOS: tuple[str, ...] = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+# Pixel sizes Seedance produces per aspect ratio (both sides multiples of 16).
+_SIZES_480P = {
+    "21:9": (960, 416),
+    "16:9": (864, 480),
+    "4:3": (736, 544),
+    "1:1": (640, 640),
+    "3:4": (544, 736),
+    "9:16": (480, 864),
+}
+_SIZES_720P = {
+    "21:9": (1504, 640),
+    "16:9": (1248, 704),
+    "4:3": (1120, 832),
+    "1:1": (960, 960),
+    "3:4": (832, 1120),
+    "9:16": (704, 1248),
+}
+_SIZES_1080P = {
+    "21:9": (2176, 928),
+    "16:9": (1920, 1088),
+    "4:3": (1664, 1248),
+    "1:1": (1440, 1440),
+    "3:4": (1248, 1664),
+    "9:16": (1088, 1920),
+}
+
+
+def _scaled(sizes: dict[str, tuple[int, int]], factor: float) -> dict[str, tuple[int, int]]:
+    """The same shapes, bigger, both sides rounded to multiples of 16 (for 2k and 4k)."""
+    return {
+        r: (round(w * factor / 16) * 16, round(h * factor / 16) * 16) for r, (w, h) in sizes.items()
+    }
+
+
+OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": _SIZES_480P,
+    "720p": _SIZES_720P,
+    "1080p": _SIZES_1080P,
+    "2k": _scaled(_SIZES_1080P, 4 / 3),  # 16:9 is 2560x1456
+    "4k": _scaled(_SIZES_1080P, 2),  # 16:9 is 3840x2176
+}
+
+# The soundtrack: AAC stereo at 44.1 kHz, a seeded run of short plucked notes.
+AUDIO_RATE = 44_100
+AUDIO_LAYOUT = "stereo"
+AUDIO_BIT_RATE = 96_000
+NOTE_S = 0.25
+_NOTES_HZ = (220.0, 261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33)  # A minor pentatonic
+AUDIO_LEVEL = 0.2  # peak amplitude: audible, far from clipping
+
+
+def aspect_value(aspect_ratio: str) -> float:
+    """ "16:9" -> 1.777…: width over height."""
+    w, h = aspect_ratio.split(":")
+    return int(w) / int(h)
+
+
+def output_sizes(resolution: str) -> dict[str, tuple[int, int]]:
+    """Clip size per aspect ratio at `resolution` ("480p", "720p", "1080p", "2k", "4k")."""
+    try:
+        return OUTPUT_SIZES[resolution]
+    except KeyError:
+        raise ValueError(
+            f"unknown resolution {resolution!r}; expected one of {', '.join(OUTPUT_SIZES)}"
+        ) from None
 
 
 def closest_aspect_ratio(size: tuple[int, int]) -> str:
@@ -225,35 +294,93 @@ def _ordered_parallel(make: Callable[[int], av.VideoFrame], count: int) -> Itera
             yield pending.popleft().result()
 
 
+def tone_pattern(seed: int, duration_s: float, rate: int = AUDIO_RATE) -> np.ndarray:
+    """A soundtrack of exactly round(duration_s * rate) stereo samples, float32 (2, n).
+
+    Plucked notes of NOTE_S seconds each, pitch and stereo position picked by `seed`: the
+    same seed always gives the same sound, and the pattern is audible enough to check.
+    """
+    count = round(duration_s * rate)
+    note_len = max(1, round(NOTE_S * rate))
+    notes = -(-count // note_len)
+    rng = random.Random(seed)
+    freqs = np.array([rng.choice(_NOTES_HZ) for _ in range(notes)], dtype=np.float64)
+    pans = np.array([rng.uniform(0.25, 0.75) for _ in range(notes)], dtype=np.float64)
+    index = np.arange(count)
+    note = index // note_len
+    t = (index % note_len) / rate  # time since the note began: each note restarts its phase
+    envelope = np.minimum(1.0, t / 0.005) * np.exp(-t * (6.0 / NOTE_S))
+    mono = AUDIO_LEVEL * envelope * np.sin(2 * np.pi * freqs[note] * t)
+    pan = pans[note]
+    return np.stack([mono * (1.0 - pan) * 2, mono * pan * 2]).astype(np.float32)
+
+
+def _encode(
+    path: str,
+    frames: Iterator[av.VideoFrame],
+    size: tuple[int, int],
+    fps: int,
+    audio: np.ndarray | None,
+) -> None:
+    """H.264 video as playground.media.videos.encode writes it, plus an AAC track if given.
+
+    The audio is encoded first and handed to the muxer, which interleaves it with the video
+    by timestamp; its stream lasts exactly as many samples as given (MP4 edit list).
+    """
+    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = dict(videos.X264_OPTIONS)
+        stream.codec_context.thread_type = "AUTO"
+        if audio is not None:
+            sound = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+            sound.bit_rate = AUDIO_BIT_RATE
+            samples = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio), format="fltp", layout=AUDIO_LAYOUT
+            )
+            samples.sample_rate = AUDIO_RATE
+            samples.pts = 0
+            samples.time_base = Fraction(1, AUDIO_RATE)
+            container.mux(sound.encode(samples))
+            container.mux(sound.encode(None))
+        for frame in frames:
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
 def render_motion_clip(
     start: Image.Image,
     dest: Path,
     *,
     size: tuple[int, int],
-    duration_s: int,
+    duration_s: float,
     fps: int = 24,
     end: Image.Image | None = None,
     camera_fixed: bool = False,
     seed: int = 0,
+    audio: bool = False,
 ) -> Path:
     """Write a labelled synthetic H.264 MP4 that moves over `start` (and fades to `end`).
 
-    Exactly duration_s * fps frames at `size`. The camera motion (push-in, pan or tilt)
-    follows from `seed`; camera_fixed keeps the frame still but gently "breathing" in
-    brightness. Written to a temp file beside `dest`, then renamed into place.
+    Exactly round(duration_s * fps) frames at `size`. The camera motion (push-in, pan or
+    tilt) follows from `seed`; camera_fixed keeps the frame still but gently "breathing" in
+    brightness. With `audio`, an AAC track (tone_pattern of `seed`) exactly as long as the
+    video. Written to a temp file beside `dest`, then renamed into place.
     """
     width, height = size
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"size must be positive and even for yuv420p, got {size}")
-    if duration_s <= 0 or fps <= 0:
+    count = round(duration_s * fps) if fps > 0 else 0
+    if count <= 0:
         raise ValueError("duration_s and fps must be positive")
     dest = Path(dest)
-    count = duration_s * fps
     maker = _FrameMaker(start, size, count, fps, end, _choose_motion(seed, camera_fixed))
+    sound = tone_pattern(seed, count / fps) if audio else None
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        videos.encode(tmp, _ordered_parallel(maker, count), size, fps)
+        _encode(tmp, _ordered_parallel(maker, count), size, fps, sound)
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; it is an ordinary output file
         os.replace(tmp, dest)
     except BaseException:

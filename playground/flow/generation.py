@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -92,12 +92,17 @@ class RunRecord:
     id: str
     model: str
     status: RunStatus
-    seed: int
+    seed: int | None  # None: the model takes no seed
     inputs: dict[str, Any]
     cost_usd: float | None
     backend: str
     created_at: str
     api_base: str = ""
+    cost_quoted: bool = False  # cost_usd is WaveSpeed's quote, not the catalog's estimate
+    # The model WaveSpeed says served the run, when it differs from `model` (a retiring
+    # model may "fall back to alternative models without notice").
+    served_by: str | None = None
+    stop: str = ""  # "Stop the task on WaveSpeed" was pressed: what WaveSpeed answered
     timings: Timings = field(default_factory=Timings)
     nsfw: bool = False
     video_path: str | None = None
@@ -346,7 +351,7 @@ async def run(
     end_url = await ctx.uploads.url_for(client, end) if end else None
     timings.upload_s = time.monotonic() - t0
 
-    request = replace(request, image=start_url, last_image=end_url).with_seed().validated()
+    request = request.with_inputs(image=start_url, last_image=end_url).with_seed().validated()
     while True:
         slot = None
         if pacer is not None:
@@ -416,6 +421,7 @@ def _record(
         seed=request.seed,
         inputs=_public_inputs(request),
         cost_usd=request.cost_usd,
+        cost_quoted=request.quoted_usd is not None,
         backend=ctx.backend,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         api_base=ctx.client.base_url,
@@ -476,11 +482,15 @@ async def follow_to_end(
                 eta = _eta(expected, t0, started_at)
                 yield Progress(stage, time.monotonic() - t0, record.id, eta, item.polls)
     except TaskFailed as exc:
-        record.status, record.error, record.error_code = RunStatus.FAILED, exc.reason, exc.code
+        # "deleted" when it was stopped on WaveSpeed (partial refunds may apply); else failed
+        ended = RunStatus.DELETED if exc.status == "deleted" else RunStatus.FAILED
+        record.status, record.error, record.error_code = ended, exc.reason, exc.code
         await _save(on_save, record)
         await asyncio.to_thread(write_sidecar, record)
         raise
     assert final is not None
+    if final.model and final.model != record.model:  # a fallback WaveSpeed chose
+        record.served_by = final.model[:200]
     timings.wait_s = time.monotonic() - started_at
     stats.add(model, duration, timings.wait_s)
     timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
@@ -608,14 +618,15 @@ async def _wait_with_ticks(
 def output_name(record: RunRecord) -> str:
     """A unique, sortable file name: <date>/<time>_<short id>_<seed>.mp4."""
     now = datetime.now(UTC)
-    return f"{now:%Y-%m-%d}/{now:%H%M%S}_{record.id[:8]}_{record.seed}.mp4"
+    seed = "noseed" if record.seed is None else record.seed
+    return f"{now:%Y-%m-%d}/{now:%H%M%S}_{record.id[:8]}_{seed}.mp4"
 
 
 def _public_inputs(request: seedance.SeedanceRequest) -> dict[str, Any]:
     """The request as sent, minus anything bulky: data URIs are replaced by a marker."""
     inputs = request.payload()
-    for key in ("image", "last_image"):
-        if isinstance(inputs.get(key), str) and inputs[key].startswith("data:"):
+    for key, value in inputs.items():
+        if isinstance(value, str) and value.startswith("data:"):
             inputs[key] = "(inline image)"
     inputs["model"] = request.model
     return inputs

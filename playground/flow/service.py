@@ -20,9 +20,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from playground.errors import (
+    AudioFlagged,
     ImageError,
     ImageTooSmall,
     InvalidRequest,
@@ -32,7 +33,9 @@ from playground.errors import (
     SignInRequired,
 )
 from playground.flow import generation
+from playground.flow.catalogs import Catalogs
 from playground.flow.generation import ImageInput, Progress, RunContext, RunRecord
+from playground.flow.prices import Price, Prices
 from playground.flow.recovery import Recovery, collectable, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
@@ -40,18 +43,25 @@ from playground.flow.sessions import Sessions, load_secret
 from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
 from playground.media.previews import RemotePreviews
-from playground.model import seedance
+from playground.model import catalog, seedance
 from playground.model.form import IMAGE_FIELDS, Form, whole_number
 from playground.model.status import RunStatus
 from playground.settings import Settings
 from playground.store import RunStore, StoredRun
 from playground.store.history import DATABASE, LOCAL_ACCOUNT, History
 from playground.store.quotas import Hold, Quota
-from wavespeed_client import APIConnectionError, APIStatusError, TaskFailed, TaskTimeout
+from wavespeed_client import (
+    APIConnectionError,
+    APIStatusError,
+    TaskFailed,
+    TaskTimeout,
+    WaveSpeedError,
+)
 
 log = logging.getLogger(__name__)
 
 IMAGE_NAMES = {"image": "start image", "last_image": "end image"}
+MODERATION = 1200  # WaveSpeed's error code for content moderation (the API contract)
 # Input images decoded at once, for all visitors: bounds the memory a crowd's uploads take.
 DECODES_AT_ONCE = 2
 
@@ -148,6 +158,8 @@ class Playground:
         self.quota = Quota(limits, self.store) if settings.shared and limits else None
         self.previews = RemotePreviews()
         self.sessions = Sessions(load_secret(settings.data_dir))
+        self.catalogs = Catalogs(settings.data_dir / "catalog")
+        self.prices = Prices()
         self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     # ------------------------------------------------------------------ life cycle
@@ -284,8 +296,11 @@ class Playground:
         sources = {name: self._image_source(form, name) for name in IMAGE_FIELDS}
         if not sources["image"]:
             raise InvalidRequest(["Add a start image first: drop a photo in “Start image”."])
-        request = form.request(self.settings.default_model)
-        resolution = (info := seedance.MODELS.get(request.model)) and info.resolution
+        request = form.request(self.catalog(session), self.settings.default_model)
+        request = _checked_addresses(request)
+        # A resolution this app has no frame sizes for (a new one in the catalog): images
+        # are prepared for 1080p, which any bigger one takes without loss that matters.
+        resolution = request.resolution if request.resolution in seedance.OUTPUT_SIZES else "1080p"
         ready = {
             name: await self._decode(source, IMAGE_NAMES[name], resolution, form.upscale)
             for name, source in sources.items()
@@ -296,8 +311,57 @@ class Playground:
         if start.info and end and end.info:
             notes += filter(None, [images.aspect_mismatch_note(start.info.size, end.info.size)])
         route = self.routes.route_for(session)
+        client, _ = self.routes.client_for(session, route)
+        request = await self.prices.quoted(client, request)
         end_image = end.image if end else None
         return PreparedRun(session, request, start.image, end_image, route, tuple(notes))
+
+    # ------------------------------------------------------------------ catalog and prices
+
+    def load_catalog(self) -> catalog.Catalog:
+        """Start-up: the owner's catalog read now (cached on disk for an hour, within a
+        bound), so that the page is built from it; the bundled one without a key."""
+        session = self.new_session()
+        if session.offline or not self.routes.owner_key_usable:
+            return catalog.snapshot()
+        route = self.routes.route_for(session)
+
+        async def read() -> catalog.Catalog:
+            client, _ = self.routes.client_for(session, route)
+            try:
+                return await self.catalogs.load(route.base_url, client)
+            finally:
+                await client.connections.aclose()  # this loop ends here
+
+        return asyncio.run(read())
+
+    def catalog(self, session: Session | None = None) -> catalog.Catalog:
+        """The models this session's runs can take: the catalog of the API it would use
+        (read with its key, refreshed in the background past an hour), or the bundled one
+        offline (which is what the emulator serves) and before any key is set."""
+        session = session or self.new_session()
+        if session.offline or not (session.api_key or self.routes.owner_key_usable):
+            return catalog.snapshot()
+        route = self.routes.route_for(session)
+        with contextlib.suppress(RuntimeError):  # no event loop here: refreshed another time
+            asyncio.get_running_loop()
+            client, _ = self.routes.client_for(session, route)
+            self.catalogs.refresh_soon(route.base_url, client)
+        return self.catalogs.current(route.base_url)
+
+    async def price(self, session: Session, model: str, inputs: dict[str, Any]) -> Price:
+        """What one run with these inputs costs: quoted when WaveSpeed answers in time, else
+        the catalog's estimate, else unknown. InvalidRequest when a value that moves the
+        price does not fit (a half-typed number)."""
+        spec = Form.of(model).spec(self.catalog(session), self.settings.default_model)
+        request = seedance.SeedanceRequest.for_price(spec, inputs)
+        if session.offline or not (session.api_key or self.routes.owner_key_usable):
+            # Offline runs are free (the emulator quotes the bundled formulas); without a
+            # key there is nobody to ask: what WaveSpeed would charge, as estimated.
+            return self.prices.cached(self.settings.base_url, request)
+        route = self.routes.route_for(session)
+        client, _ = self.routes.client_for(session, route)
+        return await self.prices.price(client, request)
 
     async def _decode(
         self, source: str, what: str, resolution: str | None, upscale: bool
@@ -332,7 +396,7 @@ class Playground:
                         yield item
             except Exception as exc:
                 log.warning("generation failed: %s", exc)
-                if (failure := self._after(run.session, exc)) is exc:
+                if (failure := self._after(run.session, exc, run.request)) is exc:
                     raise
                 raise failure from exc
             finally:
@@ -358,7 +422,7 @@ class Playground:
                 async for index, item in generation.run_many(ctx, requests, run.start, run.end):
                     if isinstance(item, Exception):
                         log.warning("variation %d failed: %s", index + 1, item)
-                        item = self._after(run.session, item)
+                        item = self._after(run.session, item, requests[index])
                     yield index, item
             finally:
                 self._hand_over_all(run.session, ledger)
@@ -370,6 +434,30 @@ class Playground:
         handed += [task_id for task_id in session.abandoned if task_id not in handed]
         session.abandoned.clear()
         return handed
+
+    async def stop_on_server(self, session: Session) -> list[tuple[str, str]]:
+        """Ask WaveSpeed to stop the session's unfinished tasks (DELETE), those the page
+        waits for and those recovery follows. Whoever follows a task sees it end ("it may
+        not stop at once", and it may be billed in part). Each task id with what WaveSpeed
+        answered, in words; the record keeps that answer."""
+        answers = []
+        running = {**session.handed, **session.pending}
+        for task_id, (record, route) in running.items():
+            if record.status.finished:
+                continue
+            client, _ = self.routes.client_for(session, route)
+            try:
+                await client.cancel(task_id)
+            except WaveSpeedError as exc:
+                record.stop = f"Stop asked; WaveSpeed answered: {exc}"
+            else:
+                record.stop = (
+                    "Stop asked on WaveSpeed and accepted: it may not stop at once, and a "
+                    "partial refund may apply."
+                )
+            self.record(session, route, record)
+            answers.append((task_id, record.stop))
+        return answers
 
     def record(self, session: Session, route: Route, record: RunRecord) -> None:
         """Save a run's record as it is now (the ledger calls this at every change)."""
@@ -418,11 +506,17 @@ class Playground:
             ledger.hold = hold
             yield ledger
 
-    def _after(self, session: Session, exc: Exception) -> Exception:
+    def _after(
+        self, session: Session, exc: Exception, request: seedance.SeedanceRequest
+    ) -> Exception:
         """What a failure means once a task may exist: a task the API accepted and did not
-        fail is handed to recovery, and the person is told it is safe, not to try again."""
+        fail is handed to recovery, and the person is told it is safe, not to try again.
+        A run with sound that the content check failed may pass without it: said so."""
         task_id = getattr(exc, "task_id", None)
-        if isinstance(exc, TaskFailed) or not self._hand_over(session, task_id):
+        if isinstance(exc, TaskFailed):
+            session.flagged_audio = exc.code == MODERATION and request.has_audio
+            return AudioFlagged(exc.task_id or "", exc.reason) if session.flagged_audio else exc
+        if not self._hand_over(session, task_id):
             return exc
         if isinstance(exc, TaskTimeout):
             return exc
@@ -439,6 +533,7 @@ class Playground:
         pending = session.pending.pop(task_id, None) if task_id else None
         if pending is None:
             return False
+        session.remember_handed(task_id, pending)  # "Stop the task on WaveSpeed" may follow
         record, route = pending
         self.recovery.adopt(
             self.routes.later_client(route),
@@ -550,6 +645,26 @@ def _interruption(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return f"this server could not save it just now ({exc.strerror or exc})"
     return f"following it was interrupted ({type(exc).__name__})"
+
+
+def _checked_addresses(request: seedance.SeedanceRequest) -> seedance.SeedanceRequest:
+    """Image fields beyond the start and end images (a model's reference images, set
+    through `options`) are sent as addresses: each is checked as one, like a typed URL."""
+    changes = {}
+    for spec in request.spec.fields:
+        if spec.name in IMAGE_FIELDS or spec.kind not in ("image", "images"):
+            continue
+        value = request.get(spec.name)
+        if value is None:
+            continue
+        try:
+            if isinstance(value, str):
+                changes[spec.name] = urls.validate_url(value)
+            else:
+                changes[spec.name] = [urls.validate_url(v) for v in value]
+        except ImageError as exc:
+            raise ImageError(f"{spec.label}: {exc}") from None
+    return request.with_inputs(**changes) if changes else request
 
 
 def prompt_lines(text: str | None) -> list[str]:

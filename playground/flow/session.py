@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from playground.flow.routes import Route
 
 HF_PREFIX = "hf:"  # accounts of signed-in visitors; never clashes with a session's uuid hex
+HANDED_KEPT = 50  # runs handed to recovery a session can still stop on WaveSpeed
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Session:
     last_seed: int | None = None
     address: str | None = field(default=None, repr=False)  # the network it calls from
     storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
+    flagged_audio: bool = False  # the last run failed the content check with sound on
+    # runs handed to recovery, the latest HANDED_KEPT: "Stop the task on WaveSpeed" reaches
+    # them too (the record is the one recovery saves)
+    handed: dict[str, tuple[RunRecord, Route]] = field(default_factory=dict, repr=False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         # Gradio deep-copies a gr.State's initial value for each browser session: each copy
@@ -57,6 +62,11 @@ class Session:
             or self.storyboard
             or self.last_seed is not None
         )
+
+    def remember_handed(self, task_id: str, pending: tuple[RunRecord, Route]) -> None:
+        self.handed[task_id] = pending
+        while len(self.handed) > HANDED_KEPT:
+            del self.handed[next(iter(self.handed))]
 
     def sign_in(self, account: str | None) -> None:
         """Who this session is signed in as with Hugging Face (None: nobody), as Gradio

@@ -1,8 +1,10 @@
-"""Output videos: probing, frames, MP4 tags, thumbnails, stitching (PyAV).
+"""Output videos: probing, frames, MP4 tags, thumbnails, stitching (PyAV), with sound.
 
 Frames are read back here to chain shots; finished videos are tagged, thumbnailed and
-stitched here. Input images live in `images`; the emulator's synthetic clips in
-`playground.emulator.synthetic`.
+stitched here. Models with `generate_audio` return an AAC track: tags and thumbnails keep
+or ignore it, and a storyboard rebuilds one soundtrack cut at the video's own cuts (a shot
+without sound gets silence of its length), so no shot's sound drifts into the next. Input
+images live in `images`; the emulator's synthetic clips in `playground.emulator.synthetic`.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from PIL import Image
 
 # "ultrafast" keeps the emulator's renders well inside their budget (docs/ARCHITECTURE.md);
 # slower presets only buy smaller files, which a local emulator does not need.
 X264_OPTIONS = {"preset": "ultrafast", "crf": "23"}
+# A storyboard's soundtrack: one rate and layout whatever each shot had.
+AUDIO_RATE = 48_000
+AUDIO_LAYOUT = "stereo"
+AUDIO_BIT_RATE = 128_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class VideoInfo:
     frames: int
     fps: float
     codec: str
+    has_audio: bool = False
 
 
 def probe_video(path: Path | str) -> VideoInfo:
@@ -51,6 +60,7 @@ def probe_video(path: Path | str) -> VideoInfo:
             frames=frames,
             fps=fps,
             codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio),
         )
 
 
@@ -152,8 +162,21 @@ def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".mp4")
     os.close(fd)
     try:
-        reencoded = not _same_streams(paths)
-        (_reencode if reencoded else _remux)([str(p) for p in paths], tmp)
+        names = [str(p) for p in paths]
+        infos = [probe_video(p) for p in names]
+        reencoded = not _same_streams(names)
+        # Each shot lasts as long as its frames at the output's rate: the soundtrack is cut
+        # at exactly those points.
+        fps = (round(infos[0].fps) or 24) if reencoded else infos[0].fps
+        sound = (
+            soundtrack(names, [i.frames / fps for i in infos])
+            if any(i.has_audio for i in infos)
+            else None
+        )
+        if reencoded:
+            _reencode(names, tmp, sound)
+        else:
+            _remux(names, tmp, sound)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -181,10 +204,12 @@ def _same_streams(paths: list[str | Path]) -> bool:
     return all(_stream_signature(p) == first for p in paths[1:])
 
 
-def _remux(paths: list[str], out_path: str) -> None:
+def _remux(paths: list[str], out_path: str, sound: np.ndarray | None) -> None:
     with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
         with av.open(paths[0]) as first:
             target = out.add_stream_from_template(first.streams.video[0])
+        if sound is not None:
+            _mux_audio(out, sound)
         offset = 0
         for path in paths:
             with av.open(path) as src:
@@ -201,7 +226,7 @@ def _remux(paths: list[str], out_path: str) -> None:
                 offset = end
 
 
-def _reencode(paths: list[str], out_path: str) -> None:
+def _reencode(paths: list[str], out_path: str, sound: np.ndarray | None) -> None:
     first = probe_video(paths[0])
     size = (first.width, first.height)
     fps = round(first.fps) or 24
@@ -215,7 +240,42 @@ def _reencode(paths: list[str], out_path: str) -> None:
                         image = cover(image, size)
                     yield av.VideoFrame.from_image(image)
 
-    encode(out_path, frames(), size, fps)
+    encode(out_path, frames(), size, fps, sound)
+
+
+def soundtrack(paths: list[str], seconds: list[float]) -> np.ndarray:
+    """One (channels, samples) track at AUDIO_RATE: each clip's sound trimmed or padded to
+    its shot's length, silence for a clip without any."""
+    return np.concatenate([shot_audio(p, s) for p, s in zip(paths, seconds, strict=True)], 1)
+
+
+def shot_audio(path: str, seconds: float) -> np.ndarray:
+    """The clip's first audio track resampled to AUDIO_RATE stereo, exactly `seconds` long."""
+    wanted = round(seconds * AUDIO_RATE)
+    chunks: list[np.ndarray] = []
+    with av.open(path) as container:
+        if container.streams.audio:
+            resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+            for frame in container.decode(audio=0):
+                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
+            chunks += [f.to_ndarray() for f in resampler.resample(None)]
+    samples = np.concatenate(chunks, 1) if chunks else np.zeros((2, 0), np.float32)
+    if samples.shape[1] >= wanted:
+        return samples[:, :wanted]
+    return np.pad(samples, ((0, 0), (0, wanted - samples.shape[1])))
+
+
+def _mux_audio(container: av.container.OutputContainer, sound: np.ndarray) -> None:
+    """An AAC track of `sound` ((channels, samples) at AUDIO_RATE), muxed whole: the muxer
+    interleaves it with the video by timestamp."""
+    stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+    stream.bit_rate = AUDIO_BIT_RATE
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(sound, dtype=np.float32), format="fltp", layout=AUDIO_LAYOUT
+    )
+    frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, 0, Fraction(1, AUDIO_RATE)
+    container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 def _cover_box(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -235,7 +295,14 @@ def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return rgb.resize(size, Image.Resampling.LANCZOS, box=_cover_box(rgb.size, size))
 
 
-def encode(path: str, frames: Iterator[av.VideoFrame], size: tuple[int, int], fps: int) -> None:
+def encode(
+    path: str,
+    frames: Iterator[av.VideoFrame],
+    size: tuple[int, int],
+    fps: int,
+    sound: np.ndarray | None = None,
+) -> None:
+    """H.264 at `fps`, with an AAC track of `sound` ((channels, samples) at AUDIO_RATE)."""
     # faststart moves the index to the front so browsers can play while downloading.
     with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -243,6 +310,8 @@ def encode(path: str, frames: Iterator[av.VideoFrame], size: tuple[int, int], fp
         stream.pix_fmt = "yuv420p"
         stream.options = dict(X264_OPTIONS)
         stream.codec_context.thread_type = "AUTO"
+        if sound is not None:
+            _mux_audio(container, sound)
         for frame in frames:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))

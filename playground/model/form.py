@@ -2,27 +2,46 @@
 
 A `Form` is a mapping from the model's own parameter names (its request schema's fields) to
 the values the widgets or an API caller gave, unchecked: anything may arrive from a
-stranger. `request()` is where those values become a `SeedanceRequest` or an
-`InvalidRequest` naming each problem. The public `/generate` builds one from its named
-parameters, the page from its widgets by `FIELDS`; nothing else lists the fields.
+stranger. `request()` is where those values meet the model's schema (from the catalog) and
+become a `SeedanceRequest`, or an `InvalidRequest` naming each problem. The public
+`/generate` builds one from its named parameters and `options`, the page from its widgets.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playground.errors import InvalidRequest
-from playground.model import seedance
+from playground.model import catalog, seedance
 
-# The model's inputs that the form carries, in the API's names and order (the images are
-# file paths or addresses until they are prepared and uploaded).
-FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
+# The fields the page and `/generate` have crafted widgets and parameters for, in the API's
+# names (the images are file paths or addresses until they are prepared and uploaded).
+FIELDS = (
+    "image",
+    "prompt",
+    "last_image",
+    "duration",
+    "aspect_ratio",
+    "camera_fixed",
+    "seed",
+    "resolution",
+    "generate_audio",
+)
 IMAGE_FIELDS = ("image", "last_image")
 # "auto" (or nothing) sends no aspect_ratio: the model follows the start image.
 AUTO_RATIO = "auto"
+# A crafted field's "not set" values: such a value for a field the model lacks is simply not
+# sent; anything else is a caller asking for a setting the model does not have.
+UNSET: dict[str, tuple[Any, ...]] = {
+    "aspect_ratio": (AUTO_RATIO,),
+    "camera_fixed": (False,),
+    "seed": (seedance.RANDOM_SEED,),
+    "generate_audio": (False,),
+}
 
 
 @dataclass(frozen=True)
@@ -54,40 +73,76 @@ class Form:
         upload = self.get(name)
         return typed or (upload if isinstance(upload, str) and upload else None)
 
-    def request(self, default_model: str) -> seedance.SeedanceRequest:
+    def spec(self, models: catalog.Catalog, default_model: str) -> catalog.ModelSpec:
+        """The model asked for, exactly as spelled, if the catalog has it. Anything else
+        could neither be checked nor priced, yet could still reach a paid model."""
+        model = self.model if isinstance(self.model, str) and self.model else default_model
+        found = models.get(model)
+        if found is not None and found.type != catalog.IMAGE_TO_VIDEO:
+            raise InvalidRequest(
+                [
+                    f"{found.name} makes video from text, not from an image; choose an "
+                    "image-to-video model."
+                ]
+            )
+        if found is None:
+            offered = ", ".join(m.id for m in models.image_to_video()[:3])
+            raise InvalidRequest(
+                [
+                    f"Model {model[:120]!r} is not offered here: it is not in WaveSpeed's "
+                    f"catalog as spelled. Choose one from the model picker or /list_models "
+                    f"(such as {offered})."
+                ]
+            )
+        return found
+
+    def request(self, models: catalog.Catalog, default_model: str) -> seedance.SeedanceRequest:
         """The inputs as the model's request (images still named, not prepared), or
         InvalidRequest listing everything wrong at once."""
+        spec = self.spec(models, default_model)
+        inputs: dict[str, Any] = {}
         problems: list[str] = []
-        duration = whole_number(
-            self.get("duration", seedance.DURATION_DEFAULT_S), "Duration", problems
-        )
-        seed = whole_number(self.get("seed", seedance.RANDOM_SEED), "Seed", problems)
-        if problems:
-            raise InvalidRequest(problems)
-        ratio = self.get("aspect_ratio")
-        image = self.image_source("image") or ""
-        request = seedance.SeedanceRequest(
-            image=Path(image).name if image else "",
-            prompt=self.get("prompt") or "",
-            duration=duration,
-            aspect_ratio=None if ratio in (AUTO_RATIO, "", None) else ratio,
-            camera_fixed=bool(self.get("camera_fixed", False)),
-            seed=seed,
-            model=self._model(default_model),
-        )
-        return request.validated()
+        for name, value in self.inputs.items():
+            if name in IMAGE_FIELDS or value is None or value == "" or value == []:
+                continue
+            if spec.has(name):
+                if not (name == "aspect_ratio" and value == AUTO_RATIO):
+                    inputs[name] = value
+            elif not _unset(name, value):
+                problems.append(_lacking(spec, name, value))
+        for name in IMAGE_FIELDS:
+            if source := self.image_source(name):
+                if spec.has(name):
+                    inputs[name] = Path(source).name
+                else:
+                    problems.append(_lacking(spec, name, source))
+        clean, found = seedance._checked(spec, inputs)
+        if problems or found:
+            raise InvalidRequest(problems + found)
+        return seedance.SeedanceRequest.build(spec, clean)
 
-    def _model(self, default_model: str) -> str:
-        """The model asked for, exactly as spelled, if the app offers it: one of the known
-        models, or the one the owner set. Anything else would be priced as unknown (and so
-        held at $0 against the owner's cap) yet could still reach a paid model."""
-        model = self.model if isinstance(self.model, str) and self.model else default_model
-        if model in seedance.MODELS or model == default_model:
-            return model
-        offered = ", ".join(dict.fromkeys([*seedance.MODELS, default_model]))
-        raise InvalidRequest(
-            [f"Model {model[:120]!r} is not offered here; choose one of: {offered}."]
-        )
+
+def for_model(spec: catalog.ModelSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Of the page's values, those for the fields this model has (the page keeps a value in
+    a hidden widget; a hidden widget's value is never sent)."""
+    return {k: v for k, v in values.items() if spec.has(k)}
+
+
+def _unset(name: str, value: Any) -> bool:
+    return any(value == v and type(value) is type(v) for v in UNSET.get(name, ()))
+
+
+def _lacking(spec: catalog.ModelSpec, name: str, value: Any) -> str:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    hint = {
+        "camera_fixed": "leave it false",
+        "seed": "leave it -1",
+        "aspect_ratio": 'leave it "auto"',
+    }.get(name, "leave it out")
+    return (
+        f"{spec.name} has no {str(name)[:60]!r} setting, so {shown} would not be sent: "
+        f"{hint}, or choose a model that takes it."
+    )
 
 
 def whole_number(value: Any, what: str, problems: list[str]) -> int:
@@ -97,7 +152,7 @@ def whole_number(value: Any, what: str, problems: list[str]) -> int:
     except (TypeError, ValueError, OverflowError):
         problems.append(f"{what} must be a whole number.")
         return 0
-    if not number.is_integer():
+    if not math.isfinite(number) or not number.is_integer():
         problems.append(f"{what} must be a whole number, not {value}.")
         return 0
     return int(number)

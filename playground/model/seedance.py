@@ -1,18 +1,22 @@
-"""ByteDance Seedance image-to-video as WaveSpeed serves it: schema, validation, price.
+"""One run's request for a model of the catalog: inputs, validation, seeds, prices, sizes.
 
-Pure stdlib. Knows the model's inputs and limits (../shared/WAVESPEED_API.md) and nothing of
-HTTP or pixels. The seed is always chosen here and sent, because the API's result does not
-echo it and a video whose seed is unknown cannot be repeated.
+Pure. The model's fields, limits and price formula come from its catalog entry
+(`catalog.ModelSpec`); this module holds what every run needs on top: the seed is chosen
+here and sent (the API's result does not echo it, and a video whose seed is unknown cannot
+be repeated), text JSON cannot send is refused, variations are built, prices are worded.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Literal
 
 from playground.errors import InvalidRequest
+from playground.model import catalog
 
 DEFAULT_MODEL = "bytedance/seedance-v1-lite-i2v-720p"
 
@@ -44,10 +48,21 @@ OUTPUT_SIZES_1080P: dict[str, tuple[int, int]] = {
     "3:4": (1248, 1664),
     "9:16": (1088, 1920),
 }
+
+
+def _scaled(sizes: dict[str, tuple[int, int]], factor: float) -> dict[str, tuple[int, int]]:
+    """Bigger frames of the same shapes, both sides multiples of 16 (for 2k and 4k)."""
+    return {
+        r: (round(w * factor / 16) * 16, round(h * factor / 16) * 16) for r, (w, h) in sizes.items()
+    }
+
+
 OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "480p": OUTPUT_SIZES_480P,
     "720p": OUTPUT_SIZES_720P,
     "1080p": OUTPUT_SIZES_1080P,
+    "2k": _scaled(OUTPUT_SIZES_1080P, 4 / 3),
+    "4k": _scaled(OUTPUT_SIZES_1080P, 2),
 }
 
 
@@ -76,102 +91,99 @@ IMAGE_MAX_BYTES = 10 * 1024 * 1024
 DURATION_MIN_S, DURATION_MAX_S, DURATION_DEFAULT_S = 2, 12, 5
 SEED_MAX = 2_147_483_647
 RANDOM_SEED = -1
-# A WaveSpeed model id's shape, owner/name[/variant]: each segment plain, so that no
-# "." or ".." can steer a request elsewhere (the client checks the same before sending).
-MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*){1,3}", re.ASCII)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    label: str
-    resolution: Literal["480p", "720p", "1080p"]
-    usd_per_second: float
-    duration_required: bool = False
-    price_confirmed: bool = True
-
-
-# USD per second of video. Lite 720p ($0.032) and 480p (half) are from the contract; the
-# others were read off WaveSpeed's public model pages and are shown as estimates ("≈").
-def _model(variant: str, resolution: str, usd_per_second: float, confirmed: bool) -> ModelInfo:
-    tier = variant.split("-")[0]
-    return ModelInfo(
-        id=f"bytedance/seedance-v1-{variant}-{resolution}",
-        label=f"Seedance v1 {tier} · {resolution}",
-        resolution=resolution,  # type: ignore[arg-type]
-        usd_per_second=usd_per_second,
-        duration_required=tier == "pro",
-        price_confirmed=confirmed,
-    )
-
-
-MODELS: dict[str, ModelInfo] = {
-    m.id: m
-    for m in (
-        _model("lite-i2v", "720p", 0.032, confirmed=True),
-        _model("lite-i2v", "480p", 0.016, confirmed=True),
-        _model("lite-i2v", "1080p", 0.072, confirmed=False),
-        _model("pro-i2v", "480p", 0.03, confirmed=False),
-        _model("pro-i2v", "720p", 0.06, confirmed=False),
-        _model("pro-i2v", "1080p", 0.15, confirmed=False),
-    )
-}
+MODEL_ID = catalog.MODEL_ID
+RESOLUTION_IN_ID = re.compile(r"(480p|720p|1080p)$")
 
 
 @dataclass(frozen=True)
 class SeedanceRequest:
-    """Every input of the model. `image`/`last_image` are URLs or data URIs, already prepared."""
+    """One run's model and its inputs by the model's own field names, checked against the
+    model's request schema (`spec`, from the catalog). Images are addresses by then: URLs
+    or data URIs, or until upload just the start image's name.
 
-    image: str
-    prompt: str = ""
-    last_image: str | None = None
-    duration: int = DURATION_DEFAULT_S
-    aspect_ratio: AspectRatio | None = None
-    camera_fixed: bool = False
-    seed: int = RANDOM_SEED
-    model: str = DEFAULT_MODEL
+    Only fields the model has are ever here (and so ever sent). `quoted_usd` is the price
+    WaveSpeed quoted for these inputs, when it was asked.
+    """
+
+    model: str
+    inputs: Mapping[str, Any]
+    spec: catalog.ModelSpec = field(compare=False, repr=False)
+    quoted_usd: float | None = field(default=None, compare=False)
+
+    @classmethod
+    def build(cls, spec: catalog.ModelSpec, inputs: Mapping[str, Any]) -> SeedanceRequest:
+        """A request for `spec` from unchecked inputs, or InvalidRequest naming each problem."""
+        clean, problems = _checked(spec, inputs)
+        if problems:
+            raise InvalidRequest(problems)
+        return cls(spec.id, MappingProxyType(clean), spec)
+
+    @classmethod
+    def for_price(cls, spec: catalog.ModelSpec, inputs: Mapping[str, Any]) -> SeedanceRequest:
+        """A request good enough to price (a label follows a form being filled in): values
+        that do not fit are left out, unless they move the price (InvalidRequest)."""
+        clean: dict[str, Any] = {}
+        for name, value in inputs.items():
+            field_spec = spec.field(name)
+            if value == "" and name in spec.price_drivers:
+                raise InvalidRequest([f"{name} is being typed"])  # half-typed: no price yet
+            if field_spec is None or value is None or value == "" or value == []:
+                continue
+            fitted, problem = field_spec.coerce(value)
+            if problem is None:
+                clean[name] = fitted
+            elif name in spec.price_drivers:
+                raise InvalidRequest([problem])
+        return cls(spec.id, MappingProxyType(clean), spec)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.inputs.get(name, default)
+
+    @property
+    def image(self) -> str:
+        return self.inputs.get("image") or ""
+
+    @property
+    def last_image(self) -> str | None:
+        return self.inputs.get("last_image")
+
+    @property
+    def prompt(self) -> str:
+        return self.inputs.get("prompt") or ""
+
+    @property
+    def duration(self) -> int:
+        """Seconds of video: as set, else the model's default."""
+        value = self.inputs.get("duration", self._default("duration", DURATION_DEFAULT_S))
+        return int(value) if isinstance(value, int | float) else DURATION_DEFAULT_S
+
+    @property
+    def seed(self) -> int | None:
+        """The seed sent, -1 until chosen; None for a model that takes no seed."""
+        if not self.spec.has("seed"):
+            return None
+        return int(self.inputs.get("seed", RANDOM_SEED))
+
+    @property
+    def resolution(self) -> str:
+        """The output resolution: as set, else the model's default, else its id's suffix."""
+        value = self.inputs.get("resolution") or self._default("resolution", None)
+        if isinstance(value, str) and value:
+            return value
+        found = RESOLUTION_IN_ID.search(self.model)
+        return found.group(1) if found else "720p"
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.inputs.get("generate_audio", self._default("generate_audio", False)))
+
+    def _default(self, name: str, fallback: Any) -> Any:
+        spec = self.spec.field(name)
+        return spec.default if spec is not None and spec.has_default else fallback
 
     def problems(self) -> list[str]:
         """What is wrong with this request, each as a sentence saying how to fix it."""
-        found = []
-        if not self.image:
-            found.append("A start image is required: upload one.")
-        if not isinstance(self.prompt, str):
-            found.append(f"The prompt must be text, not {type(self.prompt).__name__}.")
-        elif len(self.prompt) > PROMPT_MAX_CHARS:
-            found.append(
-                f"The prompt is {len(self.prompt)} characters; the limit is "
-                f"{PROMPT_MAX_CHARS}. Shorten it by {len(self.prompt) - PROMPT_MAX_CHARS}."
-            )
-        elif bad := UNSENDABLE.search(self.prompt):
-            found.append(
-                f"The prompt contains a character that cannot be sent (U+{ord(bad.group()):04X}, "
-                f"at position {bad.start() + 1}); delete it or type that part again."
-            )
-        if isinstance(self.duration, bool) or not isinstance(self.duration, int):
-            found.append(f"Duration must be a whole number of seconds, not {self.duration!r}.")
-        elif not DURATION_MIN_S <= self.duration <= DURATION_MAX_S:
-            found.append(
-                f"Duration must be {DURATION_MIN_S} to {DURATION_MAX_S} seconds, "
-                f"not {self.duration}."
-            )
-        if self.aspect_ratio is not None and self.aspect_ratio not in ASPECT_RATIOS:
-            found.append(
-                f"Aspect ratio {self.aspect_ratio!r} is not offered; choose one of "
-                f"{', '.join(ASPECT_RATIOS)}, or leave it unset to match the image."
-            )
-        if not isinstance(self.camera_fixed, bool):
-            found.append("camera_fixed must be true or false.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            found.append(f"Seed must be a whole number, not {self.seed!r}.")
-        elif self.seed != RANDOM_SEED and not 0 <= self.seed <= SEED_MAX:
-            found.append(f"Seed must be -1 (random) or 0 to {SEED_MAX}, not {self.seed}.")
-        if not MODEL_ID.fullmatch(self.model or ""):
-            found.append(
-                f"Model id {self.model!r} is not of the form owner/name; choose one of: "
-                f"{', '.join(MODELS)}."
-            )
-        return found
+        return _checked(self.spec, self.inputs)[1]
 
     def validated(self) -> SeedanceRequest:
         """This request, or InvalidRequest listing everything wrong at once."""
@@ -179,23 +191,69 @@ class SeedanceRequest:
             raise InvalidRequest(problems)
         return self
 
+    def with_inputs(self, **changes: Any) -> SeedanceRequest:
+        """A copy with some inputs changed (None removes one); the quote stays only when
+        nothing it depends on moved."""
+        inputs = {k: v for k, v in {**self.inputs, **changes}.items() if v is not None}
+        moved = any(name in self.spec.price_drivers for name in changes)
+        quoted = None if moved else self.quoted_usd
+        return replace(self, inputs=MappingProxyType(inputs), quoted_usd=quoted)
+
     def with_seed(self, rng: random.Random | None = None) -> SeedanceRequest:
         """A copy whose seed is concrete: -1 becomes a random seed chosen here."""
         if self.seed != RANDOM_SEED:
             return self
-        return replace(self, seed=choose_seed(rng))
+        return self.with_inputs(seed=choose_seed(rng))
 
     def payload(self) -> dict[str, Any]:
-        """The JSON body for the API: concrete seed, nothing null or unset."""
+        """The JSON body for the API: concrete seed, nothing null, unset or unknown to the
+        model."""
         if self.seed == RANDOM_SEED:
             raise ValueError("choose the seed first (with_seed) so the video can be repeated")
-        body = asdict(self)
-        del body["model"]
-        return {k: v for k, v in body.items() if v is not None and v != ""}
+        return {
+            k: v
+            for k, v in self.inputs.items()
+            if self.spec.has(k) and v is not None and v != "" and v != []
+        }
+
+    def priced_inputs(self) -> dict[str, Any]:
+        """What a quote is asked with: every input that moves the price, defaults filled."""
+        values = {**self.spec.defaults(), **self.inputs}
+        return {k: values[k] for k in self.spec.price_drivers if k in values}
+
+    @property
+    def estimate_usd(self) -> float | None:
+        return self.spec.estimate(self.inputs)
 
     @property
     def cost_usd(self) -> float | None:
-        return price_usd(self.model, self.duration)
+        """The quoted price, else the catalog's estimate, else None (unknown)."""
+        return self.quoted_usd if self.quoted_usd is not None else self.estimate_usd
+
+
+def _checked(spec: catalog.ModelSpec, inputs: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """The schema's checks, and the ones every text needs: no character JSON cannot send."""
+    clean, problems = spec.problems(inputs)
+    for name, value in clean.items():
+        if isinstance(value, str) and (bad := UNSENDABLE.search(value)):
+            field_spec = spec.field(name)
+            label = field_spec.label if field_spec else name
+            problems.append(
+                f"{label} contains a character that cannot be sent (U+{ord(bad.group()):04X}, "
+                f"at position {bad.start() + 1}); delete it or type that part again."
+            )
+    seed = clean.get("seed")
+    if spec.has("seed") and isinstance(seed, int) and seed < RANDOM_SEED:
+        problems.append(f"Seed must be -1 (random) or 0 to {SEED_MAX}, not {seed}.")
+    return clean, problems
+
+
+def request(model: str = DEFAULT_MODEL, **inputs: Any) -> SeedanceRequest:
+    """A request for a model of the bundled catalog (scripts, tests, benchmarks)."""
+    spec = catalog.snapshot().get(model)
+    if spec is None:
+        raise InvalidRequest([f"Model {model!r} is not in the catalog."])
+    return SeedanceRequest.build(spec, inputs)
 
 
 def choose_seed(rng: random.Random | None = None) -> int:
@@ -203,19 +261,12 @@ def choose_seed(rng: random.Random | None = None) -> int:
     return (rng or random.SystemRandom()).randint(0, SEED_MAX)
 
 
-def price_usd(model: str, duration_s: int) -> float | None:
-    """What one run costs in USD, or None for a model whose price is not known here."""
-    info = MODELS.get(model)
-    return None if info is None else round(info.usd_per_second * duration_s, 4)
-
-
-def format_price(model: str, duration_s: int, runs: int = 1) -> str:
-    """The price as a person reads it: "$0.160", "≈ $0.300" for estimates, or "unknown"."""
-    price = price_usd(model, duration_s)
-    if price is None:
+def format_price(usd: float | None, *, quoted: bool = False, runs: int = 1) -> str:
+    """The price as a person reads it: "$0.160" quoted, "≈ $0.300" estimated, or "price
+    unknown"."""
+    if usd is None:
         return "price unknown"
-    approx = "" if MODELS[model].price_confirmed else "≈ "
-    return f"{approx}{format_usd(price * runs)}"
+    return f"{'' if quoted else '≈ '}{format_usd(usd * runs)}"
 
 
 def format_usd(amount: float) -> str:
@@ -244,9 +295,16 @@ def variations(
                 [f"Up to {MAX_PROMPT_VARIANTS} prompt variants at once, not {len(prompts)}."]
             )
         seeded = base.with_seed(rng)
-        return [replace(seeded, prompt=p).validated() for p in prompts]
+        return [seeded.with_inputs(prompt=p).validated() for p in prompts]
     if not 1 <= count <= MAX_VARIATIONS:
         raise InvalidRequest([f"Variations: choose 1 to {MAX_VARIATIONS}, not {count}."])
+    if base.seed is None:
+        raise InvalidRequest(
+            [
+                f"{base.spec.name} takes no seed, so its variations cannot differ by seed: "
+                "write prompt variants instead (one per line)."
+            ]
+        )
     first = [base] if base.seed != RANDOM_SEED else []
-    rest = [replace(base, seed=choose_seed(rng)) for _ in range(count - len(first))]
+    rest = [base.with_inputs(seed=choose_seed(rng)) for _ in range(count - len(first))]
     return [r.validated() for r in first + rest]

@@ -13,11 +13,11 @@ from playground.flow import sessions
 from playground.flow.service import Playground
 from playground.settings import Settings
 from playground.store import history
-from playground.ui import layout, uploads
+from playground.ui import compat, layout, uploads
 from playground.ui.handlers import Handlers
 from playground.ui.presets import PRESETS_DIR, load_presets
 from playground.ui.state import keep_valued_sessions
-from playground.ui.wiring import GENERATE_CONCURRENCY, wire
+from playground.ui.wiring import GENERATE_CONCURRENCY, PRIVATE, wire
 
 STATIC = Path(__file__).parent / "static"
 # Gradio keeps each browser session's own copy of the page's config until the session is
@@ -44,18 +44,29 @@ def build_demo(service: Playground) -> gr.Blocks:
         banner = gr.HTML(elem_id="banner")
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Playground", id="play"):
-                play = layout.playground_tab(service.settings, load_presets())
+                play = layout.playground_tab(
+                    service.settings,
+                    load_presets(),
+                    service.catalog(),
+                    offline=service.new_session().offline,
+                )
             history_tab = layout.history_tab()
             board = layout.storyboard_tab()
             compare = layout.compare_tab()
         wire(handlers, session, tabs, banner, play, history_tab, board, compare)
         # The browser keeps its session's signed id, to come back to it after a reload.
         kept = gr.BrowserState(None, storage_key=BROWSER_SESSION_KEY)
-        demo.load(
+        loaded = demo.load(
             handlers.init_session,
             [session, kept],
             [session, kept, banner, play.backend_choice],
             api_visibility="private",
+        )
+        # The session's catalog (the live one, once read) lists the picker's models. The
+        # form was set at build for the default model; a switch would race a person's
+        # first clicks (and reset what they chose).
+        loaded.then(
+            handlers.list_in_picker, [session, play.models.show_all], play.form.model, **PRIVATE
         )
     _hide_login_check(demo)
     return demo
@@ -104,8 +115,13 @@ def launch(
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    """On a public server, each visitor's uploads within a fair share (ui.uploads)."""
+    """Eight-value calls of /generate padded (ui.compat); on a public server, each visitor's
+    uploads within a fair share (ui.uploads)."""
+    stack = [Middleware(compat.OldGenerateCalls)]
     if not settings.shared:
-        return []
+        return stack
     guard = uploads.Uploads(Path(get_upload_folder()))
-    return [Middleware(uploads.UploadGuard, uploads=guard, trust_forwarded=settings.space)]
+    return [
+        *stack,
+        Middleware(uploads.UploadGuard, uploads=guard, trust_forwarded=settings.space),
+    ]

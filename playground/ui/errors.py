@@ -42,6 +42,11 @@ def describe(exc: BaseException) -> str:
             "finish and be billed; it keeps being polled in the background and will appear "
             "in History when done."
         )
+    if isinstance(exc, TaskFailed) and exc.status == "deleted":
+        return (
+            f"Stopped on WaveSpeed: task {exc.task_id} was deleted before it finished. It "
+            "may still be billed in part (partial refunds may apply); History keeps it."
+        )
     if isinstance(exc, TaskFailed):
         return f"The task failed: {exc.reason}. Task id {exc.task_id}. Adjust and try again."
     if isinstance(exc, SubmissionOutcomeUnknown):
@@ -59,7 +64,7 @@ def title(exc: BaseException) -> str:
     if isinstance(exc, SubmissionOutcomeUnknown):
         return "Outcome unknown"
     if isinstance(exc, TaskFailed):
-        return "Task failed"
+        return "Task stopped" if exc.status == "deleted" else "Task failed"
     return "Could not generate"
 
 

@@ -8,37 +8,99 @@ always looked up again by its id: the record the page holds is a pointer, never 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from playground.errors import ImageError, NotFound, RunContinues
+from playground.errors import AudioFlagged, ImageError, InvalidRequest, NotFound, RunContinues
 from playground.flow.generation import Progress, RunRecord
 from playground.flow.service import Playground, PreparedRun, prompt_lines
 from playground.flow.session import Session
 from playground.media import images, urls
-from playground.model import prompting, seedance
+from playground.model import catalog, prompting, seedance
 from playground.model.form import AUTO_RATIO, FIELDS, Form
 from playground.model.status import RunStatus
-from playground.ui import errors, snippets, views
+from playground.ui import errors, modelform, snippets, views
 from playground.ui.addresses import client_address
+from playground.ui.modelform import EXTRA_FIELDS
 from playground.ui.presets import load_presets
 from playground.ui.progress import ProgressEvents, Reporter, StatusLine
 from wavespeed_client import WaveSpeedError
 
 # The page's form, in the order its widgets are wired as inputs (after the session): the
-# model's fields, the model, then what only the page offers. The one list of them.
-PAGE_FIELDS = (*FIELDS, "model", "image_url", "last_image_url", "upscale")
-# What "Reuse all settings" and History's "Load" put back, in this order.
-SETTINGS_FIELDS = ("prompt", "duration", "aspect_ratio", "camera_fixed", "seed", "model")
+# crafted fields, the model, what only the page offers, then the generic slots. The one
+# list of them.
+PAGE_FIELDS = (*FIELDS, "model", "image_url", "last_image_url", "upscale", *EXTRA_FIELDS)
+# The public /generate's first parameters, as they have been from the start.
+API_FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
+# What every change of the form's model sets (a switch, reuse, load, a preset), in this
+# order; then the slots. The first two are the picker and the model the form is set for.
+FORM_SET = (
+    "model",
+    "shown",
+    "note",
+    "successor",
+    "prompt",
+    "duration",
+    "aspect_ratio",
+    "camera_fixed",
+    "seed",
+    "seed_row",
+    "resolution",
+    "generate_audio",
+    "end_box",
+)
+# What the price labels read, after the session: the model, then its fields that can move
+# the price, then the batch's size, then the slots.
+PRICED_FIELDS = ("duration", "resolution", "generate_audio")
 BACKENDS = ("WaveSpeed", "Offline (synthetic)")
+MAX_OPTIONS = 32  # fields one `options` object may set
 
 
-def page_form(values: tuple[Any, ...]) -> Form:
-    """The page's widget values (in PAGE_FIELDS order) as a Form."""
-    return Form.of(**dict(zip(PAGE_FIELDS, values, strict=True)))
+def page_form(models: catalog.Catalog, values: tuple[Any, ...]) -> Form:
+    """The page's widget values (in PAGE_FIELDS order) as a Form: only the fields the
+    chosen model has (a hidden widget keeps its value; it is never sent), the slots read
+    as the model's own fields."""
+    named = dict(zip(PAGE_FIELDS, values, strict=True))
+    spec = models.get(named["model"])
+    inputs = {k: named[k] for k in FIELDS if spec is None or spec.has(k)}
+    inputs |= modelform.extra_values(spec, named)
+    extras = {k: named[k] for k in ("image_url", "last_image_url", "upscale")}
+    if spec is not None and not spec.has("last_image"):
+        extras["last_image_url"] = ""
+    return Form.of(named["model"], **inputs, **extras)
+
+
+def options_of(options: Any, named: dict[str, Any]) -> dict[str, Any]:
+    """The API's `options`: other schema fields by name, as a JSON object (or its text)."""
+    if options in (None, "", {}):
+        return {}
+    if isinstance(options, str):
+        try:
+            options = json.loads(options)
+        except ValueError:
+            raise InvalidRequest(
+                [
+                    "options must be a JSON object of field names and values, like "
+                    '{"negative_prompt": "blur"}.'
+                ]
+            ) from None
+    if not isinstance(options, dict) or len(options) > MAX_OPTIONS:
+        raise InvalidRequest(
+            [f"options must be a JSON object of at most {MAX_OPTIONS} fields by name."]
+        )
+    clashes = [k for k in options if k in named and named[k] not in (None, "", AUTO_RATIO)]
+    if clashes:
+        raise InvalidRequest(
+            [
+                f"{', '.join(map(str, clashes))[:120]}: set as a parameter and in options; "
+                "give each once."
+            ]
+        )
+    return {str(k): v for k, v in options.items()}
 
 
 @errors.worded
@@ -58,12 +120,18 @@ class Handlers:
         camera_fixed: bool = False,
         seed: int = seedance.RANDOM_SEED,
         model: str = "",
+        resolution: str | None = None,
+        generate_audio: bool = False,
+        options: str | None = None,
         session: Session | None = None,
         profile: gr.OAuthProfile | None = None,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> AsyncIterator[tuple[Any, Any, str]]:
-        """Generate a video from a start image (and optional end image) with Seedance.
+        """Generate a video from a start image (and optional end image) with Seedance, or any
+        image-to-video model of WaveSpeed's catalog. The fields follow the model: each
+        model takes its own (see list_models); a field it lacks is refused unless left at
+        its default.
 
         Progress ("Processing · 12 s · about 20 s left") comes as Gradio progress events, which
         gradio_client shows in `job.status()` and MCP clients as progress notifications.
@@ -72,11 +140,17 @@ class Handlers:
             image: the start frame (jpg/png/webp…, at least 300×300).
             prompt: the motion prompt: subject action, camera, environment, continuity.
             last_image: optional end frame to land on.
-            duration: length in seconds, 2 to 12.
+            duration: length in seconds, in the model's range (Seedance 1.0: 2 to 12).
             aspect_ratio: one of 21:9, 16:9, 4:3, 1:1, 3:4, 9:16, or "auto" to match the image.
-            camera_fixed: keep the camera still.
-            seed: -1 for a random seed (the one used is returned), or 0 to 2147483647.
-            model: the WaveSpeed model id.
+            camera_fixed: keep the camera still (models that have it).
+            seed: -1 for a random seed (the one used is returned), or 0 to 2147483647;
+                leave -1 for a model without a seed.
+            model: the WaveSpeed model id (default: Seedance 1.0 lite 720p).
+            resolution: e.g. "720p" or "1080p", for models that have it; empty: default.
+            generate_audio: a soundtrack with the video, for models that have it (off
+                unless asked: sound may cost more).
+            options: any other field of the model by name, as a JSON object's text,
+                like '{"negative_prompt": "blur"}'.
 
         Returns:
             The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
@@ -85,10 +159,10 @@ class Handlers:
         # The defaults make everything but the image and prompt optional for API and MCP
         # callers (Gradio's schema requires a parameter without one). Gradio always passes
         # the session, fills profile from the HF sign-in and gives progress its events.
-        named = locals()  # the parameters before `model` are the model's fields (FIELDS)
+        named = {name: value for name, value in locals().items() if name in FIELDS}
         session = self.service.new_session() if session is None else session
         self.seen_from(session, request)
-        form = Form.of(model, **{name: named[name] for name in FIELDS})
+        form = Form.of(model, **named, **options_of(options, named))
         async for outputs in self._generate(session, form, profile, ProgressEvents(progress)):
             yield outputs
 
@@ -102,7 +176,8 @@ class Handlers:
         """The page's Generate button: `generate` with the page's extras (image addresses
         sent as they are, enlarging small images), and progress in the status line."""
         self.seen_from(session, request)
-        async for outputs in self._generate(session, page_form(values), profile, StatusLine()):
+        form = page_form(self.service.catalog(session), values)
+        async for outputs in self._generate(session, form, profile, StatusLine()):
             yield outputs
 
     async def _generate(
@@ -118,7 +193,7 @@ class Handlers:
                     yield item.video_path, item.to_json(), views.status_html(done, "ok")
                 elif line := reporter.progress(item):
                     yield gr.skip(), gr.skip(), line
-        except (WaveSpeedError, ImageError, RunContinues) as exc:  # on its way
+        except (WaveSpeedError, ImageError, RunContinues, AudioFlagged) as exc:  # on its way
             if line := reporter.failed(errors.describe(exc)):
                 yield gr.skip(), gr.skip(), line
             raise
@@ -136,7 +211,7 @@ class Handlers:
         variants (one per line of `variants`). The image is uploaded once for the batch."""
         self.sign_in(session, profile)
         self.seen_from(session, request)
-        run = await self._prepare(session, page_form(values))
+        run = await self._prepare(session, page_form(self.service.catalog(session), values))
         requests = self.service.variations(run, count, variants)
         labels = [views.variation_label(i, r.seed, r.prompt) for i, r in enumerate(requests)]
         cells: list[tuple[str | None, str]] = [(None, f"{label} · waiting") for label in labels]
@@ -166,6 +241,28 @@ class Handlers:
             gr.Warning(text)
         return run
 
+    @staticmethod
+    def rerun_offer(session: Session) -> Any:
+        """“Rerun without audio”, shown when the content check failed a run with sound."""
+        return gr.Button(visible=session.flagged_audio)
+
+    @staticmethod
+    def audio_off(session: Session) -> tuple[bool, Any]:
+        session.flagged_audio = False
+        return False, gr.Button(visible=False)
+
+    async def stop_on_wavespeed(self, session: Session) -> str:
+        """Ask WaveSpeed to stop the tasks, not just stop waiting; they land in History with
+        what became of them."""
+        answers = await self.service.stop_on_server(session)
+        if not answers:
+            message = "Nothing is running on WaveSpeed for this page to stop."
+        else:
+            message = " ".join(f"Task {task_id}: {said}" for task_id, said in answers)
+            message += " What became of it will show in History."
+        gr.Warning(message)
+        return views.status_html(message, "warn")
+
     def cancel(self, session: Session) -> str:
         """Stop waiting; the tasks go on in the background and land in History."""
         ids = self.service.cancel(session)
@@ -183,21 +280,126 @@ class Handlers:
     # The labels follow every keystroke, so a value may be half-typed (empty, "-"): then
     # they stay as they are. They never raise: Gradio drops the change that waited for a
     # failed one, and the label would stay stale.
-    @staticmethod
-    def price_text(model: str, duration: int) -> Any:
-        return _or_skip(lambda: views.price_text(model, duration))
+    async def price_labels(
+        self, session: Session, model: str, *values: Any
+    ) -> tuple[Any, Any, Any]:
+        """The price line, Generate's label and the batch's, from WaveSpeed's quote (or
+        the catalog's estimate, with "≈", until one comes)."""
+        named = dict(
+            zip((*PRICED_FIELDS, "var_count", "variants", *EXTRA_FIELDS), values, strict=True)
+        )
+        try:
+            spec = self.service.catalog(session).get(model)
+            inputs = {k: named[k] for k in PRICED_FIELDS} | modelform.extra_values(spec, named)
+            price = await self.service.price(session, model, inputs)
+            runs = len(prompt_lines(named["variants"])) or int(named["var_count"])
+            duration = inputs.get("duration") or (spec.defaults().get("duration") if spec else 5)
+            offline = session.offline
+            return (
+                views.price_text(price, duration, offline=offline),
+                gr.Button(value=views.generate_text(price, offline=offline)),
+                gr.Button(value=views.batch_text(price, runs, offline=offline)),
+            )
+        except (TypeError, ValueError, OverflowError, KeyError, AttributeError):
+            return gr.skip(), gr.skip(), gr.skip()
 
-    @staticmethod
-    def generate_label(model: str, duration: int) -> Any:
-        return _or_skip(lambda: gr.Button(value=views.generate_text(model, duration)))
+    # ------------------------------------------------------------------ the model
 
-    @staticmethod
-    def batch_label(model: str, duration: int, count: int, variants: str) -> Any:
-        def label() -> gr.Button:
-            runs = len(prompt_lines(variants)) or int(count)
-            return gr.Button(value=views.batch_text(model, duration, runs))
+    def list_models(self, everything: bool = False) -> dict[str, Any]:
+        """List the image-to-video models /generate can run, Seedance first.
 
-        return _or_skip(label)
+        Each model has its id, name, family, price per second (an estimate from WaveSpeed's
+        catalog; None when unknown), whether it is retiring and what WaveSpeed recommends
+        instead, and its fields: name, type, whether required, default, range or choices,
+        and what it does. Pass a model's own fields to /generate by name (the ones it has
+        no parameter for go in `options`).
+
+        Args:
+            everything: also list the other families (Kling, Wan, Hailuo...), not just
+                Seedance.
+
+        Returns:
+            {"catalog": where the list comes from, "models": the models, as objects}.
+        """
+        models = self.service.catalog()
+        return {
+            "catalog": models.note or models.source,
+            "models": [
+                modelform.describe(m, models.successor(m))
+                for m in models.image_to_video(bool(everything))
+            ],
+        }
+
+    def switch_model(self, session: Session, model: str, shown: str, *values: Any) -> tuple:
+        """The form for the model just picked: its fields shown, set from its schema, the
+        values that still fit kept and the others named."""
+        models = self.service.catalog(session)
+        spec = models.get(model)
+        if spec is None:
+            gr.Warning(f"{str(model)[:80]} is not in the catalog any more; choose another model.")
+            return tuple(gr.skip() for _ in range(len(FORM_SET) + len(EXTRA_FIELDS)))
+        named = dict(zip(PAGE_FIELDS, values, strict=True))
+        previous = models.get(shown)
+        current = {k: named[k] for k in FIELDS} | modelform.extra_values(previous, named)
+        return self._form_set(models, spec, current, previous, set_values=False)
+
+    def to_successor(self, session: Session, shown: str, *values: Any) -> tuple:
+        """One click from a retiring model to the one WaveSpeed recommends, settings
+        carried over where they fit."""
+        models = self.service.catalog(session)
+        previous = models.get(shown)
+        successor = models.successor(previous) if previous else None
+        if successor is None:
+            raise NotFound("This model has no successor in the catalog; pick one above.")
+        gr.Info(f"Now on {successor.name}; your settings came along where they fit.")
+        return self.switch_model(session, successor.id, shown, *values)
+
+    def list_in_picker(self, session: Session, everything: bool) -> Any:
+        """The picker's models from the session's catalog, its choice left as it is."""
+        choices = modelform.picker_choices(self.service.catalog(session), bool(everything))
+        return gr.Dropdown(choices=choices)
+
+    def picker(self, session: Session, everything: bool, model: str) -> Any:
+        """Seedance only, or every image-to-video model of the catalog."""
+        choices = modelform.picker_choices(self.service.catalog(session), bool(everything))
+        return gr.Dropdown(choices=choices, value=model)
+
+    def _form_set(
+        self,
+        models: catalog.Catalog,
+        spec: catalog.ModelSpec,
+        values: dict[str, Any],
+        previous: catalog.ModelSpec | None,
+        *,
+        set_values: bool = True,
+    ) -> tuple:
+        """FORM_SET's updates, then the slots', for `spec` with `values` carried over;
+        the prompt and seed only with `set_values` (reuse, load, a preset: not a switch,
+        which may land while a person types)."""
+        kept, changed = modelform.carried(spec, values, previous)
+        crafted = modelform.crafted_updates(spec, kept, set_prompt=set_values)
+        successor = models.successor(spec)
+        if changed:
+            gr.Info(f"{spec.name}: " + "; ".join(changed) + ".")
+        return (
+            spec.id,
+            spec.id,
+            modelform.model_note(spec, successor, changed, models.note or models.source),
+            gr.Button(
+                value=f"Try this on {successor.name}" if successor else "",
+                visible=successor is not None,
+            ),
+            crafted["prompt"],
+            crafted["duration"],
+            crafted["aspect_ratio"],
+            crafted["camera_fixed"],
+            _seed_value(values.get("seed")) if set_values else gr.skip(),
+            crafted["seed_row"],
+            crafted["resolution"],
+            crafted["generate_audio"],
+            crafted["end_box"],
+            *modelform.slot_updates(spec, kept),
+        )
 
     @staticmethod
     def prompt_count(prompt: str) -> str:
@@ -234,18 +436,20 @@ class Handlers:
             )
         return composed
 
-    @staticmethod
-    def apply_preset(evt: gr.SelectData) -> tuple[Any, ...]:
+    def apply_preset(self, session: Session, shown: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        """A preset's images, then the form set for the model it was written for."""
         preset = load_presets()[evt.index]
-        gr.Info(f"Loaded preset “{preset.title}”. {preset.notes}".strip())
+        models = self.service.catalog(session)
+        spec = models.get(preset.model) or models.get(shown)
+        if spec is None:
+            raise NotFound(f"The model of “{preset.title}” is not in the catalog here.")
+        note = "" if spec.id == preset.model else f" (written for {preset.model})"
+        gr.Info(f"Loaded preset “{preset.title}” on {spec.name}{note}. {preset.notes}".strip())
+        values = {"aspect_ratio": AUTO_RATIO, **preset.inputs}
         return (
             str(preset.image),
-            preset.prompt,
             str(preset.last_image) if preset.last_image else None,
-            preset.duration,
-            preset.aspect_ratio or AUTO_RATIO,
-            preset.camera_fixed,
-            preset.seed,
+            *self._form_set(models, spec, values, models.get(shown)),
         )
 
     # ------------------------------------------------------------------ the result
@@ -258,11 +462,30 @@ class Handlers:
             return views.run_card(None)
 
     def reuse_settings(self, record: dict[str, Any] | None, session: Session) -> tuple[Any, ...]:
-        """Put a run's settings back in the form (not its images: those stay as they are)."""
-        return _settings_of(self._own(record, session, "Nothing to reuse yet").record)
+        """Put a run's model and settings back in the form (not its images: those stay as
+        they are), by the model's own field names."""
+        return self._settings_of(session, self._own(record, session, "Nothing to reuse yet").record)
 
     def reuse_seed(self, record: dict[str, Any] | None, session: Session) -> int:
-        return int(self._own(record, session, "Nothing to reuse yet").record["seed"])
+        seed = self._own(record, session, "Nothing to reuse yet").record.get("seed")
+        if seed is None:
+            raise NotFound("This run's model takes no seed, so there is none to reuse.")
+        return int(seed)
+
+    def _settings_of(self, session: Session, stored: dict[str, Any]) -> tuple[Any, ...]:
+        """FORM_SET's updates for a stored run: its model, its values as they were."""
+        models = self.service.catalog(session)
+        spec = models.get(stored.get("model"))
+        if spec is None:
+            raise NotFound(
+                f"{str(stored.get('model'))[:80]} is not in WaveSpeed's catalog any more; "
+                "its settings cannot be put back. Choose a model and set them by hand."
+            )
+        inputs = stored.get("inputs") or {}
+        values = {k: v for k, v in inputs.items() if k not in ("image", "last_image", "model")}
+        values["seed"] = stored.get("seed") if stored.get("seed") is not None else -1
+        values.setdefault("aspect_ratio", AUTO_RATIO)
+        return self._form_set(models, spec, values, spec)
 
     def copy_as_code(
         self, record: dict[str, Any] | None, session: Session, request: gr.Request
@@ -274,10 +497,12 @@ class Handlers:
             return "", "", ""
         host = request.headers.get("host", "127.0.0.1:7860") if request else "127.0.0.1:7860"
         scheme = request.headers.get("x-forwarded-proto", "http") if request else "http"
+        spec = self.service.catalog(session).get(stored.get("model"))
         code = snippets.all_snippets(
             stored,
             app_url=f"{scheme}://{host}/",
             base_url=stored.get("api_base") or snippets.DEFAULT_BASE_URL,
+            fields=[f.name for f in spec.shown] if spec else (),
         )
         return code["curl"], code["python"], code["gradio_client"]
 
@@ -443,12 +668,13 @@ class Handlers:
         start_url, end_url = _address(inputs.get("image")), _address(inputs.get("last_image"))
         if not (start or start_url):
             raise NotFound("This run's start image was not kept; upload it again.")
-        prompt, duration, ratio, camera_fixed, seed, model = _settings_of(stored)
         return (
-            *(start, end, prompt, duration, ratio, camera_fixed, seed, model),
-            gr.Tabs(selected="play"),
+            start,
+            end,
             "" if start else start_url,
             "" if end else end_url,
+            gr.Tabs(selected="play"),
+            *self._settings_of(session, stored),
         )
 
     def delete_run(self, record: dict[str, Any] | None, search: str, session: Session):
@@ -468,18 +694,6 @@ def _run_id(record: Any) -> str | None:
     return record.get("id") if isinstance(record, dict) else None
 
 
-def _settings_of(record: dict[str, Any]) -> tuple[Any, ...]:
-    inputs = record.get("inputs") or {}
-    return (
-        inputs.get("prompt", ""),
-        inputs.get("duration", seedance.DURATION_DEFAULT_S),
-        inputs.get("aspect_ratio") or AUTO_RATIO,
-        inputs.get("camera_fixed", False),
-        record.get("seed", seedance.RANDOM_SEED),
-        record.get("model", seedance.DEFAULT_MODEL),
-    )
-
-
 def _picture_of(record: RunRecord) -> str | None:
     for path in (record.input_files.get("thumb"), record.input_files.get("start")):
         if path and Path(path).is_file():
@@ -496,8 +710,5 @@ def _address(value: Any) -> str:
     return value if isinstance(value, str) and urls.is_url(value) else ""
 
 
-def _or_skip(make: Callable[[], Any]) -> Any:
-    try:
-        return make()
-    except (TypeError, ValueError, OverflowError):
-        return gr.skip()
+def _seed_value(seed: Any) -> int:
+    return int(seed) if isinstance(seed, int | float) and not isinstance(seed, bool) else -1

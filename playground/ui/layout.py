@@ -11,12 +11,14 @@ from typing import Any
 
 import gradio as gr
 
-from playground.model import prompting, seedance
+from playground.flow.prices import Price
+from playground.model import catalog, prompting, seedance
+from playground.model.catalog import ModelSpec
 from playground.model.form import AUTO_RATIO
 from playground.settings import Settings
-from playground.ui import views
+from playground.ui import modelform, views
 from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
-from playground.ui.handlers import BACKENDS, PAGE_FIELDS
+from playground.ui.handlers import API_FIELDS, BACKENDS, PAGE_FIELDS
 from playground.ui.inputs import checked_number, source_image
 from playground.ui.presets import Preset
 
@@ -38,20 +40,36 @@ class FormWidgets:
     aspect_ratio: gr.Dropdown
     camera_fixed: gr.Checkbox
     seed: gr.Number
+    resolution: gr.Dropdown
+    generate_audio: gr.Checkbox
     model: gr.Dropdown
     image_url: gr.Textbox
     last_image_url: gr.Textbox
     upscale: gr.Checkbox
+    extras: dict[str, gr.components.Component]  # the generic slots, by EXTRA_FIELDS name
+    end_box: gr.Column  # holds last_image: hidden for a model without an end frame
+    seed_row: gr.Row  # holds seed and its buttons: hidden for a model without a seed
 
     @property
     def page(self) -> list[gr.components.Component]:
         """The page's form, in PAGE_FIELDS order (what `page_form` reads)."""
-        return [getattr(self, name) for name in PAGE_FIELDS]
+        return [self.extras[n] if n in self.extras else getattr(self, n) for n in PAGE_FIELDS]
 
     @property
     def api(self) -> list[gr.components.Component]:
-        """The public /generate's eight inputs: the model's fields and the model."""
-        return self.page[: PAGE_FIELDS.index("model") + 1]
+        """The public /generate's first eight inputs, as they have been from the start."""
+        return [getattr(self, name) for name in (*API_FIELDS, "model")]
+
+
+@dataclass
+class ModelPanel:
+    """Around the model picker: all models or Seedance only, the model's notes, the way to
+    its successor, and which model the form is set for."""
+
+    show_all: gr.Checkbox
+    note: gr.HTML
+    successor: gr.Button
+    shown: gr.State
 
 
 @dataclass
@@ -65,6 +83,7 @@ class ResultPanel:
     use_all: gr.Button
     chain: gr.Button
     add_shot: gr.Button
+    rerun_silent: gr.Button  # shown when the content check failed a run with sound
     batch_view: gr.HTML
     code: list[gr.Code]
     record: gr.JSON
@@ -73,6 +92,7 @@ class ResultPanel:
 @dataclass
 class PlayTab:
     form: FormWidgets
+    models: ModelPanel
     result: ResultPanel
     presets: gr.Gallery | None
     end_note: gr.HTML
@@ -84,7 +104,8 @@ class PlayTab:
     dice: gr.Button
     reuse_last: gr.Button
     go: gr.Button
-    stop: gr.Button
+    stop: gr.Button  # stop waiting: the task goes on, recovery fetches it
+    stop_server: gr.Button  # DELETE the task on WaveSpeed, then stop waiting
     price: gr.HTML
     var_count: gr.Slider
     variants: gr.Textbox
@@ -139,7 +160,10 @@ def _images() -> dict[str, Any]:
     """The start and end images, and the page's image extras, by form field."""
     with gr.Row():
         image = _image("Start image", "start-image")
-        last_image = _image("End image (optional)", "end-image")
+        # In a column of its own: the column is hidden for a model without an end frame
+        # (an update to the image itself would replace its checked input step).
+        with gr.Column(min_width=160) as end_box:
+            last_image = _image("End image (optional)", "end-image")
     with gr.Accordion(MORE_IMAGE_OPTIONS, open=False, elem_id="image-more"):
         with gr.Row():
             image_url = gr.Textbox(
@@ -162,6 +186,7 @@ def _images() -> dict[str, Any]:
     return dict(
         image=image,
         last_image=last_image,
+        end_box=end_box,
         image_url=image_url,
         last_image_url=last_image_url,
         upscale=upscale,
@@ -191,22 +216,60 @@ def _prompt() -> tuple[gr.Textbox, gr.HTML, list[gr.Button], list[gr.Textbox], g
     return prompt, count, moves, beats, compose
 
 
-def _settings(default_model: str) -> tuple[dict[str, Any], gr.Button, gr.Button]:
-    """Duration, ratio, seed (with its buttons), camera and model; fields by name."""
-    ratios = [("Auto · match start image", AUTO_RATIO), *[(r, r) for r in seedance.ASPECT_RATIOS]]
+def _settings(
+    spec: ModelSpec, models: catalog.Catalog
+) -> tuple[dict[str, Any], ModelPanel, gr.Button, gr.Button]:
+    """The model picker, then its settings: duration, ratio, seed (with its buttons),
+    camera, resolution, audio and the generic slots; set for `spec`, fields by name."""
+    with gr.Group(elem_id="model-box"):
+        model = gr.Dropdown(
+            modelform.picker_choices(models, everything=False),
+            value=spec.id,
+            # Any id passes Gradio's input step: the catalog decides, in words.
+            allow_custom_value=True,
+            label="Model",
+            elem_id="model",
+        )
+        show_all = gr.Checkbox(label="Show all image-to-video models", elem_id="show-all")
+    note = gr.HTML(
+        modelform.model_note(spec, models.successor(spec), [], models.note or models.source),
+        elem_id="model-note",
+    )
+    successor = models.successor(spec)
+    to_successor = gr.Button(
+        f"Try this on {successor.name}" if successor else "",
+        visible=successor is not None,
+        size="sm",
+        elem_id="try-successor",
+    )
+    duration_spec = spec.field("duration")
+    low, high, step = modelform._slider_range(duration_spec) if duration_spec else (2, 12, 1)
+    ratio_spec = spec.field("aspect_ratio")
+    ratio_values = ratio_spec.choices if ratio_spec else seedance.ASPECT_RATIOS
+    ratios = [("Auto · match start image", AUTO_RATIO), *[(str(r), str(r)) for r in ratio_values]]
     with gr.Row():
         duration = checked_number(
             gr.Slider(
-                seedance.DURATION_MIN_S,
-                seedance.DURATION_MAX_S,
-                value=seedance.DURATION_DEFAULT_S,
-                step=1,
+                low,
+                high,
+                value=duration_spec.default if duration_spec else seedance.DURATION_DEFAULT_S,
+                step=step,
                 label="Duration (s)",
+                visible=duration_spec is not None,
                 elem_id="duration",
             )
         )
-        aspect_ratio = gr.Dropdown(ratios, value=AUTO_RATIO, label="Aspect ratio", elem_id="ratio")
-    with gr.Row(elem_id="seed-row"):
+        # Custom values pass Gradio's input step so the schema's check names them.
+        aspect_ratio = gr.Dropdown(
+            ratios,
+            value=AUTO_RATIO,
+            allow_custom_value=True,
+            label="Aspect ratio",
+            visible=ratio_spec is not None,
+            elem_id="ratio",
+        )
+    # The row, not the number, is hidden for a model without a seed (see end_box).
+    with gr.Row(elem_id="seed-row", visible=spec.has("seed")) as seed_row:
         seed = checked_number(
             gr.Number(
                 value=seedance.RANDOM_SEED,
@@ -221,29 +284,72 @@ def _settings(default_model: str) -> tuple[dict[str, Any], gr.Button, gr.Button]
         )
         dice = gr.Button("Random", scale=1, min_width=80, elem_id="dice")
         reuse_last = gr.Button("Last seed", scale=1, min_width=90, elem_id="last-seed")
+    resolution_spec = spec.field("resolution")
+    audio_spec = spec.field("generate_audio")
     with gr.Row(equal_height=True):
         camera_fixed = gr.Checkbox(
-            label="Camera fixed", elem_id="camera-fixed", scale=1, min_width=140
+            label="Camera fixed",
+            visible=spec.has("camera_fixed"),
+            elem_id="camera-fixed",
+            scale=1,
+            min_width=140,
         )
-        model = gr.Dropdown(
-            [(m.label, m.id) for m in seedance.MODELS.values()],
-            value=default_model,
+        generate_audio = gr.Checkbox(
+            value=bool(audio_spec.default) if audio_spec else True,
+            label="Generate audio",
+            visible=audio_spec is not None,
+            elem_id="generate-audio",
+            scale=1,
+            min_width=140,
+        )
+        resolution = gr.Dropdown(
+            [str(c) for c in resolution_spec.choices] if resolution_spec else [],
+            value=resolution_spec.default if resolution_spec else None,
             allow_custom_value=True,
-            label="Model",
+            label="Resolution",
+            visible=resolution_spec is not None,
+            elem_id="resolution",
             scale=2,
-            min_width=200,
+            min_width=140,
         )
+    extras = _slots(spec)
     fields = dict(
         duration=duration,
         aspect_ratio=aspect_ratio,
         seed=seed,
         camera_fixed=camera_fixed,
+        resolution=resolution,
+        generate_audio=generate_audio,
         model=model,
+        extras=extras,
+        seed_row=seed_row,
     )
-    return fields, dice, reuse_last
+    panel = ModelPanel(show_all, note, to_successor, gr.State(spec.id))
+    return fields, panel, dice, reuse_last
 
 
-def _variations(default_model: str) -> tuple[gr.Slider, gr.Textbox, gr.Button]:
+def _slots(spec: ModelSpec) -> dict[str, gr.components.Component]:
+    """The generic widgets for fields without a crafted one, all hidden until a model
+    needs them (`modelform` sets them per model)."""
+    placed = {
+        f"extra{i}_{modelform.slot_kind(f)}" for i, f in enumerate(modelform.extra_fields(spec))
+    }
+    slots: dict[str, gr.components.Component] = {}
+    with gr.Column(elem_id="model-fields"):
+        for name in modelform.EXTRA_FIELDS:
+            kind = name.split("_", 1)[1]
+            make = {
+                "choice": lambda **kw: gr.Dropdown([], allow_custom_value=True, **kw),
+                "flag": gr.Checkbox,
+                "slider": gr.Slider,
+                "number": gr.Number,
+                "text": gr.Textbox,
+            }[kind]
+            slots[name] = make(visible=name in placed, elem_id=name.replace("_", "-"))
+    return slots
+
+
+def _variations(label: str) -> tuple[gr.Slider, gr.Textbox, gr.Button]:
     with gr.Accordion("Variations", open=False, elem_id="variations"):
         with gr.Row(equal_height=True):
             var_count = gr.Slider(
@@ -259,8 +365,6 @@ def _variations(default_model: str) -> tuple[gr.Slider, gr.Textbox, gr.Button]:
             lines=3,
             elem_id="var-prompts",
         )
-        runs = 4
-        label = views.batch_text(default_model, seedance.DURATION_DEFAULT_S, runs)
         batch_go = gr.Button(label, elem_id="batch-btn")
     return var_count, variants, batch_go
 
@@ -305,6 +409,9 @@ def _result() -> ResultPanel:
     with gr.Row():
         chain = gr.Button("Continue from last frame", elem_id="continue", size="sm")
         add_shot = gr.Button("Add to storyboard", elem_id="add-shot", size="sm")
+    rerun_silent = gr.Button(
+        "Rerun without audio", visible=False, variant="primary", size="sm", elem_id="rerun-silent"
+    )
     batch_view = gr.HTML(elem_id="variations-view")
     with gr.Accordion("Copy as code", open=False, elem_id="copy-code"):
         code = [
@@ -315,13 +422,30 @@ def _result() -> ResultPanel:
     with gr.Accordion("Run record (JSON)", open=False):
         record = gr.JSON(label="Run record")
     return ResultPanel(
-        status, video, card, use_seed, use_all, chain, add_shot, batch_view, code, record
+        status,
+        video,
+        card,
+        use_seed,
+        use_all,
+        chain,
+        add_shot,
+        rerun_silent,
+        batch_view,
+        code,
+        record,
     )
 
 
-def playground_tab(settings: Settings, presets: list[Preset]) -> PlayTab:
+def playground_tab(
+    settings: Settings, presets: list[Preset], models: catalog.Catalog, *, offline: bool
+) -> PlayTab:
     """Presets, then the form on the left and the result on the right (one column on a
-    phone: form first)."""
+    phone: form first); the form set for the default model of `models`."""
+    spec = models.get(settings.default_model) or models.image_to_video()[0]
+    # The labels as the price listener would write them for the default form (the
+    # catalog's estimate); WaveSpeed's quote replaces them at the first change.
+    price = Price(spec.estimate({}))
+    duration = spec.defaults().get("duration", seedance.DURATION_DEFAULT_S)
     gallery = None
     if presets:
         gallery = gr.Gallery(
@@ -345,27 +469,33 @@ def playground_tab(settings: Settings, presets: list[Preset]) -> PlayTab:
                 elem_id="framing-preview",
             )
             fields["prompt"], count, moves, beats, compose = _prompt()
-            settings_fields, dice, reuse_last = _settings(settings.default_model)
+            settings_fields, panel, dice, reuse_last = _settings(spec, models)
             fields |= settings_fields
             with gr.Row():
                 go = gr.Button(
-                    views.generate_text(settings.default_model, seedance.DURATION_DEFAULT_S),
+                    views.generate_text(price, offline=offline),
                     variant="primary",
                     elem_id="generate-btn",
                     scale=3,
                 )
-                stop = gr.Button("Cancel", variant="secondary", elem_id="cancel-btn", scale=1)
-            price = gr.HTML(
-                views.price_text(settings.default_model, seedance.DURATION_DEFAULT_S),
-                elem_id="price",
+                stop = gr.Button("Stop waiting", variant="secondary", elem_id="cancel-btn", scale=1)
+                stop_server = gr.Button(
+                    "Stop the task on WaveSpeed",
+                    variant="stop",
+                    elem_id="stop-server-btn",
+                    scale=1,
+                )
+            price_line = gr.HTML(
+                views.price_text(price, duration, offline=offline), elem_id="price"
             )
-            var_count, variants, batch_go = _variations(settings.default_model)
+            var_count, variants, batch_go = _variations(views.batch_text(price, 4, offline=offline))
             backend_choice, key, save_key = _backend(settings.oauth)
         with gr.Column(scale=6, min_width=320):
             result = _result()
     form = FormWidgets(**fields)  # the form's widgets by field name, as they were placed
     return PlayTab(
         form=form,
+        models=panel,
         result=result,
         presets=gallery,
         end_note=end_note,
@@ -378,7 +508,8 @@ def playground_tab(settings: Settings, presets: list[Preset]) -> PlayTab:
         reuse_last=reuse_last,
         go=go,
         stop=stop,
-        price=price,
+        stop_server=stop_server,
+        price=price_line,
         var_count=var_count,
         variants=variants,
         batch_go=batch_go,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -25,8 +25,11 @@ DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 DEFAULT_APP_URL = "http://127.0.0.1:7860/"
 POLL_INTERVAL_S = 2
 
-# The model's inputs, in the order the API documents them; nothing else is ever emitted.
+# Seedance's inputs first, in the order the API documents them, then any other field of the
+# model by its own name; a field's name must be a plain identifier and its value plain JSON.
 INPUT_FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
+# /generate's named parameters; any other field goes in its `options`.
+APP_PARAMETERS = (*INPUT_FIELDS, "resolution", "generate_audio")
 _TYPES: dict[str, type] = {
     "image": str,
     "prompt": str,
@@ -35,7 +38,10 @@ _TYPES: dict[str, type] = {
     "aspect_ratio": str,
     "camera_fixed": bool,
     "seed": int,
+    "resolution": str,
+    "generate_audio": bool,
 }
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _IMAGE_ROLES = {"image": "start", "last_image": "end"}
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"[\w][\w.\-]{0,120}")
@@ -51,18 +57,22 @@ def placeholder(role: str) -> str:
 # --------------------------------------------------------------------------- record access
 
 
-def _payload(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body as sent: whitelisted inputs only, images that are not URLs replaced."""
+def _payload(record: Mapping[str, Any], fields: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON body as sent: Seedance's inputs and the model's own `fields` (its catalog
+    schema's) only, images that are not URLs replaced."""
     inputs = record.get("inputs") or {}
     body: dict[str, Any] = {}
-    for key in INPUT_FIELDS:
+    others = [k for k in inputs if k in fields and k not in INPUT_FIELDS]
+    for key in (*INPUT_FIELDS, *others):
         value = inputs.get(key)
-        if value is None or value == "":
+        if value is None or value == "" or not _FIELD_NAME.fullmatch(str(key)):
             continue
-        kind = _TYPES[key]
+        kind = _TYPES.get(key)
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             continue  # not what the API was sent; never guess
-        if not isinstance(value, kind):
+        if kind is not None and not isinstance(value, kind):
+            continue
+        if kind is None and not _plain(value):
             continue
         if key in _IMAGE_ROLES and not _is_url(value):
             value = placeholder(_IMAGE_ROLES[key])
@@ -75,6 +85,13 @@ def _payload(record: Mapping[str, Any]) -> dict[str, Any]:
         if concrete and record_seed != seedance.RANDOM_SEED:
             body["seed"] = record_seed
     return body
+
+
+def _plain(value: Any) -> bool:
+    """A JSON value a snippet may carry: a scalar, or a short list of strings."""
+    if isinstance(value, str | bool | int | float):
+        return True
+    return isinstance(value, list) and len(value) <= 16 and all(isinstance(v, str) for v in value)
 
 
 def _model(record: Mapping[str, Any]) -> str:
@@ -132,9 +149,11 @@ def _dq(text: str) -> str:
 # --------------------------------------------------------------------------- snippets
 
 
-def curl_snippet(record: Mapping[str, Any], base_url: str = DEFAULT_BASE_URL) -> str:
+def curl_snippet(
+    record: Mapping[str, Any], base_url: str = DEFAULT_BASE_URL, fields: Collection[str] = ()
+) -> str:
     """Shell commands that submit the run's exact request, then poll its result."""
-    body = _payload(record)
+    body = _payload(record, fields)
     base = _base(base_url)
     auth = '-H "Authorization: Bearer ${WAVESPEED_API_KEY}"'
     lines = [f"# {_about(record, body)} Needs WAVESPEED_API_KEY in the environment."]
@@ -207,9 +226,11 @@ print("saved", f"seedance_{task_id}.mp4")
 """
 
 
-def python_snippet(record: Mapping[str, Any], base_url: str = DEFAULT_BASE_URL) -> str:
+def python_snippet(
+    record: Mapping[str, Any], base_url: str = DEFAULT_BASE_URL, fields: Collection[str] = ()
+) -> str:
     """A runnable httpx script: submit, poll every 2 s, download the video."""
-    body = _payload(record)
+    body = _payload(record, fields)
     missing = _missing_images(body)
     items = "".join(f"    {_py(key)}: {_py(value)},\n" for key, value in body.items())
     parts = [
@@ -235,9 +256,11 @@ def python_snippet(record: Mapping[str, Any], base_url: str = DEFAULT_BASE_URL) 
     return "".join(parts)
 
 
-def gradio_client_snippet(record: Mapping[str, Any], app_url: str = DEFAULT_APP_URL) -> str:
+def gradio_client_snippet(
+    record: Mapping[str, Any], app_url: str = DEFAULT_APP_URL, fields: Collection[str] = ()
+) -> str:
     """The same settings through this app's public `/generate` endpoint."""
-    body = _payload(record)
+    body = _payload(record, fields)
 
     def image(key: str) -> tuple[str, str]:
         value = body.get(key)
@@ -258,6 +281,11 @@ def gradio_client_snippet(record: Mapping[str, Any], app_url: str = DEFAULT_APP_
         "seed": (_py(body.get("seed", seedance.RANDOM_SEED)), ""),
         "model": (_py(_model(record)), ""),
     }
+    for name in ("resolution", "generate_audio"):
+        if name in body:
+            arguments[name] = (_py(body[name]), "")
+    if options := {k: v for k, v in body.items() if k not in APP_PARAMETERS}:
+        arguments["options"] = (_py(options), "")
     lines = [
         f"# {_about(record, body)} The app submits with its own backend and key.",
         "from gradio_client import Client, handle_file",
@@ -276,10 +304,12 @@ def all_snippets(
     record: Mapping[str, Any],
     app_url: str = DEFAULT_APP_URL,
     base_url: str = DEFAULT_BASE_URL,
+    fields: Collection[str] = (),
 ) -> dict[str, str]:
-    """Every snippet for the UI's “Copy as code” tabs."""
+    """Every snippet for the UI's “Copy as code” tabs; `fields`: the names the model's
+    schema has, beyond Seedance's (nothing else in a record is ever emitted)."""
     return {
-        "curl": curl_snippet(record, base_url),
-        "python": python_snippet(record, base_url),
-        "gradio_client": gradio_client_snippet(record, app_url),
+        "curl": curl_snippet(record, base_url, fields),
+        "python": python_snippet(record, base_url, fields),
+        "gradio_client": gradio_client_snippet(record, app_url, fields),
     }

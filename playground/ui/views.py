@@ -13,13 +13,24 @@ from typing import Any
 from urllib.parse import quote
 
 from playground.flow.generation import Progress, Stage
+from playground.flow.prices import Price
 from playground.flow.service import RunList, Standing, Stitched
 from playground.model import seedance
 from playground.model.status import RunStatus
 
+OFFLINE = "offline emulator"  # the backend an offline run records (flow.routes)
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 READY = "Ready · add a start image, describe the motion, press Generate"
-COMPARED_FIELDS = ("prompt", "seed", "duration", "aspect_ratio", "camera_fixed", "model")
+COMPARED_FIELDS = (
+    "model",
+    "prompt",
+    "seed",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "camera_fixed",
+    "generate_audio",
+)
 
 
 def status_html(text: str, kind: str = "idle") -> str:
@@ -38,8 +49,8 @@ def progress_html(progress: Progress) -> str:
     )
 
 
-def done_text(total_s: float, seed: int) -> str:
-    return f"Done in {total_s:.1f} s · seed {seed}"
+def done_text(total_s: float, seed: int | None) -> str:
+    return f"Done in {total_s:.1f} s · " + ("no seed" if seed is None else f"seed {seed}")
 
 
 def note(text: str) -> str:
@@ -55,24 +66,37 @@ def hint(text_html: str) -> str:
 # --------------------------------------------------------------------------- prices
 
 
-def price_text(model: str, duration: int) -> str:
-    """What the click costs, said before the click."""
-    info = seedance.MODELS.get(model)
-    rate = f" at ${info.usd_per_second:.3f}/s" if info else ""
-    cost = seedance.format_price(model, int(duration))
+def price_text(price: Price, duration: Any, *, offline: bool = False) -> str:
+    """What the click costs, said before the click: quoted, estimated ("≈") or unknown."""
+    cost = seedance.format_price(price.usd, quoted=price.quoted)
+    if offline:
+        elsewhere = (
+            f"on WaveSpeed: {html.escape(cost)}"
+            if price.known
+            else "WaveSpeed's price for this model is unknown here"
+        )
+        return hint(f"Offline runs are <b>free</b> ({elsewhere}). Ctrl+Enter generates.")
+    where = "quoted by WaveSpeed" if price.quoted else "estimated from the catalog"
+    if not price.known:
+        return hint(
+            "This model's price is <b>unknown</b> here: runs on this demo's key are refused; "
+            "with your own key you pay WaveSpeed's price. Ctrl+Enter generates."
+        )
     return hint(
-        f"This run costs <b>{html.escape(cost)}</b> ({int(duration)} s{rate}). "
+        f"This run costs <b>{html.escape(cost)}</b> ({html.escape(str(duration))} s, {where}). "
         "Ctrl+Enter generates."
     )
 
 
-def generate_text(model: str, duration: int) -> str:
-    return f"Generate · {seedance.format_price(model, int(duration))}"
+def generate_text(price: Price, *, offline: bool = False) -> str:
+    cost = "free" if offline else seedance.format_price(price.usd, quoted=price.quoted)
+    return f"Generate · {cost}"
 
 
-def batch_text(model: str, duration: int, runs: int) -> str:
+def batch_text(price: Price, runs: int, *, offline: bool = False) -> str:
     """The batch's price on its button, before the click."""
-    return f"Run {runs} variations · {seedance.format_price(model, int(duration), runs)}"
+    total = "free" if offline else seedance.format_price(price.usd, quoted=price.quoted, runs=runs)
+    return f"Run {runs} variations · {total}"
 
 
 def prompt_count(prompt: str | None) -> str:
@@ -95,13 +119,37 @@ def run_card(record: Mapping[str, Any] | None) -> str:
         return "–" if value is None else f"{value:.1f} s"
 
     cost = record.get("cost_usd")
+    seed = record.get("seed")
     rows = [
-        ("Seed", f"<code>{html.escape(str(record.get('seed')))}</code>"),
+        (
+            "Seed",
+            "not supported by this model"
+            if seed is None
+            else f"<code>{html.escape(str(seed))}</code>",
+        ),
         ("Model", html.escape(str(record.get("model", "")))),
+    ]
+    if served := record.get("served_by"):
+        rows.append(
+            (
+                "Served by",
+                f"<b class='flag'>WaveSpeed served this run with {html.escape(str(served))}</b>",
+            )
+        )
+    rows += [
         ("Duration", f"{html.escape(str(inputs.get('duration', '?')))} s"),
         ("Aspect ratio", html.escape(str(inputs.get("aspect_ratio") or "match image"))),
-        ("Camera", "fixed" if inputs.get("camera_fixed") else "free"),
-        ("Cost", "unknown" if cost is None else seedance.format_usd(cost)),
+    ]
+    if "resolution" in inputs:
+        rows.append(("Resolution", html.escape(str(inputs["resolution"]))))
+    if "camera_fixed" in inputs:
+        rows.append(("Camera", "fixed" if inputs.get("camera_fixed") else "free"))
+    if "generate_audio" in inputs:
+        rows.append(("Sound", "with sound" if inputs["generate_audio"] else "silent"))
+    if stop := record.get("stop"):
+        rows.append(("Stop", html.escape(str(stop))))
+    rows += [
+        ("Cost", _cost(cost, bool(record.get("cost_quoted")), record.get("backend") == OFFLINE)),
         ("Inference (server)", secs(t.get("inference_s"))),
         ("Queue + polling", secs(t.get("queue_s"))),
         ("Upload · download", f"{secs(t.get('upload_s'))} · {secs(t.get('download_s'))}"),
@@ -114,17 +162,32 @@ def run_card(record: Mapping[str, Any] | None) -> str:
     return f"<dl class='card'>{body}</dl>"
 
 
+def _cost(usd: Any, quoted: bool, offline: bool = False) -> str:
+    if offline:
+        known = isinstance(usd, int | float)
+        return "free (offline" + (
+            f"; on WaveSpeed {seedance.format_price(float(usd), quoted=quoted)})" if known else ")"
+        )
+    if not isinstance(usd, int | float):
+        return "price unknown"
+    return seedance.format_price(float(usd), quoted=quoted) + ("" if quoted else " (estimate)")
+
+
 def caption(record: Mapping[str, Any]) -> str:
     """One line naming a run in a gallery or a list."""
     inputs = record.get("inputs") or {}
     status = record.get("status", "")
     mark = "" if status == RunStatus.COMPLETED else f"[{status}] "
     prompt = (inputs.get("prompt") or "no prompt")[:40]
-    return f"{mark}seed {record.get('seed')} · {inputs.get('duration', '?')} s · {prompt}"
+    return f"{mark}{seed_text(record.get('seed'))} · {inputs.get('duration', '?')} s · {prompt}"
 
 
-def variation_label(index: int, seed: int, prompt: str) -> str:
-    return f"#{index + 1} · seed {seed} · {prompt[:60] or 'no prompt'}"
+def seed_text(seed: Any) -> str:
+    return "no seed" if seed is None else f"seed {seed}"
+
+
+def variation_label(index: int, seed: int | None, prompt: str) -> str:
+    return f"#{index + 1} · {seed_text(seed)} · {prompt[:60] or 'no prompt'}"
 
 
 def batch_summary(done: int, failed: int, total: int) -> tuple[str, str]:
@@ -218,7 +281,7 @@ def compare_view(records: list[Mapping[str, Any]]) -> str:
         cls = " class='diff'" if len(set(values)) > 1 else ""
         cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
         rows.append(f"<tr{cls}><th>{name}</th>{cells}</tr>")
-    grid = video_grid([(r.get("video_path"), f"seed {r.get('seed')}") for r in records])
+    grid = video_grid([(r.get("video_path"), seed_text(r.get("seed"))) for r in records])
     return f"{grid}<table class='compare-table'>{''.join(rows)}</table>"
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui.handlers import Handlers
+from playground.ui.handlers import FORM_SET, PRICED_FIELDS, Handlers
 from playground.ui.layout import CompareTab, HistoryTab, PlayTab, StoryboardTab
+from playground.ui.modelform import EXTRA_FIELDS
 
 # Small events that only touch this page: no API endpoint, no queue, no spinner.
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
@@ -72,20 +73,45 @@ def _generate(
     # The public endpoint takes exactly the API's eight parameters; the page's button adds
     # its extras through a private twin of the same event.
     api_trigger = gr.Button(visible=False)
+    # /generate's newer parameters have inputs of their own: a page widget's value (audio on
+    # for the model on show) would become the API's default, and spend more than asked.
+    resolution = gr.Textbox(visible=False)
+    generate_audio = gr.Checkbox(False, visible=False)
+    options = gr.Textbox(visible=False)  # other fields of the model by name, as JSON
     api_trigger.click(
-        h.generate, [*play.form.api, session], outputs, api_name="generate", **shared_limit
-    )
-    run = play.go.click(
-        h.generate_on_page,
-        [session, *play.form.page],
+        h.generate,
+        [*play.form.api, resolution, generate_audio, options, session],
         outputs,
-        api_visibility="private",
-        show_progress="minimal",
+        api_name="generate",
         **shared_limit,
     )
-    run.then(h.run_card, [play.result.record, session], play.result.card, **PRIVATE).then(
-        h.copy_as_code, [play.result.record, session], play.result.code, **PRIVATE
-    ).then(h.backend_banner, session, banner, **PRIVATE)
+    lister = gr.Button(visible=False)
+    everything = gr.Checkbox(visible=False)
+    lister.click(
+        h.list_models, everything, gr.JSON(visible=False), api_name="list_models", queue=False
+    )
+
+    def generating(trigger: Any) -> Any:
+        run = trigger(
+            h.generate_on_page,
+            [session, *play.form.page],
+            outputs,
+            api_visibility="private",
+            show_progress="minimal",
+            **shared_limit,
+        )
+        run.then(h.run_card, [play.result.record, session], play.result.card, **PRIVATE).then(
+            h.copy_as_code, [play.result.record, session], play.result.code, **PRIVATE
+        ).then(h.backend_banner, session, banner, **PRIVATE).then(
+            h.rerun_offer, session, play.result.rerun_silent, **PRIVATE
+        )
+        return run
+
+    run = generating(play.go.click)
+    silent = play.result.rerun_silent.click(
+        h.audio_off, session, [play.form.generate_audio, play.result.rerun_silent], **PRIVATE
+    )
+    rerun = generating(silent.then)
     batch = play.batch_go.click(
         h.generate_variations,
         [session, play.var_count, play.variants, *play.form.page],
@@ -95,26 +121,55 @@ def _generate(
         show_progress="hidden",
     )
     batch.then(h.backend_banner, session, banner, **PRIVATE)  # quota left on a demo key
-    play.stop.click(h.cancel, session, play.result.status, cancels=[run, batch], **PRIVATE)
+    running = [run, rerun, batch]
+    play.stop.click(h.cancel, session, play.result.status, cancels=running, **PRIVATE)
+    # Not cancelling the runs: whoever waits for a task sees it end as WaveSpeed says.
+    play.stop_server.click(h.stop_on_wavespeed, session, play.result.status, **PRIVATE)
+
+
+def form_set(play: PlayTab) -> list[gr.components.Component]:
+    """What every change of the form's model sets (handlers.FORM_SET), then the slots."""
+    f, m = play.form, play.models
+    named = {"shown": m.shown, "note": m.note, "successor": m.successor}
+    crafted = [named[n] if n in named else getattr(f, n) for n in FORM_SET]
+    return [*crafted, *(f.extras[n] for n in EXTRA_FIELDS)]
 
 
 def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
-    """Prices on the buttons, the prompt's counter and builder, seeds, reuse, presets."""
-    f = play.form
+    """The model and the form it sets, prices on the buttons, the prompt's counter and
+    builder, seeds, reuse, presets."""
+    f, m = play.form, play.models
+    setting = form_set(play)
     if play.presets is not None:
         play.presets.select(
             h.apply_preset,
-            None,
-            [f.image, f.prompt, f.last_image, f.duration, f.aspect_ratio, f.camera_fixed, f.seed],
+            [session, m.shown],
+            [f.image, f.last_image, *setting],
             api_visibility="private",
         )
-    # One listener per label, fed by all its widgets (see LABEL).
-    batch_inputs = [f.model, f.duration, play.var_count, play.variants]
-    gr.on([w.change for w in batch_inputs], h.batch_label, batch_inputs, play.batch_go, **LABEL)
-    price_inputs = [f.model, f.duration]
-    price_changes = [w.change for w in price_inputs]
-    gr.on(price_changes, h.price_text, price_inputs, play.price, **LABEL)
-    gr.on(price_changes, h.generate_label, price_inputs, play.go, **LABEL)
+    f.model.input(h.switch_model, [session, f.model, m.shown, *f.page], setting, **PRIVATE)
+    m.successor.click(h.to_successor, [session, m.shown, *f.page], setting, **PRIVATE)
+    m.show_all.input(h.picker, [session, m.show_all, f.model], f.model, **PRIVATE)
+    # One listener for the three price labels, fed by everything that moves the price
+    # (see LABEL); a quote is cached by the inputs that move it.
+    priced = [
+        f.model,
+        *(getattr(f, n) for n in PRICED_FIELDS),
+        play.var_count,
+        play.variants,
+        *(f.extras[n] for n in EXTRA_FIELDS),
+    ]
+    # The values as the browser sent them (preprocess=False): Gradio's own checks would
+    # refuse a slider value from just before a model switch changed its range, and a
+    # refused label shows an error badge; the handler checks them itself.
+    gr.on(
+        [w.change for w in priced],
+        h.price_labels,
+        [session, *priced],
+        [play.price, play.go, play.batch_go],
+        preprocess=False,
+        **LABEL,
+    )
     f.prompt.change(h.prompt_count, f.prompt, play.count, **PRIVATE)
     for move in play.moves:
         move.click(h.camera_move, [f.prompt, move], [f.prompt, f.camera_fixed], **PRIVATE)
@@ -122,8 +177,7 @@ def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
     play.dice.click(h.random_seed, None, f.seed, **PRIVATE)
     play.reuse_last.click(h.last_seed, session, f.seed, **PRIVATE)
     play.result.use_seed.click(h.reuse_seed, [play.result.record, session], f.seed, **PRIVATE)
-    settings = [f.prompt, f.duration, f.aspect_ratio, f.camera_fixed, f.seed, f.model]
-    play.result.use_all.click(h.reuse_settings, [play.result.record, session], settings, **PRIVATE)
+    play.result.use_all.click(h.reuse_settings, [play.result.record, session], setting, **PRIVATE)
 
 
 def _images(h: Handlers, play: PlayTab) -> None:
@@ -187,10 +241,7 @@ def _history(
     history.load.click(
         h.load_run_into_form,
         [history.record, session],
-        [
-            *(f.image, f.last_image, f.prompt, f.duration, f.aspect_ratio, f.camera_fixed),
-            *(f.seed, f.model, tabs, f.image_url, f.last_image_url),
-        ],
+        [f.image, f.last_image, f.image_url, f.last_image_url, tabs, *form_set(play)],
         **PRIVATE,
     )
     history.delete.click(

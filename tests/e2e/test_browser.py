@@ -44,7 +44,8 @@ def test_page_loads_offline_with_price(page: Page):
     banner = page.locator("#banner")
     expect(banner).to_contain_text("synthetic")
     expect(banner).to_contain_text("not Seedance")
-    expect(page.locator("#generate-btn")).to_have_text("Generate · $0.160")
+    expect(page.locator("#generate-btn")).to_have_text("Generate · free")
+    expect(page.locator("#price")).to_contain_text("on WaveSpeed: ≈ $0.160")
 
 
 def test_preset_fills_the_form(page: Page):
@@ -63,7 +64,7 @@ def test_generate_plays_video_and_reuses_seed(page: Page, photo: Path):
     duration = page.locator("#duration input[type=number]")
     duration.fill("2")
     duration.press("Enter")
-    expect(page.locator("#generate-btn")).to_have_text("Generate · $0.064")
+    expect(page.locator("#price")).to_contain_text("on WaveSpeed: ≈ $0.064")
     page.locator("#generate-btn").click()
 
     expect(status(page)).to_have_class(re.compile(r"\bbusy\b"))
@@ -78,7 +79,8 @@ def test_generate_plays_video_and_reuses_seed(page: Page, photo: Path):
     expect(seed).to_have_text(re.compile(r"^\d+$"))
     seed_text = seed.inner_text()
     assert int(seed_text) != -1
-    expect(run_card_value(page, "Cost")).to_have_text("$0.064")
+    expect(run_card_value(page, "Cost")).to_contain_text("free (offline; on WaveSpeed")
+    expect(run_card_value(page, "Cost")).to_contain_text("$0.064")
     expect(run_card_value(page, "Duration")).to_have_text("2 s")
 
     page.locator("#reuse-seed").click()

@@ -50,7 +50,6 @@ def generate_and_wait(page: Page) -> str:
 
 
 def test_a_batch_of_three_variations_plays_with_seeds(page: Page):
-    from playground.model import seedance
     from playground.ui.presets import load_presets
 
     preset = load_presets()[0]
@@ -62,10 +61,8 @@ def test_a_batch_of_three_variations_plays_with_seeds(page: Page):
     how_many = page.locator("#var-count input[type=number]")
     how_many.fill("3")
     how_many.press("Enter")
-    price = seedance.format_price(seedance.DEFAULT_MODEL, preset.duration, 3)
     batch = page.locator("#batch-btn")
-    expect(batch).to_have_text(f"Run 3 variations · {price}")
-    assert re.fullmatch(r"Run 3 variations · \$\d+\.\d+", batch.inner_text())
+    expect(batch).to_have_text("Run 3 variations · free")  # offline
 
     batch.click()
     expect(status(page)).to_contain_text("3 of 3 done", timeout=GENERATION_TIMEOUT_MS)
@@ -95,7 +92,7 @@ def test_two_shots_chain_and_stitch_into_one_video(page: Page, photo: Path):
     duration = page.locator("#duration input[type=number]")
     duration.fill("2")
     duration.press("Enter")
-    expect(page.locator("#generate-btn")).to_have_text("Generate · $0.064")
+    expect(page.locator("#price")).to_contain_text("on WaveSpeed: ≈ $0.064")
 
     generate_and_wait(page)
     uploaded = start_image_src(page)
@@ -144,15 +141,14 @@ def test_a_slow_answer_for_an_older_value_never_lands_last(
     the button said "Run 4 variations" with 3 set."""
     import time
 
-    from playground.model import seedance
     from playground.ui import views
 
     real = views.batch_text
 
-    def slow_for_four(model: str, duration: int, runs: int) -> str:
+    def slow_for_four(price, runs: int, **kw) -> str:
         if runs == 4:
             time.sleep(1.5)  # the answer computed before the count changed
-        return real(model, duration, runs)
+        return real(price, runs, **kw)
 
     monkeypatch.setattr(views, "batch_text", slow_for_four)
     page.locator("#variations").get_by_text("Variations").first.click()
@@ -162,7 +158,7 @@ def test_a_slow_answer_for_an_older_value_never_lands_last(
     how_many = page.locator("#var-count input[type=number]")
     how_many.fill("3")
     how_many.press("Enter")  # ... and again with 3, answered at once
-    price = seedance.format_price(seedance.DEFAULT_MODEL, 3, 3)
+    price = "free"  # offline
     page.wait_for_timeout(2500)  # past the slow answer
     expect(page.locator("#batch-btn")).to_have_text(f"Run 3 variations · {price}")
 
@@ -174,16 +170,15 @@ def test_a_failed_answer_for_a_half_typed_value_does_not_swallow_the_next(
     half-typed number then stayed stale ("Run 4 variations" with 3 set)."""
     import time
 
-    from playground.model import seedance
     from playground.ui import views
 
     real = views.batch_text
 
-    def fails_for_four(model: str, duration: int, runs: int) -> str:
+    def fails_for_four(price, runs: int, **kw) -> str:
         if runs == 4:
             time.sleep(1.5)
             raise ValueError("not a whole number yet")
-        return real(model, duration, runs)
+        return real(price, runs, **kw)
 
     monkeypatch.setattr(views, "batch_text", fails_for_four)
     page.locator("#variations").get_by_text("Variations").first.click()
@@ -193,6 +188,6 @@ def test_a_failed_answer_for_a_half_typed_value_does_not_swallow_the_next(
     how_many = page.locator("#var-count input[type=number]")
     how_many.fill("3")
     how_many.press("Enter")
-    price = seedance.format_price(seedance.DEFAULT_MODEL, 3, 3)
+    price = "free"  # offline
     page.wait_for_timeout(2500)
     expect(page.locator("#batch-btn")).to_have_text(f"Run 3 variations · {price}")
