@@ -74,6 +74,7 @@ async def test_options_carry_a_model_s_other_fields(
         ("[1, 2]", "JSON object"),
         ("{not json", "JSON object"),
         ('{"duration": 10}', "set as a parameter and in options"),
+        ('{"negative_prompt": "%s"}' % ("x" * 70_000), "over 64 KB"),
     ):
         with pytest.raises(gr.Error, match=said):
             await generate(
@@ -180,3 +181,39 @@ async def test_an_offline_2_0_run_through_generate(env: Path, ui: Handlers, star
     assert record["status"] == "completed" and record["backend"] == "offline emulator"
     assert videos.probe_video(record["video"]).has_audio
     assert "free (offline" in ui.run_card(record, session)
+
+
+HAILUO = "minimax/hailuo-02/standard"
+
+
+async def test_reference_images_from_the_page_are_prepared_and_uploaded(
+    live: Path, ui: Handlers, start: Path, tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    refs = [make_image(tmp_path / f"ref{i}.png", (400 + 20 * i, 400)) for i in range(2)]
+    values = form(start, model=HAILUO, duration=6, aspect_ratio="auto", seed=-1)
+    page = page_values(values, extra_images=[str(p) for p in refs])
+    session = ui.service.new_session()
+    outputs = [o async for o in ui.generate_on_page(None, None, session, *page)]
+    video, record, _ = outputs[-1]
+    assert Path(video).is_file()
+    assert record["status"] == "completed" and record["model"] == HAILUO
+    sent = record["inputs"]["reference_images"]
+    assert len(sent) == 2 and all(url.startswith(emulator.base_url) for url in sent)
+    assert emulator.stats()["uploads"] == 3  # the start image and the two references
+
+
+async def test_an_api_caller_s_image_list_is_addresses_never_server_paths(
+    live: Path, ui: Handlers, start: Path
+) -> None:
+    for bad in ('{"reference_images": ["/etc/passwd"]}', '{"reference_images": ["file:///x"]}'):
+        with pytest.raises(gr.Error, match="Reference images"):
+            await generate(
+                ui,
+                ui.service.new_session(),
+                start,
+                model=HAILUO,
+                duration=6,
+                aspect_ratio="auto",
+                seed=-1,
+                options=bad,
+            )

@@ -182,9 +182,14 @@ def test_an_unknown_or_text_model_is_refused_by_name(models) -> None:
         Form.of("bytedance/seedance-v1-lite-t2v-720p", image="a.png").request(models, LITE)
 
 
-def test_an_extra_image_field_goes_through_options_only(models) -> None:
+def test_a_list_of_images_gets_the_multi_image_upload(models) -> None:
     hailuo = models.get(HAILUO)
-    assert [f.name for f in modelform.unplaced(hailuo)] == ["end_image", "reference_images"]
+    assert modelform.images_field(hailuo).name == "reference_images"
+    shown = modelform.images_update(hailuo)
+    assert shown.visible and shown.label == "Reference images, up to 3"
+    assert not modelform.images_update(models.get(TWO)).visible
+    # an extra single image (Hailuo's end_image) goes through the API's options
+    assert [f.name for f in modelform.unplaced(hailuo)] == ["end_image"]
 
 
 def test_the_page_s_unset_values_are_kept_silently(models) -> None:

@@ -17,7 +17,7 @@ import statistics
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -295,6 +295,7 @@ async def run_many(
     requests: list[seedance.SeedanceRequest],
     start: ImageInput,
     end: ImageInput | None,
+    image_lists: Mapping[str, tuple[ImageInput, ...]] | None = None,
 ) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception]]:
     """Several runs at once (variations), as (index, item) in the order things happen.
 
@@ -305,7 +306,7 @@ async def run_many(
 
     async def one(index: int, request: seedance.SeedanceRequest) -> None:
         try:
-            async for item in run(ctx, request, start, end):
+            async for item in run(ctx, request, start, end, image_lists):
                 await queue.put((index, item))
         except Exception as exc:  # reported to the caller as this variation's outcome
             await queue.put((index, exc))
@@ -332,6 +333,7 @@ async def run(
     request: seedance.SeedanceRequest,
     start: ImageInput,
     end: ImageInput | None,
+    image_lists: Mapping[str, tuple[ImageInput, ...]] | None = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """Generate one video, yielding Progress about once a second and finally the RunRecord.
 
@@ -349,9 +351,14 @@ async def run(
     client, pacer = ctx.client, ctx.pacer
     start_url = await ctx.uploads.url_for(client, start)
     end_url = await ctx.uploads.url_for(client, end) if end else None
+    listed = {
+        name: [await ctx.uploads.url_for(client, image) for image in images]
+        for name, images in (image_lists or {}).items()
+    }
     timings.upload_s = time.monotonic() - t0
 
-    request = request.with_inputs(image=start_url, last_image=end_url).with_seed().validated()
+    request = request.with_inputs(image=start_url, last_image=end_url, **listed)
+    request = request.with_seed().validated()
     while True:
         slot = None
         if pacer is not None:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +78,8 @@ class PreparedRun:
     end: ImageInput | None
     route: Route
     notes: tuple[str, ...] = ()
+    # a model's lists of images (reference images), uploaded with the start image
+    image_lists: Mapping[str, tuple[ImageInput, ...]] = field(default_factory=dict)
 
 
 # offline: the emulator; visitor: their own key; owner: the owner's key (within limits on a
@@ -297,7 +299,10 @@ class Playground:
         if not sources["image"]:
             raise InvalidRequest(["Add a start image first: drop a photo in “Start image”."])
         request = form.request(self.catalog(session), self.settings.default_model)
-        request = _checked_addresses(request)
+        uploaded = {
+            name: paths for name, paths in form.image_lists.items() if name in request.inputs
+        }
+        request = _checked_addresses(request, skip=uploaded)
         # A resolution this app has no frame sizes for (a new one in the catalog): images
         # are prepared for 1080p, which any bigger one takes without loss that matters.
         resolution = request.resolution if request.resolution in seedance.OUTPUT_SIZES else "1080p"
@@ -310,11 +315,24 @@ class Playground:
         notes = [r.note for r in ready.values() if r.note]
         if start.info and end and end.info:
             notes += filter(None, [images.aspect_mismatch_note(start.info.size, end.info.size)])
+        lists = {}
+        for name, paths in uploaded.items():
+            label = request.spec.field(name).label.lower()
+            lists[name] = tuple(
+                [
+                    (
+                        await self._decode(p, f"image {i + 1} of {label}", resolution, form.upscale)
+                    ).image
+                    for i, p in enumerate(paths)
+                ]
+            )
         route = self.routes.route_for(session)
         client, _ = self.routes.client_for(session, route)
         request = await self.prices.quoted(client, request)
         end_image = end.image if end else None
-        return PreparedRun(session, request, start.image, end_image, route, tuple(notes))
+        return PreparedRun(
+            session, request, start.image, end_image, route, tuple(notes), image_lists=lists
+        )
 
     # ------------------------------------------------------------------ catalog and prices
 
@@ -390,7 +408,7 @@ class Playground:
             ctx = self._context(run, ledger)
             try:
                 async with contextlib.aclosing(
-                    generation.run(ctx, run.request, run.start, run.end)
+                    generation.run(ctx, run.request, run.start, run.end, run.image_lists)
                 ) as items:
                     async for item in items:
                         yield item
@@ -419,7 +437,8 @@ class Playground:
         with self._spending(run, runs=len(requests)) as ledger:
             ctx = self._context(run, ledger)
             try:
-                async for index, item in generation.run_many(ctx, requests, run.start, run.end):
+                batch = generation.run_many(ctx, requests, run.start, run.end, run.image_lists)
+                async for index, item in batch:
                     if isinstance(item, Exception):
                         log.warning("variation %d failed: %s", index + 1, item)
                         item = self._after(run.session, item, requests[index])
@@ -647,12 +666,15 @@ def _interruption(exc: Exception) -> str:
     return f"following it was interrupted ({type(exc).__name__})"
 
 
-def _checked_addresses(request: seedance.SeedanceRequest) -> seedance.SeedanceRequest:
+def _checked_addresses(
+    request: seedance.SeedanceRequest, skip: Mapping[str, Any]
+) -> seedance.SeedanceRequest:
     """Image fields beyond the start and end images (a model's reference images, set
-    through `options`) are sent as addresses: each is checked as one, like a typed URL."""
+    through `options`) are sent as addresses: each is checked as one, like a typed URL;
+    the page's uploads (`skip`) are prepared and uploaded instead."""
     changes = {}
     for spec in request.spec.fields:
-        if spec.name in IMAGE_FIELDS or spec.kind not in ("image", "images"):
+        if spec.name in IMAGE_FIELDS or spec.name in skip or spec.kind not in ("image", "images"):
             continue
         value = request.get(spec.name)
         if value is None:

@@ -54,12 +54,17 @@ class Form:
     image_url: str = ""
     last_image_url: str = ""
     upscale: bool = False
+    # Lists of images uploaded on the page, by field (a model's reference images): files
+    # Gradio received, prepared like the start image. Never from an API caller's text.
+    image_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model: str | None = "", **inputs: Any) -> Form:
         """A form from keyword inputs; page extras go by their own names."""
         extras = {
-            k: inputs.pop(k) for k in ("image_url", "last_image_url", "upscale") if k in inputs
+            k: inputs.pop(k)
+            for k in ("image_url", "last_image_url", "upscale", "image_lists")
+            if k in inputs
         }
         return cls(model=model or "", inputs=inputs, **extras)
 
@@ -116,6 +121,9 @@ class Form:
                     inputs[name] = Path(source).name
                 else:
                     problems.append(_lacking(spec, name, source))
+        for name, paths in self.image_lists.items():
+            if paths and spec.has(name) and name not in inputs:
+                inputs[name] = [Path(p).name for p in paths]  # named until uploaded
         clean, found = seedance._checked(spec, inputs)
         if problems or found:
             raise InvalidRequest(problems + found)

@@ -33,7 +33,15 @@ from wavespeed_client import WaveSpeedError
 # The page's form, in the order its widgets are wired as inputs (after the session): the
 # crafted fields, the model, what only the page offers, then the generic slots. The one
 # list of them.
-PAGE_FIELDS = (*FIELDS, "model", "image_url", "last_image_url", "upscale", *EXTRA_FIELDS)
+PAGE_FIELDS = (
+    *FIELDS,
+    "model",
+    "image_url",
+    "last_image_url",
+    "upscale",
+    *EXTRA_FIELDS,
+    "extra_images",
+)
 # The public /generate's first parameters, as they have been from the start.
 API_FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
 # What every change of the form's model sets (a switch, reuse, load, a preset), in this
@@ -52,12 +60,14 @@ FORM_SET = (
     "resolution",
     "generate_audio",
     "end_box",
+    "extra_images",
 )
 # What the price labels read, after the session: the model, then its fields that can move
 # the price, then the batch's size, then the slots.
 PRICED_FIELDS = ("duration", "resolution", "generate_audio")
 BACKENDS = ("WaveSpeed", "Offline (synthetic)")
 MAX_OPTIONS = 32  # fields one `options` object may set
+MAX_OPTIONS_CHARS = 64 * 1024  # and its size as JSON: settings, not payloads
 
 
 def page_form(models: catalog.Catalog, values: tuple[Any, ...]) -> Form:
@@ -71,6 +81,10 @@ def page_form(models: catalog.Catalog, values: tuple[Any, ...]) -> Form:
     extras = {k: named[k] for k in ("image_url", "last_image_url", "upscale")}
     if spec is not None and not spec.has("last_image"):
         extras["last_image_url"] = ""
+    listed = modelform.images_field(spec)
+    uploads = named.get("extra_images") if isinstance(named.get("extra_images"), list) else []
+    if listed is not None and uploads:
+        extras["image_lists"] = {listed.name: tuple(p for p in uploads if isinstance(p, str))}
     return Form.of(named["model"], **inputs, **extras)
 
 
@@ -91,6 +105,13 @@ def options_of(options: Any, named: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(options, dict) or len(options) > MAX_OPTIONS:
         raise InvalidRequest(
             [f"options must be a JSON object of at most {MAX_OPTIONS} fields by name."]
+        )
+    if len(json.dumps(options, default=str)) > MAX_OPTIONS_CHARS:
+        raise InvalidRequest(
+            [
+                f"options is over {MAX_OPTIONS_CHARS // 1024} KB as JSON: settings only, "
+                "with images as URLs."
+            ]
         )
     clashes = [k for k in options if k in named and named[k] not in (None, "", AUTO_RATIO)]
     if clashes:
@@ -398,6 +419,7 @@ class Handlers:
             crafted["resolution"],
             crafted["generate_audio"],
             crafted["end_box"],
+            modelform.images_update(spec),
             *modelform.slot_updates(spec, kept),
         )
 

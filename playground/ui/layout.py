@@ -47,6 +47,7 @@ class FormWidgets:
     last_image_url: gr.Textbox
     upscale: gr.Checkbox
     extras: dict[str, gr.components.Component]  # the generic slots, by EXTRA_FIELDS name
+    extra_images: gr.File  # a model's list of images (reference images), when it has one
     end_box: gr.Column  # holds last_image: hidden for a model without an end frame
     seed_row: gr.Row  # holds seed and its buttons: hidden for a model without a seed
 
@@ -313,6 +314,16 @@ def _settings(
             min_width=140,
         )
     extras = _slots(spec)
+    listed = modelform.images_field(spec)
+    # A model's list of images (reference images): uploads, prepared like the start image.
+    extra_images = gr.File(
+        file_count="multiple",
+        file_types=["image"],
+        type="filepath",
+        label=modelform.images_label(listed) if listed else "Images",
+        visible=listed is not None,
+        elem_id="extra-images",
+    )
     fields = dict(
         duration=duration,
         aspect_ratio=aspect_ratio,
@@ -322,6 +333,7 @@ def _settings(
         generate_audio=generate_audio,
         model=model,
         extras=extras,
+        extra_images=extra_images,
         seed_row=seed_row,
     )
     panel = ModelPanel(show_all, note, to_successor, gr.State(spec.id))

@@ -47,9 +47,32 @@ def extra_fields(spec: ModelSpec | None) -> list[FieldSpec]:
     return [f for f in spec.shown if f.name not in FIELDS and f.kind in SLOTTED][:EXTRA_SLOTS]
 
 
+def images_field(spec: ModelSpec | None) -> FieldSpec | None:
+    """The model's list of images (reference images), which the page's multi-image upload
+    takes; the first, if it has several."""
+    if spec is None:
+        return None
+    return next((f for f in spec.shown if f.kind == "images"), None)
+
+
+def images_label(field: FieldSpec) -> str:
+    most = f", up to {field.max_items}" if field.max_items else ""
+    return f"{field.label}{most}" + (" (required)" if field.required else "")
+
+
+def images_update(spec: ModelSpec) -> Any:
+    listed = images_field(spec)
+    if listed is None:
+        return gr.File(visible=False)
+    return gr.File(visible=True, label=images_label(listed))
+
+
 def unplaced(spec: ModelSpec) -> list[FieldSpec]:
     """Fields the page has no widget for (the API's `options` takes them)."""
-    placed = {f.name for f in extra_fields(spec)} | set(FIELDS)
+    listed = images_field(spec)
+    placed = (
+        {f.name for f in extra_fields(spec)} | set(FIELDS) | ({listed.name} if listed else set())
+    )
     return [f for f in spec.shown if f.name not in placed]
 
 
