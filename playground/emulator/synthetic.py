@@ -77,9 +77,7 @@ OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
 }
 
 # The soundtrack: AAC stereo at 44.1 kHz, a seeded run of short plucked notes.
-AUDIO_RATE = 44_100
-AUDIO_LAYOUT = "stereo"
-AUDIO_BIT_RATE = 96_000
+AUDIO_RATE = videos.AUDIO_RATE  # encoded as the app encodes a storyboard's (videos.encode)
 NOTE_S = 0.25
 _NOTES_HZ = (220.0, 261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33)  # A minor pentatonic
 AUDIO_LEVEL = 0.2  # peak amplitude: audible, far from clipping
@@ -315,40 +313,6 @@ def tone_pattern(seed: int, duration_s: float, rate: int = AUDIO_RATE) -> np.nda
     return np.stack([mono * (1.0 - pan) * 2, mono * pan * 2]).astype(np.float32)
 
 
-def _encode(
-    path: str,
-    frames: Iterator[av.VideoFrame],
-    size: tuple[int, int],
-    fps: int,
-    audio: np.ndarray | None,
-) -> None:
-    """H.264 video as playground.media.videos.encode writes it, plus an AAC track if given.
-
-    The audio is encoded first and handed to the muxer, which interleaves it with the video
-    by timestamp; its stream lasts exactly as many samples as given (MP4 edit list).
-    """
-    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.options = dict(videos.X264_OPTIONS)
-        stream.codec_context.thread_type = "AUTO"
-        if audio is not None:
-            sound = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
-            sound.bit_rate = AUDIO_BIT_RATE
-            samples = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(audio), format="fltp", layout=AUDIO_LAYOUT
-            )
-            samples.sample_rate = AUDIO_RATE
-            samples.pts = 0
-            samples.time_base = Fraction(1, AUDIO_RATE)
-            container.mux(sound.encode(samples))
-            container.mux(sound.encode(None))
-        for frame in frames:
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
 def render_motion_clip(
     start: Image.Image,
     dest: Path,
@@ -380,7 +344,7 @@ def render_motion_clip(
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        _encode(tmp, _ordered_parallel(maker, count), size, fps, sound)
+        videos.encode(tmp, _ordered_parallel(maker, count), size, fps, sound)
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; it is an ordinary output file
         os.replace(tmp, dest)
     except BaseException:
