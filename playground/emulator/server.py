@@ -1069,23 +1069,24 @@ def _api_router() -> APIRouter:
         emu.cancel(task)
         return _ok(emu.prediction(task, _base_url(request), result=True))
 
+    async def faulted(emu: Emulator, kind: str) -> None:
+        """The slow and failing replies injected for the catalog and for quotes."""
+        if (delay := getattr(emu.config.faults, f"{kind}_delay_s")) > 0:
+            await asyncio.sleep(delay)
+        if emu.take(f"{kind}_5xx"):
+            raise _error(503, "Service Unavailable")
+
     @api.get("/models")
     async def models(request: Request) -> Response:
         emu = _emulator(request)
         emu.counters.catalog_gets += 1
-        if emu.config.faults.catalog_delay_s > 0:
-            await asyncio.sleep(emu.config.faults.catalog_delay_s)
-        if emu.take("catalog_5xx"):
-            raise _error(503, "Service Unavailable")
+        await faulted(emu, "catalog")
         return _ok(emu.catalog_data())
 
     async def quote(request: Request) -> tuple[str, float]:
         emu = _emulator(request)
         emu.counters.quotes += 1
-        if emu.config.faults.quote_delay_s > 0:
-            await asyncio.sleep(emu.config.faults.quote_delay_s)
-        if emu.take("quote_5xx"):
-            raise _error(503, "Service Unavailable")
+        await faulted(emu, "quote")
         body = await _json_body(request)
         model_id = body.get("model_id") if isinstance(body, dict) else None
         if not isinstance(model_id, str) or not model_id:
