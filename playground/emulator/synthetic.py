@@ -76,7 +76,7 @@ OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "4k": _scaled(_SIZES_1080P, 2),  # 16:9 is 3840x2176
 }
 
-# The soundtrack: AAC stereo at 44.1 kHz, a seeded run of short plucked notes.
+# The soundtrack: a seeded run of short plucked notes, stereo, AAC at the storyboard rate.
 AUDIO_RATE = videos.AUDIO_RATE  # encoded as the app encodes a storyboard's (videos.encode)
 NOTE_S = 0.25
 _NOTES_HZ = (220.0, 261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33)  # A minor pentatonic
