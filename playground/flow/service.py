@@ -336,11 +336,15 @@ class Playground:
 
     # ------------------------------------------------------------------ catalog and prices
 
+    def _keyless(self, session: Session) -> bool:
+        """Offline, or with no key to read WaveSpeed's catalog and quotes with."""
+        return session.offline or not (session.api_key or self.routes.owner_key_usable)
+
     def load_catalog(self) -> catalog.Catalog:
         """Start-up: the owner's catalog read now (cached on disk for an hour, within a
         bound), so that the page is built from it; the bundled one without a key."""
         session = self.new_session()
-        if session.offline or not self.routes.owner_key_usable:
+        if self._keyless(session):
             return catalog.snapshot()
         route = self.routes.route_for(session)
 
@@ -358,7 +362,7 @@ class Playground:
         (read with its key, refreshed in the background past an hour), or the bundled one
         offline (which is what the emulator serves) and before any key is set."""
         session = session or self.new_session()
-        if session.offline or not (session.api_key or self.routes.owner_key_usable):
+        if self._keyless(session):
             return catalog.snapshot()
         route = self.routes.route_for(session)
         with contextlib.suppress(RuntimeError):  # no event loop here: refreshed another time
@@ -373,7 +377,7 @@ class Playground:
         price does not fit (a half-typed number)."""
         spec = Form.of(model).spec(self.catalog(session), self.settings.default_model)
         request = seedance.SeedanceRequest.for_price(spec, inputs)
-        if session.offline or not (session.api_key or self.routes.owner_key_usable):
+        if self._keyless(session):
             # Offline runs are free (the emulator quotes the bundled formulas); without a
             # key there is nobody to ask: what WaveSpeed would charge, as estimated.
             return self.prices.cached(self.settings.base_url, request)

@@ -130,12 +130,6 @@ class Form:
         return seedance.SeedanceRequest.build(spec, clean)
 
 
-def for_model(spec: catalog.ModelSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Of the page's values, those for the fields this model has (the page keeps a value in
-    a hidden widget; a hidden widget's value is never sent)."""
-    return {k: v for k, v in values.items() if spec.has(k)}
-
-
 def _unset(name: str, value: Any) -> bool:
     return any(value == v and type(value) is type(v) for v in UNSET.get(name, ()))
 

@@ -216,11 +216,6 @@ class SeedanceRequest:
             if self.spec.has(k) and v is not None and v != "" and v != []
         }
 
-    def priced_inputs(self) -> dict[str, Any]:
-        """What a quote is asked with: every input that moves the price, defaults filled."""
-        values = {**self.spec.defaults(), **self.inputs}
-        return {k: values[k] for k in self.spec.price_drivers if k in values}
-
     @property
     def estimate_usd(self) -> float | None:
         return self.spec.estimate(self.inputs)
