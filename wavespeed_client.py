@@ -21,7 +21,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -39,12 +39,16 @@ __all__ = [
     "Connections",
     "InvalidIdentifier",
     "Prediction",
+    "Quote",
+    "QuoteUnavailable",
     "RateLimitError",
     "ServerError",
     "Status",
     "SubmissionOutcomeUnknown",
     "TaskFailed",
+    "TaskNotFound",
     "TaskTimeout",
+    "UnexpectedReply",
     "WaitUpdate",
     "WaveSpeedClient",
     "WaveSpeedError",
@@ -69,11 +73,23 @@ READ_TIMEOUT_SUBMIT_S = 60.0
 READ_TIMEOUT_UPLOAD_S = 120.0
 # Per-chunk silence while streaming an output video from the CDN.
 READ_TIMEOUT_DOWNLOAD_S = 60.0
-# A price quote feeds a label that follows typing: better no quote than a late one.
+# The catalog is hundreds of models, each with its request schema (megabytes of JSON) that
+# the server assembles before its first byte: it may stay silent longer than a result GET.
+# httpx counts this per read, so a big body that keeps arriving never trips it; the caller
+# (flow.catalogs) bounds the whole read.
+READ_TIMEOUT_MODELS_S = 60.0
+# A price quote feeds a label next to the Generate button: better no quote than a late one.
+# The server only evaluates a formula, so seconds of silence mean trouble; connecting gets
+# the same short bound (not CONNECT_TIMEOUT_S), and every try and backoff together fit in
+# QUOTE_BUDGET_S, after which the page shows its own estimate.
 QUOTE_TIMEOUT_S = 4.0
-MAX_QUOTE_ATTEMPTS = 2
-# Where quotes are asked: the documented path first, the older one if that is not served.
+QUOTE_BUDGET_S = 8.0
+MAX_QUOTE_ATTEMPTS = 3
+# Where quotes are asked: the MCP server's path first, the docs' if that one is not served.
 QUOTE_PATHS = ("/api/v3/model/price", "/api/v3/model/pricing")
+# A stop asked from a click: the server only marks the task deleted (it does not wait for
+# the generation to end), and a person is looking at the button meanwhile.
+READ_TIMEOUT_CANCEL_S = 15.0
 # Default overall deadline for one task: the longest Seedance clips take minutes when queued.
 DEFAULT_WAIT_DEADLINE_S = 15 * 60.0
 
@@ -151,7 +167,17 @@ class TaskFailed(WaveSpeedError):
 
 
 class QuoteUnavailable(WaveSpeedError):
-    """WaveSpeed gave no usable price for these inputs; nothing was charged."""
+    """WaveSpeed gave no usable price for these inputs (none at all, or not in US dollars,
+    or this API serves no quotes); nothing was charged."""
+
+
+class UnexpectedReply(ServerError):
+    """WaveSpeed answered "success" with a body this client cannot use (a catalog that is
+    not a list). Retrying at once would most likely get the same answer."""
+
+
+class TaskNotFound(BadRequestError):
+    """404 for a task id: WaveSpeed does not know it, or it is already gone."""
 
 
 class TaskTimeout(WaveSpeedError, TimeoutError):
@@ -239,29 +265,45 @@ class Quote:
     @classmethod
     def from_api(cls, model_id: str, data: Any) -> Quote:
         """From either documented reply: `price`/`discounted_price` (the MCP server's) or
-        `unit_price` (the docs'); a price that is not a plain non-negative number, or not in
-        dollars, is no quote."""
+        `unit_price` (the docs'). Charged: `discounted_price`, else `price`, else
+        `unit_price`, the first that holds a figure; listed: `price`, else `unit_price`.
+        A figure is a JSON number or a plain decimal string ("0.75"), finite and not
+        negative; anything else in a field counts as absent. `currency` is USD when absent
+        (any case); another currency is no quote: the app's spending caps are dollars."""
         data = data if isinstance(data, dict) else {}
-        currency = str(data.get("currency") or "USD").upper()
+        raw_currency = data.get("currency")
+        currency = "USD" if raw_currency in (None, "") else str(raw_currency).strip().upper()
         if currency != "USD":
-            raise QuoteUnavailable(f"WaveSpeed quoted in {currency[:8]}, not US dollars.")
+            raise QuoteUnavailable(
+                f"WaveSpeed quoted {model_id} in {currency[:8]!r}, not US dollars; the "
+                "app's caps are in dollars, so the estimate is shown instead."
+            )
         listed = _price_or_none(data.get("price"))
         if listed is None:
             listed = _price_or_none(data.get("unit_price"))
         charged = _price_or_none(data.get("discounted_price"))
         usd = charged if charged is not None else listed
         if usd is None:
-            raise QuoteUnavailable("WaveSpeed's quote held no price.")
+            raise QuoteUnavailable(
+                f"WaveSpeed's quote for {model_id} held no price; the estimate is shown instead."
+            )
         return cls(model_id, usd, listed, currency)
 
 
+# A price sent as text: plain decimal digits only (float() would also take "inf", "1_0",
+# "1e3" and "NaN").
+_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+
+
 def _price_or_none(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A non-negative finite amount from a JSON number or a decimal string, else None."""
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value.strip()):
+            return None
+        value = float(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
+    number = float(value)
     return number if math.isfinite(number) and number >= 0 else None
 
 
@@ -325,6 +367,9 @@ class _Usage:
     uploads: int = 0
     upload_bytes: int = 0
     downloads: int = 0
+    catalog_gets: int = 0
+    quotes: int = 0
+    cancels: int = 0
     retries: int = 0
 
 
@@ -693,81 +738,118 @@ class WaveSpeedClient:
 
     async def models(self) -> list[dict[str, Any]]:
         """WaveSpeed's catalog: every model with its request schema and price formula (the
-        envelope's `data` list, unparsed; `playground.model.catalog` reads it)."""
-        data = self._data(await self._get_with_retries("/api/v3/models"))
+        envelope's `data` list, unparsed, entries that are not objects left out;
+        `playground.model.catalog` reads it). Retried like a result GET."""
+        response = await self._get_with_retries("/api/v3/models", read_s=READ_TIMEOUT_MODELS_S)
+        data = self._data(response)
         if not isinstance(data, list):
-            raise ServerError(
-                "WaveSpeed's model catalog came back in a shape this app does not know.",
-                status_code=200,
+            raise UnexpectedReply(
+                "WaveSpeed's model catalog came back in a shape this app does not know "
+                f"({type(data).__name__}, not a list); the bundled catalog is used meanwhile.",
+                status_code=response.status_code,
                 server_message=str(data)[:200],
             )
-        return data
+        return [entry for entry in data if isinstance(entry, dict)]
 
     async def quote(self, model_id: str, inputs: Mapping[str, Any]) -> Quote:
-        """What a run of `model_id` with `inputs` costs, as WaveSpeed prices it (free, safe
-        to repeat). The documented path first; `/model/pricing` where that is not served,
-        remembered per API base."""
+        """What a run of `model_id` with `inputs` costs, as WaveSpeed prices it. Free and
+        safe to repeat, so retried on 429/5xx/network errors, all within QUOTE_BUDGET_S.
+
+        `/model/price` first; where that answers 404/405, `/model/pricing`. The path that
+        answered is remembered per API base (on its Connections), and later quotes go
+        straight there. QuoteUnavailable when no usable dollar price comes back.
+        """
         model_path(model_id)  # a plain id, or nothing is sent
         body = {"model_id": model_id, "inputs": dict(inputs)}
-        paths = [p for p in QUOTE_PATHS if p != self._net.quote_path]
-        if self._net.quote_path:
-            paths.insert(0, self._net.quote_path)
-        for path in paths:
-            response = await self._post_quote(path, body)
-            if response.status_code in (404, 405):
-                continue
-            self._net.quote_path = path
-            return Quote.from_api(model_id, self._data(response))
-        raise QuoteUnavailable("WaveSpeed does not quote prices at this address.")
+        known = self._net.quote_path
+        paths = [known] if known else list(QUOTE_PATHS)
+        deadline = time.monotonic() + QUOTE_BUDGET_S
+        not_served: list[httpx.Response] = []
+        try:
+            # The hard stop: a hung connection that ignores its read timeout, or backoffs
+            # that would run past the budget, still end here.
+            async with asyncio.timeout(QUOTE_BUDGET_S):
+                for path in paths:
+                    response = await self._post_quote(path, body, deadline)
+                    if response.status_code in (404, 405) and not known:
+                        not_served.append(response)
+                        continue
+                    self._net.quote_path = path
+                    return Quote.from_api(model_id, self._data(response))
+        except TimeoutError:
+            raise APIConnectionError(
+                f"WaveSpeed at {self.base_url} did not answer in time (no quote within "
+                f"{QUOTE_BUDGET_S:.0f} s); the estimate is shown instead."
+            ) from None
+        said = _server_message(not_served[-1])
+        raise QuoteUnavailable(
+            f"WaveSpeed at {self.base_url} serves no price quotes (HTTP "
+            f"{not_served[-1].status_code} at {' and '.join(paths)})"
+            + (f': "{said}"' if said else "")
+            + "; the estimate is shown instead."
+        )
 
-    async def _post_quote(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _post_quote(self, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
+        """One quote path, retried like a GET until MAX_QUOTE_ATTEMPTS or the deadline; a
+        404/405 comes back as a response (the path may not be served)."""
         for attempt in range(1, MAX_QUOTE_ATTEMPTS + 1):
+            self.usage.quotes += 1
+            retry_after = None
             try:
                 response = await self._net.api.post(
-                    path, json=body, headers=self._auth, timeout=self._timeout(QUOTE_TIMEOUT_S)
+                    path,
+                    json=body,
+                    headers=self._auth,
+                    timeout=httpx.Timeout(QUOTE_TIMEOUT_S, connect=QUOTE_TIMEOUT_S),
                 )
+                if response.status_code not in (404, 405):
+                    _raise_for_status(response)
+                return response
             except httpx.TransportError as exc:
                 error: WaveSpeedError = self._connection_error(exc)
-            else:
-                if response.status_code in (404, 405) or response.status_code < 400:
-                    return response
-                try:
-                    _raise_for_status(response)
-                except WaveSpeedError as exc:
-                    error = exc
-            if not should_retry_get(error) or attempt == MAX_QUOTE_ATTEMPTS:
+            except RateLimitError as exc:
+                error, retry_after = exc, exc.retry_after
+            except WaveSpeedError as exc:
+                error = exc
+            wait = retry_delay(attempt, retry_after, rng=self._rng)
+            too_late = time.monotonic() + wait >= deadline
+            if not should_retry_get(error) or attempt == MAX_QUOTE_ATTEMPTS or too_late:
                 raise error
-            await self._sleep(retry_delay(attempt, rng=self._rng))
+            self.usage.retries += 1
+            log.info("quote at %s failed (%s); retry %d", path, type(error).__name__, attempt)
+            await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cancel(self, task_id: str) -> Prediction:
         """Ask WaveSpeed to stop a task (`DELETE /api/v3/predictions/{id}`): its status
         becomes "deleted", though it "may not stop generation immediately" and "partial
-        refunds may apply". Safe to repeat, so retried after a dropped connection."""
+        refunds may apply". Safe to repeat (deleting twice deletes once), so retried like a
+        GET, dropped connections included. The prediction the reply carries (its id filled
+        in, "deleted" when it gives no status), else a bare deleted one; TaskNotFound when
+        WaveSpeed knows no such task (any more)."""
         path = _task_path(task_id)
-        for attempt in range(1, MAX_GET_ATTEMPTS + 1):
-            try:
-                response = await self._net.api.delete(path, headers=self._auth)
-                data = self._data(response)
-            except httpx.TransportError as exc:
-                error: WaveSpeedError = self._connection_error(exc)
-            except APIStatusError as exc:
-                if exc.status_code == 404:
-                    raise APIStatusError(
-                        f"WaveSpeed knows no task {task_id} (it may have ended and been "
-                        "removed already).",
-                        status_code=404,
-                        server_message=exc.server_message,
-                    ) from None
-                error = exc
-            else:
-                if isinstance(data, dict) and data.get("id"):
-                    return Prediction.from_api(data)
-                return Prediction(id=task_id, model="", status=Status.DELETED)
-            if not should_retry_get(error) or attempt == MAX_GET_ATTEMPTS:
-                raise error
-            await self._sleep(retry_delay(attempt, rng=self._rng))
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            response = await self._request_with_retries(
+                "DELETE", path, read_s=READ_TIMEOUT_CANCEL_S
+            )
+        except BadRequestError as exc:
+            if exc.status_code != 404:
+                raise
+            raise TaskNotFound(
+                f"WaveSpeed knows no task {task_id}: it is unknown, or already gone "
+                "(tasks are removed 7 days after they end). Nothing was stopped.",
+                status_code=404,
+                server_message=exc.server_message,
+            ) from None
+        # Some servers answer a DELETE with 204 and no body: that is a yes too.
+        body = _json_or_none(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not (data.get("id") or data.get("status")):
+            return Prediction(id=task_id, model="", status=Status.DELETED)
+        stopped = Prediction.from_api(data)
+        if not data.get("status"):
+            stopped = replace(stopped, status=Status.DELETED)
+        return stopped if stopped.id else replace(stopped, id=task_id)
 
     async def balance(self) -> float:
         """The account's balance in USD."""
@@ -779,12 +861,27 @@ class WaveSpeedClient:
     def _timeout(self, read_s: float) -> httpx.Timeout:
         return httpx.Timeout(read_s, connect=CONNECT_TIMEOUT_S)
 
-    async def _get_with_retries(self, path: str) -> httpx.Response:
+    async def _get_with_retries(
+        self, path: str, *, read_s: float = READ_TIMEOUT_GET_S
+    ) -> httpx.Response:
+        return await self._request_with_retries("GET", path, read_s=read_s)
+
+    async def _request_with_retries(
+        self, method: str, path: str, *, read_s: float
+    ) -> httpx.Response:
+        """An idempotent request (GET, DELETE), repeated on rate limits, 5xx and network
+        errors; any other answer, or the last failure, is the caller's."""
         for attempt in range(1, MAX_GET_ATTEMPTS + 1):
-            if path.startswith("/api/v3/predictions/"):
+            if method == "GET" and path.startswith("/api/v3/predictions/"):
                 self.usage.result_gets += 1
+            elif method == "GET" and path == "/api/v3/models":
+                self.usage.catalog_gets += 1
+            elif method == "DELETE":
+                self.usage.cancels += 1
             try:
-                response = await self._net.api.get(path, headers=self._auth)
+                response = await self._net.api.request(
+                    method, path, headers=self._auth, timeout=self._timeout(read_s)
+                )
                 _raise_for_status(response)
                 return response
             except httpx.TransportError as exc:
@@ -797,7 +894,7 @@ class WaveSpeedClient:
             if not should_retry_get(error) or attempt == MAX_GET_ATTEMPTS:
                 raise error
             self.usage.retries += 1
-            log.info("GET %s failed (%s); retry %d", path, type(error).__name__, attempt)
+            log.info("%s %s failed (%s); retry %d", method, path, type(error).__name__, attempt)
             await self._sleep(retry_delay(attempt, retry_after, rng=self._rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
