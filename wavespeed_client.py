@@ -80,10 +80,13 @@ READ_TIMEOUT_DOWNLOAD_S = 60.0
 READ_TIMEOUT_MODELS_S = 60.0
 # A price quote feeds a label next to the Generate button: better no quote than a late one.
 # The server only evaluates a formula, so seconds of silence mean trouble; connecting gets
-# the same short bound (not CONNECT_TIMEOUT_S), and every try and backoff together fit in
-# QUOTE_BUDGET_S, after which the page shows its own estimate.
+# the same short bound (not CONNECT_TIMEOUT_S).
 QUOTE_TIMEOUT_S = 4.0
+# Every try and backoff of one quote together: two silent tries at most. The label itself
+# waits less (flow.prices.QUOTE_WAIT_S) and shows the estimate; a quote landing after that
+# is cached for the next label, so this bounds the asking, not the person.
 QUOTE_BUDGET_S = 8.0
+# Quick refusals (a 5xx streak) get three tries within the budget; silent ones get two.
 MAX_QUOTE_ATTEMPTS = 3
 # Where quotes are asked: the MCP server's path first, the docs' if that one is not served.
 QUOTE_PATHS = ("/api/v3/model/price", "/api/v3/model/pricing")

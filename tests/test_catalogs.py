@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ import pytest
 from playground.flow import catalogs as catalogs_module
 from playground.flow.catalogs import RETRY_PAUSE_S, Catalogs
 from playground.model import catalog
-from wavespeed_client import APIConnectionError, ServerError, WaveSpeedClient
+from wavespeed_client import (
+    READ_TIMEOUT_MODELS_S,
+    APIConnectionError,
+    ServerError,
+    WaveSpeedClient,
+)
 
 BASE = "https://api.wavespeed.test"
 OTHER = "http://127.0.0.1:8765"
@@ -381,7 +387,10 @@ async def test_the_refresh_task_is_held_until_it_ends(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the key
 
 
-async def test_the_key_is_never_in_a_note(tmp_path: Path, clock: Clock) -> None:
+async def test_the_key_is_never_in_a_note_or_the_log(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     refused = httpx.MockTransport(
         lambda r: httpx.Response(401, json={"message": "invalid api key"})
     )
@@ -391,3 +400,25 @@ async def test_the_key_is_never_in_a_note(tmp_path: Path, clock: Clock) -> None:
     leaky = Lister(RuntimeError(f"Authorization: Bearer {KEY}"))  # not the client's words
     other = await Catalogs(tmp_path / "b").load(BASE, leaky)
     assert KEY not in other.note and "RuntimeError" in other.note
+    assert "catalog read of" in caplog.text and "RuntimeError" in caplog.text
+    assert KEY not in caplog.text and KEY[3:] not in caplog.text
+
+
+def test_a_background_read_outlasts_one_silent_catalog_read() -> None:
+    # The client lets the catalog stay silent READ_TIMEOUT_MODELS_S; a shorter bound here
+    # would cut every slow catalog before its first byte.
+    assert catalogs_module.REFRESH_WAIT_S > READ_TIMEOUT_MODELS_S
+
+
+def test_a_fault_reading_the_cache_gives_the_bundled_models_not_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogs = Catalogs(tmp_path)
+
+    def broken(base_url: str) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(catalogs, "_read_cache", broken)
+    found = catalogs.current(BASE)
+    assert found.source == "snapshot" and found.models == catalog.snapshot().models
+    assert found.note.endswith("an internal error")
