@@ -1,10 +1,26 @@
 """Output videos: probing, frames, MP4 tags, thumbnails, stitching (PyAV), with sound.
 
 Frames are read back here to chain shots; finished videos are tagged, thumbnailed and
-stitched here. Models with `generate_audio` return an AAC track: tags and thumbnails keep
-or ignore it, and a storyboard rebuilds one soundtrack cut at the video's own cuts (a shot
-without sound gets silence of its length), so no shot's sound drifts into the next. Input
-images live in `images`; the emulator's synthetic clips in `playground.emulator.synthetic`.
+stitched here. Input images live in `images`; the emulator's synthetic clips in
+`playground.emulator.synthetic` (encoded by `encode` below).
+
+Sound: models with `generate_audio` (Seedance 1.5, 2.x) return an AAC track beside the
+picture. `probe_video` reports it (VideoInfo.has_audio, audio_*); frames and thumbnails
+decode the picture alone; tags are written by copying every video and audio packet with
+its timestamps, so the sound stays exactly where it was. A storyboard keeps each shot's
+sound on its own shot:
+
+- same picture and same sound parameters (consecutive runs of one model): both copied
+  packet by packet. The sound's packets go end to end; at each cut the previous shot's
+  sound is trimmed to whole packets so that the next shot's lands within half a packet
+  (~11 ms) of its picture, at every cut, so nothing accumulates;
+- same picture, other sound (a silent shot, another rate or layout, sound shorter than its
+  picture): picture copied, soundtrack rebuilt;
+- other pictures: picture re-encoded, soundtrack rebuilt.
+
+A rebuilt soundtrack is AAC at AUDIO_RATE, AUDIO_LAYOUT: each shot's sound read from its
+first frame's time on, trimmed or padded to the shot's length in the output, silence for a
+shot without any, so no shot's sound drifts into the next one.
 """
 
 from __future__ import annotations
@@ -28,6 +44,8 @@ X264_OPTIONS = {"preset": "ultrafast", "crf": "23"}
 AUDIO_RATE = 48_000
 AUDIO_LAYOUT = "stereo"
 AUDIO_BIT_RATE = 128_000
+# faststart moves the index to the front so browsers can play while downloading.
+MP4_OPTIONS = {"movflags": "+faststart"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +57,19 @@ class VideoInfo:
     fps: float
     codec: str
     has_audio: bool = False
+    # The first audio track's codec ("aac"), sample rate and channel count; None, 0, 0
+    # without one.
+    audio_codec: str | None = None
+    audio_rate: int = 0
+    audio_channels: int = 0
 
 
 def probe_video(path: Path | str) -> VideoInfo:
-    """Size, duration, frame count, frame rate and codec of the first video stream."""
+    """Size, duration, frame count, frame rate and codec of the first video stream, and
+    whether (and what) sound comes with it."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        sound = container.streams.audio[0].codec_context if container.streams.audio else None
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
         if stream.duration is not None and stream.time_base is not None:
@@ -60,7 +85,10 @@ def probe_video(path: Path | str) -> VideoInfo:
             frames=frames,
             fps=fps,
             codec=stream.codec_context.name,
-            has_audio=bool(container.streams.audio),
+            has_audio=sound is not None,
+            audio_codec=sound.name if sound else None,
+            audio_rate=sound.sample_rate if sound else 0,
+            audio_channels=sound.channels if sound else 0,
         )
 
 
@@ -69,6 +97,7 @@ def read_frame(path: Path | str, index: int = -1) -> Image.Image:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        # The picture alone: the demuxer drops the sound's packets without decoding them.
         decoded = container.decode(stream)
         if index >= 0:
             for i, frame in enumerate(decoded):
@@ -88,14 +117,16 @@ def tag_video(path: str | Path, tags: dict[str, str]) -> bool:
     """Write `tags` (title, comment...) into an MP4's own metadata, without re-encoding.
 
     Remuxes to a temp file and swaps it in; on any failure the original stays untouched
-    and False is returned: a paid video matters more than its labels.
+    and False is returned: a paid video matters more than its labels. Every video and audio
+    packet is copied with its timestamps (and each track's start offset, e.g. AAC's
+    priming), so the sound stays in sync to the sample.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tagging")
     try:
         with (
             av.open(str(path)) as src,
-            av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as dst,
+            av.open(str(tmp), "w", format="mp4", options=MP4_OPTIONS) as dst,
         ):
             dst.metadata.update(tags)
             copies = {
@@ -149,11 +180,13 @@ def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> 
 
 
 def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
-    """Join clips into one MP4, in order; returns (path, whether it was re-encoded).
+    """Join clips into one MP4, in order; returns (path, whether the picture was re-encoded).
 
-    Clips with identical streams (same codec parameters and time base: consecutive runs
-    of one model) are joined packet by packet, without re-encoding or any loss. Others
-    are decoded and encoded again at the first clip's size and frame rate.
+    Clips with identical video streams (same codec parameters and time base: consecutive
+    runs of one model) are joined packet by packet, without re-encoding or any loss. Others
+    are decoded and encoded again at the first clip's size and frame rate, each keeping its
+    length. The sound follows the pictures' cuts (module docstring); it is copied too when
+    every clip's matches, otherwise rebuilt, whatever the flag says about the picture.
     """
     if not paths:
         raise ValueError("nothing to stitch: add at least one clip")
@@ -162,21 +195,12 @@ def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".mp4")
     os.close(fd)
     try:
-        names = [str(p) for p in paths]
-        infos = [probe_video(p) for p in names]
-        reencoded = not _same_streams(names)
-        # Each shot lasts as long as its frames at the output's rate: the soundtrack is cut
-        # at exactly those points.
-        fps = (round(infos[0].fps) or 24) if reencoded else infos[0].fps
-        sound = (
-            soundtrack(names, [i.frames / fps for i in infos])
-            if any(i.has_audio for i in infos)
-            else None
-        )
+        shots = [_scan(str(p)) for p in paths]
+        reencoded = not _same_signatures([_video_signature(s.path) for s in shots])
         if reencoded:
-            _reencode(names, tmp, sound)
+            _reencode(shots, tmp)
         else:
-            _remux(names, tmp, sound)
+            _remux(shots, tmp)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -184,8 +208,49 @@ def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
     return dest, reencoded
 
 
-def _stream_signature(path: str | Path) -> tuple:
-    with av.open(str(path)) as container:
+@dataclass(frozen=True)
+class _Shot:
+    """A storyboard clip as its packets tell it, on its own clock."""
+
+    path: str
+    start: Fraction  # seconds: where its first frame starts...
+    end: Fraction  # ...and its last one ends
+    sound: tuple[tuple[int, int], ...]  # (pts, duration) of each packet of its first audio
+    # track, in sound_tb; empty without sound
+    sound_tb: Fraction | None
+
+    @property
+    def length(self) -> Fraction:
+        return self.end - self.start
+
+
+def _scan(path: str) -> _Shot:
+    """The clip's picture span and sound packets, from one demux pass (nothing decoded)."""
+    with av.open(path) as container:
+        video = container.streams.video[0]
+        streams = [video, *container.streams.audio[:1]]
+        # A last frame whose packet has no duration still lasts a frame.
+        step = round(1 / (video.average_rate * video.time_base)) if video.average_rate else 0
+        starts: list[int] = []
+        ends: list[int] = []
+        sound: list[tuple[int, int]] = []
+        for packet in container.demux(*streams):
+            if packet.dts is None or packet.pts is None:  # the end-of-stream marker
+                continue
+            if packet.stream.type == "audio":
+                sound.append((packet.pts, packet.duration or 0))
+            else:
+                starts.append(packet.pts)
+                ends.append(packet.pts + (packet.duration or step))
+        if not starts:
+            raise ValueError(f"{path} has no video frames")
+        tb = video.time_base
+        sound_tb = streams[1].time_base if len(streams) > 1 else None
+        return _Shot(path, min(starts) * tb, max(ends) * tb, tuple(sound), sound_tb)
+
+
+def _video_signature(path: str) -> tuple:
+    with av.open(path) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         return (
@@ -199,83 +264,247 @@ def _stream_signature(path: str | Path) -> tuple:
         )
 
 
-def _same_streams(paths: list[str | Path]) -> bool:
-    first = _stream_signature(paths[0])
-    return all(_stream_signature(p) == first for p in paths[1:])
+def _sound_signature(path: str) -> tuple | None:
+    """What must match for one clip's audio packets to follow another's in one track:
+    codec, rate, layout, time base and decoder setup (for AAC, profile and rate)."""
+    with av.open(path) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        extradata = bytes(ctx.extradata or b"")
+        return (ctx.name, ctx.sample_rate, ctx.layout.name, stream.time_base, extradata)
 
 
-def _remux(paths: list[str], out_path: str, sound: np.ndarray | None) -> None:
-    with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
-        with av.open(paths[0]) as first:
-            target = out.add_stream_from_template(first.streams.video[0])
-        if sound is not None:
-            _mux_audio(out, sound)
-        offset = 0
-        for path in paths:
-            with av.open(path) as src:
-                stream = src.streams.video[0]
-                end = offset
-                for packet in src.demux(stream):
-                    if packet.dts is None:
-                        continue
-                    packet.dts += offset
-                    packet.pts += offset
-                    end = max(end, packet.pts + (packet.duration or 0))
-                    packet.stream = target
-                    out.mux(packet)
-                offset = end
+def _same_signatures(signatures: list[tuple | None]) -> bool:
+    return all(s == signatures[0] for s in signatures[1:])
 
 
-def _reencode(paths: list[str], out_path: str, sound: np.ndarray | None) -> None:
-    first = probe_video(paths[0])
+def _out_starts(shots: list[_Shot]) -> list[Fraction]:
+    """Where each shot's first frame lands when copied: the first keeps its own clock,
+    each next one starts where the previous one's last frame ends."""
+    starts = [shots[0].start]
+    for shot in shots[:-1]:
+        starts.append(starts[-1] + shot.length)
+    return starts
+
+
+def _remux(shots: list[_Shot], out_path: str) -> None:
+    starts = _out_starts(shots)
+    splices = None
+    if all(s.sound for s in shots) and _same_signatures([_sound_signature(s.path) for s in shots]):
+        splices = _sound_splices(shots, starts)
+    with av.open(out_path, "w", format="mp4", options=MP4_OPTIONS) as out:
+        with av.open(shots[0].path) as first:
+            video = out.add_stream_from_template(first.streams.video[0])
+            copied = out.add_stream_from_template(first.streams.audio[0]) if splices else None
+        writer = None
+        if splices is None and any(s.sound for s in shots):
+            lengths = [s.length for s in shots]
+            writer = _SoundWriter(out, _soundtrack(_pieces(shots, lengths, starts[0])))
+        for k, shot in enumerate(shots):
+            own = (copied, splices[k]) if copied is not None and splices else None
+            _copy_shot(out, shot, starts[k] - shot.start, video, own, writer)
+        if writer is not None:
+            writer.close()
+
+
+def _sound_splices(shots: list[_Shot], starts: list[Fraction]) -> list[tuple[int, int]] | None:
+    """Per shot, (shift, count): copy its first `count` sound packets `shift` ticks later.
+
+    An MP4 track's packets follow one another without gaps or overlaps (a gap is only a
+    longer packet to the muxer), so each shot's packets start where the previous shot's
+    kept ones end; the previous shot keeps as many as puts this shot's sound nearest to its
+    picture. None when that is more than half a packet off (a shot's sound shorter than its
+    picture, say): the soundtrack is rebuilt instead.
+    """
+    tb = shots[0].sound_tb
+    assert tb is not None  # only called when every shot has sound
+    splices: list[tuple[int, int]] = []
+    for k, shot in enumerate(shots):
+        ideal = round((starts[k] - shot.start) / tb)  # the picture's shift, in sound ticks
+        if not splices:
+            splices.append((ideal, len(shot.sound)))
+            continue
+        before, _ = splices[-1]
+        ends = [before + pts + duration for pts, duration in shots[k - 1].sound]
+        lead = shot.sound[0][0]  # the first packet's pts: negative for AAC's priming
+        keep = min(range(len(ends)), key=lambda i: abs(ends[i] - lead - ideal))
+        shift = ends[keep] - lead
+        if 2 * abs(shift - ideal) > max(d for _, d in shot.sound):
+            return None
+        splices[-1] = (before, keep + 1)
+        splices.append((shift, len(shot.sound)))
+    # The last shot's sound stops with its picture (its last packet may overhang a little).
+    shift, _ = splices[-1]
+    end = round((starts[-1] + shots[-1].length - shots[-1].start) / tb)
+    splices[-1] = (shift, max(1, sum(1 for pts, _ in shots[-1].sound if pts + shift < end)))
+    return splices
+
+
+def _copy_shot(
+    out: av.container.OutputContainer,
+    shot: _Shot,
+    shift: Fraction,
+    video: av.stream.Stream,
+    sound: tuple[av.stream.Stream, tuple[int, int]] | None,
+    writer: _SoundWriter | None,
+) -> None:
+    """Mux the shot's picture packets `shift` seconds later, and either its own sound
+    packets (`sound`: the output track and the shot's (shift ticks, count) splice) or the
+    rebuilt soundtrack up to each picture packet, so the file stays interleaved."""
+    with av.open(shot.path) as src:
+        streams = [src.streams.video[0], *(src.streams.audio[:1] if sound else [])]
+        kept = 0
+        for packet in src.demux(*streams):
+            if packet.dts is None or packet.pts is None:
+                continue
+            if packet.stream.type == "audio" and sound is not None:
+                track, (ticks, count) = sound
+                if kept >= count:
+                    continue
+                kept += 1
+                _move(packet, ticks, track)
+            else:
+                _move(packet, round(shift / packet.time_base), video)
+                if writer is not None:
+                    writer.until(float(packet.dts * packet.time_base))
+            out.mux(packet)
+
+
+def _move(packet: av.Packet, ticks: int, stream: av.stream.Stream) -> None:
+    packet.pts += ticks
+    packet.dts += ticks
+    packet.stream = stream
+
+
+def _reencode(shots: list[_Shot], out_path: str) -> None:
+    first = probe_video(shots[0].path)
     size = (first.width, first.height)
     fps = round(first.fps) or 24
+    # Each shot keeps its length (a 30 fps clip among 24 fps ones is retimed, not slowed
+    # down), so its own sound still fits it.
+    counts = [max(1, round(s.length * fps)) for s in shots]
+    sound = None
+    if any(s.sound for s in shots):
+        lengths = [Fraction(n, fps) for n in counts]
+        sound = _soundtrack(_pieces(shots, lengths, Fraction(0)))
 
     def frames() -> Iterator[av.VideoFrame]:
-        for path in paths:
-            with av.open(path) as src:
-                for frame in src.decode(video=0):
-                    image = frame.to_image()
-                    if image.size != size:
-                        image = cover(image, size)
-                    yield av.VideoFrame.from_image(image)
+        for shot, count in zip(shots, counts, strict=True):
+            for image in _retimed(_pictures(shot.path, size), float(shot.start), fps, count):
+                yield av.VideoFrame.from_image(image)
 
     encode(out_path, frames(), size, fps, sound)
 
 
-def soundtrack(paths: list[str], seconds: list[float]) -> np.ndarray:
-    """One (channels, samples) track at AUDIO_RATE: each clip's sound trimmed or padded to
-    its shot's length, silence for a clip without any."""
-    return np.concatenate([shot_audio(p, s) for p, s in zip(paths, seconds, strict=True)], 1)
+def _pictures(path: str, size: tuple[int, int]) -> Iterator[tuple[float, Image.Image]]:
+    """(time, image at `size`) of each frame of the clip."""
+    with av.open(path) as src:
+        stream = src.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in src.decode(stream):
+            image = frame.to_image()
+            yield frame.time or 0.0, image if image.size == size else cover(image, size)
 
 
-def shot_audio(path: str, seconds: float) -> np.ndarray:
-    """The clip's first audio track resampled to AUDIO_RATE stereo, exactly `seconds` long."""
+def _retimed(
+    pictures: Iterator[tuple[float, Image.Image]], start: float, fps: int, count: int
+) -> Iterator[Image.Image]:
+    """`count` frames at `fps` from `start`: each shows the newest picture due by then (with
+    half a frame of slack for rounded timestamps); the last one repeats if the clip runs
+    short. At the clip's own rate, exactly its frames."""
+    slot, current = 0, None
+    for time, image in pictures:
+        while current is not None and slot < count and time > start + (slot + 0.5) / fps:
+            yield current
+            slot += 1
+        current = image
+    while current is not None and slot < count:
+        yield current
+        slot += 1
+
+
+def _pieces(
+    shots: list[_Shot], lengths: list[Fraction], origin: Fraction
+) -> list[tuple[str, float, float]]:
+    """(path, from, seconds) of each shot's part of a soundtrack that starts at 0 in an
+    output whose first frame is at `origin` and whose shots last `lengths`: each shot's
+    sound from its first frame on, cut where its picture is."""
+    pieces = []
+    at, start = Fraction(0), origin
+    for shot, length in zip(shots, lengths, strict=True):
+        end = start + length
+        pieces.append((shot.path, float(shot.start + at - start), float(end - at)))
+        at, start = end, end
+    return pieces
+
+
+def _soundtrack(pieces: list[tuple[str, float, float]]) -> np.ndarray:
+    """One (channels, samples) track at AUDIO_RATE: the pieces end to end, each exactly its
+    length (silence for a clip without sound)."""
+    return np.concatenate([shot_audio(p, s, start_s=f) for p, f, s in pieces], 1)
+
+
+def shot_audio(path: str | Path, seconds: float, start_s: float = 0.0) -> np.ndarray:
+    """`seconds` of the clip's first audio track from `start_s` on its clock, as float32
+    (channels, samples) at AUDIO_RATE stereo; silence where it has no sound.
+
+    Placed by the track's own first timestamp: sound that starts after the picture keeps
+    its delay instead of being pulled to the start."""
     wanted = round(seconds * AUDIO_RATE)
-    chunks: list[np.ndarray] = []
-    with av.open(path) as container:
-        if container.streams.audio:
-            resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
-            for frame in container.decode(audio=0):
-                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray() for f in resampler.resample(None)]
-    samples = np.concatenate(chunks, 1) if chunks else np.zeros((2, 0), np.float32)
-    if samples.shape[1] >= wanted:
-        return samples[:, :wanted]
+    begins, samples = _decoded_sound(path)
+    skip = round((start_s - begins) * AUDIO_RATE)
+    if skip < 0:
+        samples = np.pad(samples, ((0, 0), (-skip, 0)))
+    samples = samples[:, max(skip, 0) : max(skip, 0) + wanted]
     return np.pad(samples, ((0, 0), (0, wanted - samples.shape[1])))
 
 
-def _mux_audio(container: av.container.OutputContainer, sound: np.ndarray) -> None:
-    """An AAC track of `sound` ((channels, samples) at AUDIO_RATE), muxed whole: the muxer
-    interleaves it with the video by timestamp."""
-    stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
-    stream.bit_rate = AUDIO_BIT_RATE
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(sound, dtype=np.float32), format="fltp", layout=AUDIO_LAYOUT
-    )
-    frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, 0, Fraction(1, AUDIO_RATE)
-    container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+def _decoded_sound(path: str | Path) -> tuple[float, np.ndarray]:
+    """(time of its first sample, all samples resampled to AUDIO_RATE stereo float32)."""
+    begins: float | None = None
+    chunks: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+            for frame in container.decode(audio=0):
+                if begins is None:
+                    begins = frame.time or 0.0
+                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
+            chunks += [f.to_ndarray() for f in resampler.resample(None)]
+    samples = np.concatenate(chunks, 1) if chunks else np.zeros((2, 0), np.float32)
+    return begins or 0.0, samples
+
+
+class _SoundWriter:
+    """A (channels, samples) track at AUDIO_RATE, encoded to AAC a little at a time so the
+    muxer can interleave it with the picture: fed whole, it put seconds of sound ahead of
+    the first frame in the file, which a browser must download before it can start."""
+
+    def __init__(self, container: av.container.OutputContainer, sound: np.ndarray) -> None:
+        self._container = container
+        self._stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+        self._stream.bit_rate = AUDIO_BIT_RATE
+        self._sound = np.asarray(sound, dtype=np.float32)
+        self._done = 0
+
+    def until(self, seconds: float) -> None:
+        """Encode and mux the samples up to `seconds`."""
+        end = min(self._sound.shape[1], round(seconds * AUDIO_RATE))
+        if end <= self._done:
+            return
+        chunk = np.ascontiguousarray(self._sound[:, self._done : end])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=AUDIO_LAYOUT)
+        frame.sample_rate, frame.pts = AUDIO_RATE, self._done
+        frame.time_base = Fraction(1, AUDIO_RATE)
+        self._container.mux(self._stream.encode(frame))
+        self._done = end
+
+    def close(self) -> None:
+        """The rest of the track, then the encoder's last packets."""
+        self.until(self._sound.shape[1] / AUDIO_RATE)
+        self._container.mux(self._stream.encode(None))
 
 
 def _cover_box(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -303,15 +532,17 @@ def encode(
     sound: np.ndarray | None = None,
 ) -> None:
     """H.264 at `fps`, with an AAC track of `sound` ((channels, samples) at AUDIO_RATE)."""
-    # faststart moves the index to the front so browsers can play while downloading.
-    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
+    with av.open(path, "w", format="mp4", options=MP4_OPTIONS) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.options = dict(X264_OPTIONS)
         stream.codec_context.thread_type = "AUTO"
-        if sound is not None:
-            _mux_audio(container, sound)
-        for frame in frames:
+        writer = _SoundWriter(container, sound) if sound is not None else None
+        for index, frame in enumerate(frames):
+            if writer is not None:
+                writer.until((index + 1) / fps)  # the sound up to the end of this frame
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if writer is not None:
+            writer.close()
