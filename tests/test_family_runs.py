@@ -18,6 +18,7 @@ from playground.emulator import RunningEmulator
 from playground.flow.session import Session
 from playground.media import videos
 from playground.model.status import RunStatus
+from playground.ui import views
 from playground.ui.handlers import Handlers
 
 TWO = "bytedance/seedance-2.0/image-to-video"
@@ -169,6 +170,8 @@ async def test_continue_and_the_storyboard_keep_a_2_0_shot_s_sound(
     stitched = ui.service.stitch(session)
     info = videos.probe_video(stitched.path)
     assert info.has_audio and info.duration_s == pytest.approx(8, abs=0.15)
+    # One shot with sound, one without: the sound cannot be copied, and the note says so.
+    assert stitched.sound_rebuilt and "sound rebuilt" in views.stitch_note(stitched)
     track = videos.shot_audio(str(stitched.path), info.duration_s)
     assert abs(track[:, : 4 * videos.AUDIO_RATE]).max() > 0.01  # the first shot's sound
     assert abs(track[:, round(4.2 * videos.AUDIO_RATE) :]).max() < 0.01  # then silence

@@ -41,6 +41,7 @@ from playground.flow.generation import (
 )
 from playground.flow.prices import Price
 from playground.flow.routes import Route
+from playground.flow.service import Stitched
 from playground.flow.session import Session
 from playground.media import videos
 from playground.media.images import prepare_image
@@ -812,3 +813,20 @@ def test_compose_beats_with_no_beats_asks_for_one() -> None:
 def test_compose_beats_over_the_limit_says_by_how_much() -> None:
     with pytest.raises(gr.Error, match="limit is 2000"):
         Handlers.compose_beats("a" * 1500, "b" * 600, "", "")
+
+
+@pytest.mark.parametrize(
+    ("reencoded", "sound_rebuilt", "says"),
+    [
+        (False, False, "joined without re-encoding"),
+        (False, True, "joined without re-encoding the picture; sound rebuilt"),
+        (True, True, "re-encoded (the clips differ)"),
+    ],
+)
+def test_the_storyboard_note_says_what_was_rebuilt(
+    reencoded: bool, sound_rebuilt: bool, says: str
+) -> None:
+    stitched = Stitched(Path("board.mp4"), reencoded, 2, 8, sound_rebuilt)
+    note = views.stitch_note(stitched)
+    assert f"2 shots · 8 s · {says}" in note
+    assert ("sound rebuilt" in note) == (sound_rebuilt and not reencoded)

@@ -224,8 +224,8 @@ def test_same_streams_copy_the_sound_and_keep_it_on_its_shot(tmp_path: Path, rat
         clip(tmp_path / f"{k}.mp4", n, hz, rate=rate, sound_s=n / FPS + 0.25)
         for k, (n, hz) in enumerate(zip(frames, tones, strict=True))
     ]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert not reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert not reencoded and not rebuilt
     info = videos.probe_video(out)
     assert (info.frames, info.audio_rate, info.audio_channels) == (116, rate, 2)
     assert_each_shot_s_sound_on_its_shot(out, frames, tones)
@@ -245,8 +245,8 @@ def test_same_streams_copy_the_sound_and_keep_it_on_its_shot(tmp_path: Path, rat
 def test_b_frames_and_sound_are_copied_in_sync(tmp_path: Path) -> None:
     frames, tones = [30, 30], [600.0, 1200.0]
     shots = [clip(tmp_path / f"{k}.mp4", 30, hz, bframes=True) for k, hz in enumerate(tones)]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert not reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert not reencoded and not rebuilt
     assert_each_shot_s_sound_on_its_shot(out, frames, tones)
     last = videos.read_frame(out)
     assert np.asarray(last.convert("L")).mean() == pytest.approx(shade(29), abs=2)
@@ -262,8 +262,8 @@ def test_same_picture_other_sound_copies_the_picture_and_rebuilds_the_sound(
         clip(tmp_path / "1.mp4", 36, None),
         clip(tmp_path / "2.mp4", 24, 1500, rate=44_100, layout="mono"),
     ]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert not reencoded  # the flag is about the picture, which was copied
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert not reencoded and rebuilt  # the picture copied, the sound not
     info = videos.probe_video(out)
     assert (info.frames, info.audio_rate, info.audio_channels) == (84, videos.AUDIO_RATE, 2)
     assert_each_shot_s_sound_on_its_shot(out, frames, tones)
@@ -276,8 +276,8 @@ def test_a_shot_without_sound_is_silence_of_its_length(tmp_path: Path) -> None:
         clip(tmp_path / "b.mp4", 36, None),  # a 1.0 model's silent shot
         clip(tmp_path / "c.mp4", 24, 1500, size=(192, 96)),  # and another size
     ]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert reencoded and rebuilt
     assert videos.probe_video(out).frames == 84
     assert_each_shot_s_sound_on_its_shot(out, frames, tones)
     rate, samples = track(out)
@@ -291,8 +291,8 @@ def test_other_rates_layouts_and_sizes_are_resampled_in_sync(tmp_path: Path) -> 
         clip(tmp_path / "b.mp4", 29, 1100, rate=44_100),
         clip(tmp_path / "c.mp4", 29, 1650, size=(96, 160)),
     ]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert reencoded and rebuilt
     assert_each_shot_s_sound_on_its_shot(out, frames, tones)
 
 
@@ -300,8 +300,8 @@ def test_sound_shorter_than_its_picture_does_not_pull_the_next_shot_early(
     tmp_path: Path,
 ) -> None:
     shots = [clip(tmp_path / "a.mp4", 48, 500, sound_s=0.5), clip(tmp_path / "b.mp4", 24, 1500)]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert not reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert not reencoded and rebuilt  # half a second of sound cannot be spliced
     rate, samples = track(out)
     assert np.abs(samples[round(0.55 * rate) : round(1.97 * rate)]).max() < 0.01
     assert abs(onset(rate, samples, 1500, None, 2.0) - 2.0) <= PACKET / rate
@@ -312,7 +312,7 @@ def test_sound_that_starts_late_keeps_its_delay(tmp_path: Path) -> None:
         clip(tmp_path / "a.mp4", 24, 500, sound_s=0.7, sound_at_s=0.3),
         clip(tmp_path / "b.mp4", 24, 1500, size=(192, 96)),
     ]
-    out, _ = videos.stitch(shots, tmp_path / "board.mp4")
+    out, *_ = videos.stitch(shots, tmp_path / "board.mp4")
     rate, samples = track(out)
     assert np.abs(samples[: round(0.27 * rate)]).max() < 0.01
     assert abs(onset(rate, samples, 500, None, 0.3) - 0.3) <= PACKET / rate
@@ -321,8 +321,8 @@ def test_sound_that_starts_late_keeps_its_delay(tmp_path: Path) -> None:
 
 def test_a_shot_at_another_frame_rate_keeps_its_length_and_sound(tmp_path: Path) -> None:
     shots = [clip(tmp_path / "a.mp4", 24, 500), clip(tmp_path / "b.mp4", 30, 1500, fps=30)]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert reencoded
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert reencoded and rebuilt
     info = videos.probe_video(out)
     assert (info.fps, info.frames) == (24.0, 48)  # 1 s at 30 fps is 24 frames at 24 fps
     assert_each_shot_s_sound_on_its_shot(out, [24, 24], [500.0, 1500.0])
@@ -339,8 +339,8 @@ def test_no_sound_anywhere_makes_no_audio_track(
         clip(tmp_path / "a.mp4", 24, None),
         clip(tmp_path / "b.mp4", 24, None, size=second_size),
     ]
-    out, reencoded = videos.stitch(shots, tmp_path / "board.mp4")
-    assert reencoded == (second_size != SIZE)
+    out, reencoded, rebuilt = videos.stitch(shots, tmp_path / "board.mp4")
+    assert reencoded == (second_size != SIZE) and not rebuilt
     info = videos.probe_video(out)
     assert not info.has_audio and info.frames == 48
 

@@ -114,6 +114,7 @@ class Stitched:
     reencoded: bool
     shots: int
     total_s: int
+    sound_rebuilt: bool = False  # the shots' sound could not be copied: one new soundtrack
 
 
 @dataclass
@@ -648,9 +649,9 @@ class Playground:
             raise NotFound("The storyboard is empty: use “Continue from last frame” on a result.")
         name = f"{shots[0].id[:8]}_{len(shots)}_shots.mp4"
         dest = self.output_dir(session) / "storyboards" / name
-        path, reencoded = videos.stitch([s.video_path or "" for s in shots], dest)
+        joined = videos.stitch([s.video_path or "" for s in shots], dest)
         total = sum(int(s.inputs.get("duration", 0)) for s in shots)
-        return Stitched(path, reencoded, len(shots), total)
+        return Stitched(joined.path, joined.reencoded, len(shots), total, joined.sound_rebuilt)
 
     @staticmethod
     def _add_shot(session: Session, run_id: str) -> None:

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -179,14 +180,23 @@ def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> 
     return dest
 
 
-def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
-    """Join clips into one MP4, in order; returns (path, whether the picture was re-encoded).
+class Joined(NamedTuple):
+    """A stitched storyboard: where it is, whether its picture was re-encoded, and whether
+    its sound was rebuilt (False when every shot's sound was copied, or there is none)."""
+
+    path: Path
+    reencoded: bool
+    sound_rebuilt: bool
+
+
+def stitch(paths: list[str | Path], dest: str | Path) -> Joined:
+    """Join clips into one MP4, in order.
 
     Clips with identical video streams (same codec parameters and time base: consecutive
     runs of one model) are joined packet by packet, without re-encoding or any loss. Others
     are decoded and encoded again at the first clip's size and frame rate, each keeping its
     length. The sound follows the pictures' cuts (module docstring); it is copied too when
-    every clip's matches, otherwise rebuilt, whatever the flag says about the picture.
+    every clip's matches and the picture is, otherwise rebuilt: `sound_rebuilt` says which.
     """
     if not paths:
         raise ValueError("nothing to stitch: add at least one clip")
@@ -199,13 +209,14 @@ def stitch(paths: list[str | Path], dest: str | Path) -> tuple[Path, bool]:
         reencoded = not _same_signatures([_video_signature(s.path) for s in shots])
         if reencoded:
             _reencode(shots, tmp)
+            sound_rebuilt = any(s.sound for s in shots)
         else:
-            _remux(shots, tmp)
+            sound_rebuilt = _remux(shots, tmp)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return dest, reencoded
+    return Joined(dest, reencoded, sound_rebuilt)
 
 
 @dataclass(frozen=True)
@@ -289,7 +300,8 @@ def _out_starts(shots: list[_Shot]) -> list[Fraction]:
     return starts
 
 
-def _remux(shots: list[_Shot], out_path: str) -> None:
+def _remux(shots: list[_Shot], out_path: str) -> bool:
+    """The pictures copied; the sound copied too where it can be. Whether it was rebuilt."""
     starts = _out_starts(shots)
     splices = None
     if all(s.sound for s in shots) and _same_signatures([_sound_signature(s.path) for s in shots]):
@@ -307,6 +319,7 @@ def _remux(shots: list[_Shot], out_path: str) -> None:
             _copy_shot(out, shot, starts[k] - shot.start, video, own, writer)
         if writer is not None:
             writer.close()
+    return writer is not None
 
 
 def _sound_splices(shots: list[_Shot], starts: list[Fraction]) -> list[tuple[int, int]] | None:

@@ -248,7 +248,12 @@ def history_summary(listed: RunList) -> str:
 
 
 def stitch_note(stitched: Stitched) -> str:
-    how = "re-encoded (the clips differ)" if stitched.reencoded else "joined without re-encoding"
+    if stitched.reencoded:
+        how = "re-encoded (the clips differ)"
+    elif stitched.sound_rebuilt:  # the pictures copied, the sound not: say so
+        how = "joined without re-encoding the picture; sound rebuilt (the shots' sound differs)"
+    else:
+        how = "joined without re-encoding"
     return hint(f"{stitched.shots} shots · {stitched.total_s} s · {how}")
 
 
