@@ -27,13 +27,15 @@ from PIL import Image, ImageDraw
 
 from playground.emulator import RunningEmulator
 from playground.flow import generation
+from playground.flow.service import RunList
 from playground.flow.session import Session
 from playground.media import videos
 from playground.media.images import prepare_image
 from playground.model import seedance
 from playground.model.status import FINISHED, RunStatus
-from playground.store.history import History, run_files
+from playground.store.history import OFFLINE_BACKEND, History, run_files
 from playground.store.quotas import Limits, Quota, QuotaExceeded
+from playground.ui import views
 from playground.ui.app import build_demo, launch
 from playground.ui.handlers import Handlers
 from wavespeed_client import TaskFailed, WaveSpeedClient
@@ -309,8 +311,8 @@ async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_histor
         await waiting
     history = ui.service.store
     assert not history.get(task_id).finished  # the wait really stopped early
-    with pytest.warns(UserWarning, match="billed"):
-        ui.cancel(session)
+    line = ui.cancel(session)  # said as what it is, not as an error
+    assert "status warn" in line and "goes on in the background" in line and "History" in line
 
     run = await wait_for(
         lambda: (r := history.get(task_id)) and r.finished and r, BACKGROUND_S, "the finish"
@@ -517,6 +519,7 @@ def fake_run(
     status: str = "completed",
     size: int = 1000,
     account: str = "local",
+    backend: str = "WaveSpeed",
 ) -> list[Path]:
     """A run saved as generation would, with its video, sidecar, start image and thumb."""
     created = datetime.now(UTC) - timedelta(days=age_days)
@@ -529,7 +532,7 @@ def fake_run(
         seed=1,
         inputs={"prompt": run_id, "duration": 2},
         cost_usd=0.04,
-        backend="WaveSpeed",
+        backend=backend,
         created_at=created.isoformat(timespec="seconds"),
         video_path=str(video),
     )
@@ -596,6 +599,26 @@ def test_housekeeping_deletes_nothing_when_no_limit_is_set(data_dir: Path, ui: H
     assert service.store.get("ancient") is not None
 
 
+def test_offline_runs_are_not_money_spent_but_what_they_would_have_cost(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    fake_run(history, data, "paid", account="alice")
+    fake_run(history, data, "free-1", account="alice", backend=OFFLINE_BACKEND)
+    fake_run(history, data, "free-2", account="alice", backend=OFFLINE_BACKEND)
+    fake_run(history, data, "failed", account="alice", status="failed", backend=OFFLINE_BACKEND)
+    assert history.total_spent(account="alice") == pytest.approx(0.04)
+    assert history.total_spent(account="alice", offline=True) == pytest.approx(0.08)
+    assert history.delete("free-1", account="alice")  # a deleted run was free all the same
+    assert history.total_spent(account="alice") == pytest.approx(0.04)
+    assert history.total_spent(account="alice", offline=True) == pytest.approx(0.08)
+    summary = views.history_summary(
+        RunList(history.list(account="alice"), 0.04, history.total_spent(offline=True))
+    )
+    assert "total spent <b>$0.040" in summary and "would have cost $0.080 on WaveSpeed" in summary
+    assert "would have" not in views.history_summary(RunList([], 0.04))  # none offline
+    history.close()
+
+
 def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     history = History(data / "history.db")
@@ -651,7 +674,7 @@ def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
             "SELECT record, deleted_at FROM runs WHERE id = 'gone-run'"
         ).fetchone()
     assert deleted_at
-    assert set(json.loads(record)) == {"id", "status", "created_at", "cost_usd"}
+    assert set(json.loads(record)) == {"id", "status", "created_at", "cost_usd", "backend"}
     history.close()
 
 

@@ -4,6 +4,7 @@ under 300 px. The public /generate keeps the API's eight parameters (tests/test_
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,10 @@ async def test_a_small_image_points_to_the_enlarge_option(
     small = make_image(tmp_path / "small.png", (200, 250))
     with pytest.raises(gr.Error) as info:
         await drive(ui, **form(small, aspect_ratio="16:9"))
-    assert "200×250 px" in info.value.message
-    assert f"tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”" in info.value.message
+    said = html.unescape(info.value.message)  # the page's text, heading first
+    assert said.startswith("<strong>Image too small</strong><br>")
+    assert "200×250 px" in said
+    assert f"tick “{UPSCALE_LABEL}” under “{MORE_IMAGE_OPTIONS}”" in said
     assert emulator.stats()["submits"] == 0
 
 
@@ -122,9 +125,10 @@ def test_the_newest_choice_wins_between_upload_and_url() -> None:
     upload = "/tmp/gradio/upload.png"
     assert Handlers.upload_replaces_url(upload, URL) == ""  # the URL box empties
     assert Handlers.url_replaces_upload(URL, upload) is None  # the upload is removed
-    assert Handlers.url_replaces_upload("not a url", upload) is None  # Generate will say why
     skip = type(Handlers.upload_replaces_url(None, URL))  # gr.skip(): the other box keeps its value
     assert skip not in (type(None), str)
+    # text that is no address never removes an upload (it says so instead)
+    assert type(Handlers.url_replaces_upload("not a url", upload)) is skip
     for url in (None, "", "   "):
         assert type(Handlers.url_replaces_upload(url, upload)) is skip
     # the other box was already empty: nothing to do (and no late reply to race a person)

@@ -19,6 +19,7 @@ from playground.errors import NoKey
 from playground.flow.generation import TIER_VIDEOS_PER_MINUTE, Pacer, UploadCache
 from playground.flow.session import Session
 from playground.settings import Settings
+from playground.store.history import OFFLINE_BACKEND
 from wavespeed_client import ConnectionPools, WaveSpeedClient
 
 KeySource = Literal["owner", "visitor", "offline"]
@@ -70,7 +71,7 @@ class Routes:
     def route_for(self, session: Session) -> Route:
         """The route a session's next run takes; NoKey when it has none."""
         if session.offline:
-            return Route(OFFLINE_KEY, self.emulator_url(), "offline", "offline emulator")
+            return Route(OFFLINE_KEY, self.emulator_url(), "offline", OFFLINE_BACKEND)
         if session.api_key:
             return Route(session.api_key, self.settings.base_url, "visitor", "WaveSpeed (your key)")
         if self.owner_key_usable:

@@ -102,6 +102,7 @@ class Standing:
 class RunList:
     runs: list[StoredRun]
     total_spent_usd: float
+    would_have_cost_usd: float = 0.0  # the offline emulator's free runs, at WaveSpeed's price
 
     @property
     def completed(self) -> list[StoredRun]:
@@ -575,6 +576,7 @@ class Playground:
         return RunList(
             self.store.list(account=account, search=search or ""),
             self.store.total_spent(account=account),
+            self.store.total_spent(account=account, offline=True),
         )
 
     def run(self, session: Session, run_id: object) -> StoredRun:

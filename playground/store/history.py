@@ -49,6 +49,9 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 
 
 DATABASE = "history.db"
+# The backend label of a run made on the offline emulator (flow.routes): free, so its
+# WaveSpeed price is what it would have cost, never money spent.
+OFFLINE_BACKEND = "offline emulator"
 
 
 def database_files(data_dir: Path) -> list[Path]:
@@ -205,11 +208,17 @@ class History:
         )
         return [_stored(row) for row in rows]
 
-    def total_spent(self, *, account: str | None = None) -> float:
+    def total_spent(self, *, account: str | None = None, offline: bool = False) -> float:
         """USD of completed runs (failed tasks are not billed), deleted ones included: the
-        money was spent all the same, and a total that drops on delete would mislead."""
-        sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = ?"
-        args: list[Any] = [RunStatus.COMPLETED.value]
+        money was spent all the same, and a total that drops on delete would mislead.
+        With `offline`, what the offline emulator's free runs would have cost instead."""
+        made_offline = "COALESCE(json_extract(record, '$.backend'), '') = ?"
+        sql = (
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE status = ? AND "
+            + ("" if offline else "NOT ")
+            + made_offline
+        )
+        args: list[Any] = [RunStatus.COMPLETED.value, OFFLINE_BACKEND]
         if account is not None:
             sql += " AND owner = ?"
             args.append(account)
@@ -226,6 +235,7 @@ class History:
             "status": run.status,
             "created_at": run.created_at,
             "cost_usd": run.record.get("cost_usd"),
+            "backend": run.record.get("backend"),  # offline runs were free
         }
         with self._tx() as db:
             db.execute(

@@ -4,12 +4,16 @@ Every public method of the page's handlers is wrapped by `shown` (`@worded` on t
 whatever the service or the client raises comes out as a sentence with a heading, never a
 traceback and never an empty toast. An error nobody foresaw is logged with its traceback
 and shown as a sentence too.
+
+Gradio 6 heads every toast with its kind ("Error", "Warning") and drops the error's own
+title, so on the page the heading opens the message; API callers get both apart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import inspect
 import logging
 from collections.abc import Callable
@@ -83,9 +87,62 @@ def worded_error(message: str, heading: str) -> gr.Error:
     return gr.Error(message, title=heading, print_exception=False)
 
 
-def shown(fn: F) -> F:
+def toast_html(message: str, heading: str) -> str:
+    """A toast's text with its heading first (Gradio shows only the toast's kind above)."""
+    return f"<strong>{html.escape(heading)}</strong><br>{html.escape(message)}"
+
+
+def on_page(error: gr.Error) -> gr.Error:
+    """`error` as the page shows it: its heading in its text, both escaped."""
+    return gr.Error(
+        toast_html(error.message, error.title or "Could not do that"),
+        title=error.title,
+        print_exception=False,
+    )
+
+
+def shown(fn: F, *, page: bool = True) -> F:
     """`fn` with every error raised as a worded gr.Error (plain functions, coroutines and
-    async generators alike; Gradio reads the signature through the wrapper)."""
+    async generators alike; Gradio reads the signature through the wrapper); for the page
+    (`page`), with its heading in its text."""
+    fn = _worded(fn)
+    if not page:
+        return fn
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def page_stream(*args: Any, **kwargs: Any) -> Any:
+            try:
+                async with contextlib.aclosing(fn(*args, **kwargs)) as items:
+                    async for item in items:
+                        yield item
+            except gr.Error as exc:
+                raise on_page(exc) from None
+
+        return page_stream  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def page_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except gr.Error as exc:
+                raise on_page(exc) from None
+
+        return page_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def page_call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as exc:
+            raise on_page(exc) from None
+
+    return page_call  # type: ignore[return-value]
+
+
+def _worded(fn: F) -> F:
+    """`fn` with every error raised as a worded gr.Error."""
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)
@@ -126,13 +183,19 @@ def shown(fn: F) -> F:
     return call  # type: ignore[return-value]
 
 
-def worded(cls: C) -> C:
-    """Wrap every public method of `cls` (static ones too) with `shown`."""
-    for name, member in list(vars(cls).items()):
-        if name.startswith("_"):
-            continue
-        if isinstance(member, staticmethod):
-            setattr(cls, name, staticmethod(shown(member.__func__)))
-        elif inspect.isfunction(member):
-            setattr(cls, name, shown(member))
-    return cls
+def worded(*api: str) -> Callable[[C], C]:
+    """Wrap every public method of a class (static ones too) with `shown`: those named in
+    `api` (public endpoints) plain, the page's with headings in their texts."""
+
+    def wrap(cls: C) -> C:
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_"):
+                continue
+            page = name not in api
+            if isinstance(member, staticmethod):
+                setattr(cls, name, staticmethod(shown(member.__func__, page=page)))
+            elif inspect.isfunction(member):
+                setattr(cls, name, shown(member, page=page))
+        return cls
+
+    return wrap

@@ -124,7 +124,7 @@ def options_of(options: Any, named: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in options.items()}
 
 
-@errors.worded
+@errors.worded("generate", "list_models")
 class Handlers:
     def __init__(self, service: Playground) -> None:
         self.service = service
@@ -206,7 +206,12 @@ class Handlers:
     ) -> AsyncIterator[tuple[Any, Any, str]]:
         """One run, as (video, record, status) outputs: the page's and the API's alike."""
         self.sign_in(session, profile)
-        run = await self._prepare(session, form)  # refused here: the status line stays as is
+        try:
+            run = await self._prepare(session, form)
+        except Exception as exc:  # refused before anything was paid: the line says why
+            if line := reporter.refused(errors.describe(exc)):
+                yield gr.skip(), gr.skip(), line
+            raise
         try:
             async for item in self.service.generate(run):
                 if isinstance(item, RunRecord):
@@ -287,13 +292,17 @@ class Handlers:
     def cancel(self, session: Session) -> str:
         """Stop waiting; the tasks go on in the background and land in History."""
         ids = self.service.cancel(session)
+        if not ids:
+            message = "Nothing was running on this page, so there was nothing to stop waiting for."
+            gr.Info(message)
+            return views.status_html(message)
+        tasks = "task " + ", ".join(ids) if len(ids) == 1 else "tasks " + ", ".join(ids)
         message = (
-            f"Stopped waiting for task {', '.join(ids)}. It may still finish on the server "
-            "and be billed; it will appear in History when done."
-            if ids
-            else "Stopped."
+            f"Stopped waiting for {tasks}: it goes on in the background and appears in "
+            "History when it finishes (it may still be billed). To stop it on WaveSpeed "
+            "too, press “Stop the task on WaveSpeed”."
         )
-        gr.Warning(message)
+        gr.Info(message)
         return views.status_html(message, "warn")
 
     # ------------------------------------------------------------------ prices & form
@@ -437,6 +446,7 @@ class Handlers:
         if session.last_seed is None:
             gr.Info("No seed yet: generate once, then reuse its seed.")
             return seedance.RANDOM_SEED
+        gr.Info(f"Seed {session.last_seed}, your last run's, is in the form.")
         return session.last_seed
 
     @staticmethod
@@ -486,12 +496,16 @@ class Handlers:
     def reuse_settings(self, record: dict[str, Any] | None, session: Session) -> tuple[Any, ...]:
         """Put a run's model and settings back in the form (not its images: those stay as
         they are), by the model's own field names."""
-        return self._settings_of(session, self._own(record, session, "Nothing to reuse yet").record)
+        stored = self._own(record, session, "Nothing to reuse yet").record
+        updates = self._settings_of(session, stored)
+        gr.Info("This run's model and settings are in the form; the images stay as they are.")
+        return updates
 
     def reuse_seed(self, record: dict[str, Any] | None, session: Session) -> int:
         seed = self._own(record, session, "Nothing to reuse yet").record.get("seed")
         if seed is None:
             raise NotFound("This run's model takes no seed, so there is none to reuse.")
+        gr.Info(f"Seed {int(seed)} is in the form: change the prompt or settings and generate.")
         return int(seed)
 
     def _settings_of(self, session: Session, stored: dict[str, Any]) -> tuple[Any, ...]:
@@ -541,6 +555,11 @@ class Handlers:
 
     def set_backend(self, choice: str, session: Session) -> str:
         session.offline = (choice or "").startswith("Offline")
+        gr.Info(
+            "Offline: runs are free, synthetic motion on a local emulator, not Seedance."
+            if session.offline
+            else "WaveSpeed: runs are made by Seedance and cost what the button says."
+        )
         return self.backend_banner(session)
 
     def set_key(self, key: str, session: Session) -> tuple[str, str, str]:
@@ -594,7 +613,17 @@ class Handlers:
 
     @staticmethod
     def url_replaces_upload(url: str | None, path: str | None):
-        return None if url and url.strip() and path else gr.skip()
+        """A typed address replaces the upload only when it is one, and says so."""
+        if not (url and url.strip() and path):
+            return gr.skip()
+        if not urls.is_url(url.strip()):
+            gr.Warning(
+                "That is not an image address (it should start with https://): the "
+                "uploaded image stays. Clear the URL box, or type a full address."
+            )
+            return gr.skip()
+        gr.Info("The typed address replaces the uploaded image; that address will be sent.")
+        return None
 
     def preview_framing(self, path: str | None, ratio: str, url: str = ""):
         """What the video will show when the chosen ratio differs from the image's."""
@@ -654,7 +683,13 @@ class Handlers:
 
     @staticmethod
     def clear_storyboard(session: Session):
+        count = len(session.storyboard)
         session.storyboard.clear()
+        gr.Info(
+            f"Storyboard cleared ({count} shots); the runs stay in History."
+            if count
+            else "The storyboard was already empty."
+        )
         return [], None, ""
 
     # ------------------------------------------------------------------ history & compare

@@ -406,6 +406,8 @@ def _backend(oauth: bool) -> tuple[gr.Radio, gr.Textbox, gr.Button]:
 
 def _result() -> ResultPanel:
     status = gr.HTML(views.status_html(views.READY), label="Status", elem_id="status")
+    # Variations are the result while they are the latest thing: first under the status.
+    batch_view = gr.HTML(elem_id="variations-view")
     video = gr.Video(
         label="Result",
         autoplay=True,
@@ -424,7 +426,6 @@ def _result() -> ResultPanel:
     rerun_silent = gr.Button(
         "Rerun without audio", visible=False, variant="primary", size="sm", elem_id="rerun-silent"
     )
-    batch_view = gr.HTML(elem_id="variations-view")
     with gr.Accordion("Copy as code", open=False, elem_id="copy-code"):
         code = [
             gr.Code(label="curl (WaveSpeed API)", language="shell"),
@@ -502,7 +503,8 @@ def playground_tab(
             )
             var_count, variants, batch_go = _variations(views.batch_text(price, 4, offline=offline))
             backend_choice, key, save_key = _backend(settings.oauth)
-        with gr.Column(scale=6, min_width=320):
+        # Kept in view on a wide screen while the form scrolls (style.css).
+        with gr.Column(scale=6, min_width=320, elem_id="result-col"):
             result = _result()
     form = FormWidgets(**fields)  # the form's widgets by field name, as they were placed
     return PlayTab(

@@ -45,6 +45,8 @@ class Reporter(Protocol):
 
     def failed(self, message: str) -> str | None: ...
 
+    def refused(self, message: str) -> str | None: ...
+
 
 class StatusLine:
     """The page's progress: the status line, redrawn only on news."""
@@ -57,6 +59,10 @@ class StatusLine:
 
     def failed(self, message: str) -> str | None:
         return views.status_html(message, "warn")  # stops the page's clock
+
+    def refused(self, message: str) -> str | None:
+        """Nothing started: the line says why, in place of "Ready" or an old result's."""
+        return views.status_html(f"Not started · {message}", "error")
 
 
 class ProgressEvents:
@@ -76,3 +82,6 @@ class ProgressEvents:
 
     def failed(self, message: str) -> None:
         return None  # the error itself tells the caller
+
+    def refused(self, message: str) -> None:
+        return None

@@ -17,8 +17,9 @@ from playground.flow.prices import Price
 from playground.flow.service import RunList, Standing, Stitched
 from playground.model import seedance
 from playground.model.status import RunStatus
+from playground.store.history import OFFLINE_BACKEND
 
-OFFLINE = "offline emulator"  # the backend an offline run records (flow.routes)
+OFFLINE = OFFLINE_BACKEND  # the backend an offline run records (flow.routes)
 OFFLINE_LABEL = "Offline · synthetic motion, not Seedance"
 READY = "Ready · add a start image, describe the motion, press Generate"
 COMPARED_FIELDS = (
@@ -34,7 +35,8 @@ COMPARED_FIELDS = (
 
 
 def status_html(text: str, kind: str = "idle") -> str:
-    """The status line: idle, busy, ok or warn (a warning also stops the page's clock)."""
+    """The status line: idle, busy, ok, warn or error (anything but busy stops the page's
+    clock)."""
     return f"<div class='status {kind}'>{html.escape(text)}</div>"
 
 
@@ -165,8 +167,10 @@ def run_card(record: Mapping[str, Any] | None) -> str:
 def _cost(usd: Any, quoted: bool, offline: bool = False) -> str:
     if offline:
         known = isinstance(usd, int | float)
-        return "free (offline" + (
-            f"; on WaveSpeed {seedance.format_price(float(usd), quoted=quoted)})" if known else ")"
+        return "free (offline)" + (
+            f" · would cost {seedance.format_price(float(usd), quoted=quoted)} on WaveSpeed"
+            if known
+            else ""
         )
     if not isinstance(usd, int | float):
         return "price unknown"
@@ -241,10 +245,17 @@ def _owner_banner(standing: Standing) -> tuple[str, str]:
 
 
 def history_summary(listed: RunList) -> str:
-    return hint(
+    """Runs, and money: spent on WaveSpeed, and what the free offline runs would have cost."""
+    text = (
         f"{len(listed.runs)} runs · {len(listed.completed)} completed · total spent "
         f"<b>{seedance.format_usd(listed.total_spent_usd)}</b>"
     )
+    if listed.would_have_cost_usd:
+        text += (
+            f" · offline runs were free (they would have cost "
+            f"{seedance.format_usd(listed.would_have_cost_usd)} on WaveSpeed)"
+        )
+    return hint(text)
 
 
 def stitch_note(stitched: Stitched) -> str:

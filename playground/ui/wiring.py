@@ -5,16 +5,23 @@ the person as a sentence.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
 
+from playground.ui import views
 from playground.ui.handlers import FORM_SET, PRICED_FIELDS, Handlers
 from playground.ui.layout import CompareTab, HistoryTab, PlayTab, StoryboardTab
 from playground.ui.modelform import EXTRA_FIELDS
 
-# Small events that only touch this page: no API endpoint, no queue, no spinner.
+# Small events that only touch this page and never speak: no API endpoint, no queue, no
+# spinner. Gradio shows no message of an event outside its queue (gr.Info and gr.Warning
+# are printed on the server, gr.Error becomes a bare HTTP 500), so these never raise.
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+# A person's action on the page: queued, so that what it says (done, or what is wrong and
+# what to do) reaches the page as a message.
+ACTION: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 # A label fed by several widgets has one listener whose answers arrive in order: with a
 # listener per widget, a slow answer for an older value could land last, stale.
 LABEL: dict[str, Any] = {**PRIVATE, "trigger_mode": "always_last"}
@@ -42,25 +49,25 @@ def wire(
         h.stitch_storyboard, session, [board.stitched, board.note], api_visibility="private"
     )
     board.clear.click(
-        h.clear_storyboard, session, [board.shots, board.stitched, board.note], **PRIVATE
+        h.clear_storyboard, session, [board.shots, board.stitched, board.note], **ACTION
     )
     play.result.chain.click(
         h.continue_from,
         [play.result.record, session],
         [f.image, f.last_image, board.shots],
-        **PRIVATE,
+        **ACTION,
     )
     play.result.add_shot.click(
-        h.add_to_storyboard, [play.result.record, session], board.shots, **PRIVATE
+        h.add_to_storyboard, [play.result.record, session], board.shots, **ACTION
     )
-    play.backend_choice.input(h.set_backend, [play.backend_choice, session], banner, **PRIVATE)
+    play.backend_choice.input(h.set_backend, [play.backend_choice, session], banner, **ACTION)
     # The key is an input of private events only: never recorded in run history.
     for trigger in (play.save_key.click, play.key.submit):
         trigger(
             h.set_key,
             [play.key, session],
             [play.key, banner, play.backend_choice],
-            **PRIVATE,
+            **ACTION,
         )
 
 
@@ -97,7 +104,7 @@ def _generate(
             [session, *play.form.page],
             outputs,
             api_visibility="private",
-            show_progress="minimal",
+            show_progress="hidden",  # the status line is the progress
             **shared_limit,
         )
         run.then(h.run_card, [play.result.record, session], play.result.card, **PRIVATE).then(
@@ -108,8 +115,19 @@ def _generate(
         return run
 
     run = generating(play.go.click)
+    # The newest kind of result is the one on show: a single run clears the grid, a batch
+    # the player and its card (in the browser: nothing to ask the server).
+    play.go.click(None, None, play.result.batch_view, js="() => ''", **PRIVATE)
+    empty_card = json.dumps(views.run_card(None))
+    play.batch_go.click(
+        None,
+        None,
+        [play.result.video, play.result.card],
+        js=f"() => [null, {empty_card}]",
+        **PRIVATE,
+    )
     silent = play.result.rerun_silent.click(
-        h.audio_off, session, [play.form.generate_audio, play.result.rerun_silent], **PRIVATE
+        h.audio_off, session, [play.form.generate_audio, play.result.rerun_silent], **ACTION
     )
     rerun = generating(silent.then)
     batch = play.batch_go.click(
@@ -122,9 +140,9 @@ def _generate(
     )
     batch.then(h.backend_banner, session, banner, **PRIVATE)  # quota left on a demo key
     running = [run, rerun, batch]
-    play.stop.click(h.cancel, session, play.result.status, cancels=running, **PRIVATE)
+    play.stop.click(h.cancel, session, play.result.status, cancels=running, **ACTION)
     # Not cancelling the runs: whoever waits for a task sees it end as WaveSpeed says.
-    play.stop_server.click(h.stop_on_wavespeed, session, play.result.status, **PRIVATE)
+    play.stop_server.click(h.stop_on_wavespeed, session, play.result.status, **ACTION)
 
 
 def form_set(play: PlayTab) -> list[gr.components.Component]:
@@ -147,9 +165,9 @@ def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
             [f.image, f.last_image, *setting],
             api_visibility="private",
         )
-    f.model.input(h.switch_model, [session, f.model, m.shown, *f.page], setting, **PRIVATE)
-    m.successor.click(h.to_successor, [session, m.shown, *f.page], setting, **PRIVATE)
-    m.show_all.input(h.picker, [session, m.show_all, f.model], f.model, **PRIVATE)
+    f.model.input(h.switch_model, [session, f.model, m.shown, *f.page], setting, **ACTION)
+    m.successor.click(h.to_successor, [session, m.shown, *f.page], setting, **ACTION)
+    m.show_all.input(h.picker, [session, m.show_all, f.model], f.model, **ACTION)
     # One listener for the three price labels, fed by everything that moves the price
     # (see LABEL); a quote is cached by the inputs that move it.
     priced = [
@@ -172,12 +190,12 @@ def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
     )
     f.prompt.change(h.prompt_count, f.prompt, play.count, **PRIVATE)
     for move in play.moves:
-        move.click(h.camera_move, [f.prompt, move], [f.prompt, f.camera_fixed], **PRIVATE)
-    play.compose.click(h.compose_beats, play.beats, f.prompt, **PRIVATE)
+        move.click(h.camera_move, [f.prompt, move], [f.prompt, f.camera_fixed], **ACTION)
+    play.compose.click(h.compose_beats, play.beats, f.prompt, **ACTION)
     play.dice.click(h.random_seed, None, f.seed, **PRIVATE)
-    play.reuse_last.click(h.last_seed, session, f.seed, **PRIVATE)
-    play.result.use_seed.click(h.reuse_seed, [play.result.record, session], f.seed, **PRIVATE)
-    play.result.use_all.click(h.reuse_settings, [play.result.record, session], setting, **PRIVATE)
+    play.reuse_last.click(h.last_seed, session, f.seed, **ACTION)
+    play.result.use_seed.click(h.reuse_seed, [play.result.record, session], f.seed, **ACTION)
+    play.result.use_all.click(h.reuse_settings, [play.result.record, session], setting, **ACTION)
 
 
 def _images(h: Handlers, play: PlayTab) -> None:
@@ -190,7 +208,7 @@ def _images(h: Handlers, play: PlayTab) -> None:
             h.url_replaces_upload,
             [address, picture],
             picture,
-            **PRIVATE,
+            **ACTION,
         )
     url_typed = [
         f.image_url.submit,
@@ -231,23 +249,23 @@ def _history(
         history.refresh.click,
         history.search.submit,
     ):
-        trigger(h.list_runs, [history.search, session], listing, **PRIVATE)
+        trigger(h.list_runs, [history.search, session], listing, **ACTION)
     history.runs.select(
         h.show_run,
         [history.listed, session],
         [history.video, history.card, history.record],
-        **PRIVATE,
+        **ACTION,
     )
     history.load.click(
         h.load_run_into_form,
         [history.record, session],
         [f.image, f.last_image, f.image_url, f.last_image_url, tabs, *form_set(play)],
-        **PRIVATE,
+        **ACTION,
     )
     history.delete.click(
         h.delete_run,
         [history.record, history.search, session],
         [*listing, history.video, history.card, history.record],
-        **PRIVATE,
+        **ACTION,
     )
-    compare.compare.click(h.compare_runs, [compare.picks, session], compare.view, **PRIVATE)
+    compare.compare.click(h.compare_runs, [compare.picks, session], compare.view, **ACTION)

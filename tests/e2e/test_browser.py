@@ -79,7 +79,9 @@ def test_generate_plays_video_and_reuses_seed(page: Page, photo: Path):
     expect(seed).to_have_text(re.compile(r"^\d+$"))
     seed_text = seed.inner_text()
     assert int(seed_text) != -1
-    expect(run_card_value(page, "Cost")).to_contain_text("free (offline; on WaveSpeed")
+    expect(run_card_value(page, "Cost")).to_contain_text(
+        "free (offline) · would cost $0.064 on WaveSpeed"
+    )
     expect(run_card_value(page, "Cost")).to_contain_text("$0.064")
     expect(run_card_value(page, "Duration")).to_have_text("2 s")
 
@@ -113,16 +115,20 @@ def test_overlong_prompt_is_flagged_and_refused(page: Page, photo: Path):
     expect(counter).to_have_css("color", "rgb(185, 28, 28)")
 
     page.locator("#generate-btn").click()
-    expect(page.get_by_text("the limit is 2000")).to_be_visible()
-    expect(page.get_by_text("Shorten it by 1")).to_be_visible()
+    toast = page.get_by_test_id("toast-text")
+    expect(toast).to_contain_text("the limit is 2000")
+    expect(toast).to_contain_text("Shorten it by 1")
     expect(page.locator("body")).not_to_contain_text("Traceback")
-    expect(status(page)).to_contain_text("Ready")
+    # The line says the run did not start, and why; nothing was sent.
+    expect(status(page)).to_contain_text("Not started")
+    expect(status(page)).to_contain_text("the limit is 2000")
 
 
 def test_generate_without_start_image_says_to_add_one(page: Page):
     prompt_box(page).fill("The camera pushes in slowly.")
     page.locator("#generate-btn").click()
-    expect(page.get_by_text("Add a start image first")).to_be_visible()
+    expect(page.get_by_test_id("toast-text")).to_contain_text("Add a start image first")
+    expect(status(page)).to_contain_text("Not started · Add a start image first")
     expect(page.locator("body")).not_to_contain_text("Traceback")
 
 

@@ -5,6 +5,24 @@
       if (b) { e.preventDefault(); b.click(); }
     }
   });
+  // A slider's number box takes any typed number; Enter or leaving it puts it back in the
+  // slider's range (the model's), so what is priced is what can be sent.
+  document.addEventListener('change', (e) => {
+    const box = e.target;
+    if (!box.matches || !box.matches('input[type=number][data-testid=number-input]')) return;
+    const [low, high, value] = [+box.min, +box.max, +box.value];
+    if (box.value === '' || box.min === '' || box.max === '' || Number.isNaN(value)) return;
+    const kept = Math.min(high, Math.max(low, value));
+    if (kept === value) return;
+    box.value = kept;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
+  // On a phone the result is below the form: a run started shows its status at once.
+  document.addEventListener('click', (e) => {
+    if (!e.target.closest('#generate-btn, #batch-btn') || window.innerWidth > 720) return;
+    const line = document.querySelector('#status');
+    if (line) setTimeout(() => line.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
+  });
   const videosOf = (block) => [...block.querySelectorAll('video')];
   document.addEventListener('click', (e) => {
     const block = e.target.closest('.sync-block');
