@@ -64,6 +64,10 @@ IMAGE_NAMES = {"image": "start image", "last_image": "end image"}
 MODERATION = 1200  # WaveSpeed's error code for content moderation (the API contract)
 # Input images decoded at once, for all visitors: bounds the memory a crowd's uploads take.
 DECODES_AT_ONCE = 2
+# A page loaded while its runs go on reads their records this often (the store, not the
+# API: whoever waits for the task writes it down), for as long as a run may take.
+FOLLOW_EVERY_S = 1.0
+FOLLOW_PATIENCE_S = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ class _Ledger:
         self.session.track(record, self.route)
         self.playground.record(self.session, self.route, record)
         if record.id not in self.accepted:
+            if not self.accepted:  # this Generate's first task: the page's latest from now
+                self.session.latest = []
+            self.session.latest.append(record.id)
             self.accepted.add(record.id)
             if self.hold is not None:
                 self.hold.accepted(record.cost_usd or 0.0)
@@ -567,6 +574,36 @@ class Playground:
             resumable=route.resumable,
         )
         return True
+
+    # ------------------------------------------------------------------ after a reload
+
+    def latest_runs(self, session: Session) -> list[StoredRun]:
+        """The runs of the session's latest Generate as recorded now (none once the session
+        was forgotten, an hour after its tab closed or at a restart: History has them)."""
+        account = self.visible_account(session)
+        found = (self.store.get(run_id, account=account) for run_id in session.latest)
+        return [stored for stored in found if stored is not None]
+
+    async def follow(
+        self,
+        session: Session,
+        *,
+        every: float = FOLLOW_EVERY_S,
+        patience: float = FOLLOW_PATIENCE_S,
+    ) -> AsyncIterator[list[StoredRun]]:
+        """The latest runs now, then again at each change, until every one has finished or
+        `patience` ran out (they still land in History: recovery or their waiter ends them)."""
+        runs = self.latest_runs(session)
+        yield runs
+        account = self.visible_account(session)
+        waited = 0.0
+        while runs and not all(run.finished for run in runs) and waited < patience:
+            await asyncio.sleep(every)
+            waited += every
+            now = [self.store.get(run.id, account=account) or run for run in runs]
+            if [run.record for run in now] != [run.record for run in runs]:
+                runs = now
+                yield runs
 
     # ------------------------------------------------------------------ the library
 

@@ -40,6 +40,8 @@ class Session:
     last_seed: int | None = None
     address: str | None = field(default=None, repr=False)  # the network it calls from
     storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
+    # the runs of the latest Generate (one, or a batch's): what a reloaded page shows again
+    latest: list[str] = field(default_factory=list)
     flagged_audio: bool = False  # the last run failed the content check with sound on
     # runs handed to recovery, the latest HANDED_KEPT: "Stop the task on WaveSpeed" reaches
     # them too (the record is the one recovery saves)
@@ -77,6 +79,11 @@ class Session:
     def use_key(self, key: str) -> None:
         """The visitor's own key from now on; uploads belong to the account that made them."""
         self.api_key, self.offline = key, False
+        self.uploads = UploadCache()
+
+    def forget_key(self) -> None:
+        """Back to the owner's key (or offline); runs made with the visitor's stay theirs."""
+        self.api_key = None
         self.uploads = UploadCache()
 
     def track(self, record: RunRecord, route: Route) -> None:

@@ -62,6 +62,12 @@ class Sessions:
         without keeping the key (a keyed hash: the tag reveals nothing of it)."""
         return hmac.new(self._secret, b"key:" + api_key.encode(), hashlib.sha256).hexdigest()[:24]
 
+    def browser_secret(self, purpose: str) -> str:
+        """The secret a gr.BrowserState encrypts with: stable across restarts (a random
+        one per start would make what browsers kept unreadable) and revealing nothing of
+        this one. It is in the page, so it guards a copied localStorage, not the page."""
+        return hmac.new(self._secret, b"browser:" + purpose.encode(), hashlib.sha256).hexdigest()
+
     def _sign(self, session_id: str) -> str:
         return hmac.new(self._secret, session_id.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -13,11 +13,11 @@ from playground.flow import sessions
 from playground.flow.service import Playground
 from playground.settings import Settings
 from playground.store import history
-from playground.ui import compat, layout, uploads
+from playground.ui import compat, layout, memory, uploads
 from playground.ui.handlers import Handlers
 from playground.ui.presets import PRESETS_DIR, load_presets
 from playground.ui.state import keep_valued_sessions
-from playground.ui.wiring import GENERATE_CONCURRENCY, PRIVATE, wire
+from playground.ui.wiring import GENERATE_CONCURRENCY, Memory, wire
 
 STATIC = Path(__file__).parent / "static"
 # Gradio keeps each browser session's own copy of the page's config until the session is
@@ -36,6 +36,7 @@ UPLOAD_CACHE_LOCAL = (86400, 86400)
 def build_demo(service: Playground) -> gr.Blocks:
     """The Blocks app over `service`; nothing here looks process state up by itself."""
     handlers = Handlers(service)
+    _secret = service.sessions.browser_secret
     cache = UPLOAD_CACHE_SHARED if service.settings.shared else UPLOAD_CACHE_LOCAL
     with gr.Blocks(title="Seedance Playground", delete_cache=cache) as demo:
         # A value, not a callable: a callable State would add a public API endpoint.
@@ -53,21 +54,20 @@ def build_demo(service: Playground) -> gr.Blocks:
             history_tab = layout.history_tab()
             board = layout.storyboard_tab()
             compare = layout.compare_tab()
-        wire(handlers, session, tabs, banner, play, history_tab, board, compare)
-        # The browser keeps its session's signed id, to come back to it after a reload.
+        # The browser keeps its session's signed id, to come back to it after a reload;
+        # and the form, and the visitor's key if they ask (ui.memory).
         kept = gr.BrowserState(None, storage_key=BROWSER_SESSION_KEY)
+        remembered = Memory(
+            form=gr.BrowserState(None, storage_key=memory.FORM_KEY, secret=_secret("form")),
+            key=gr.BrowserState(None, storage_key=memory.KEY_KEY, secret=_secret("key")),
+        )
         loaded = demo.load(
             handlers.init_session,
             [session, kept],
             [session, kept, banner, play.backend_choice],
             api_visibility="private",
         )
-        # The session's catalog (the live one, once read) lists the picker's models. The
-        # form was set at build for the default model; a switch would race a person's
-        # first clicks (and reset what they chose).
-        loaded.then(
-            handlers.list_in_picker, [session, play.models.show_all], play.form.model, **PRIVATE
-        )
+        wire(handlers, session, tabs, banner, play, history_tab, board, compare, remembered, loaded)
     _hide_login_check(demo)
     return demo
 

@@ -23,7 +23,7 @@ from playground.media import images, urls
 from playground.model import catalog, prompting, seedance
 from playground.model.form import AUTO_RATIO, FIELDS, Form
 from playground.model.status import RunStatus
-from playground.ui import errors, modelform, snippets, views
+from playground.ui import errors, memory, modelform, snippets, views
 from playground.ui.addresses import client_address
 from playground.ui.modelform import EXTRA_FIELDS
 from playground.ui.presets import load_presets
@@ -42,6 +42,8 @@ PAGE_FIELDS = (
     *EXTRA_FIELDS,
     "extra_images",
 )
+# What the browser keeps of the form between visits (ui.memory).
+SAVED_FIELDS = memory.saved_fields(PAGE_FIELDS)
 # The public /generate's first parameters, as they have been from the start.
 API_FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
 # What every change of the form's model sets (a switch, reuse, load, a preset), in this
@@ -581,6 +583,83 @@ class Handlers:
         self.sign_in(session, profile)  # History and the quota are the account's from the start
         backend = BACKENDS[1] if session.offline else BACKENDS[0]
         return session, token, self.backend_banner(session), backend
+
+    # ------------------------------------------------------------------ a page (re)load
+
+    def restore_form(self, session: Session, kept: Any) -> tuple:
+        """The form as this browser left it (FORM_SET, the slots, then the image addresses
+        and the upscale box), each value fitted to its model like a switch's; nothing kept,
+        or a model gone from the catalog: the form stays as built."""
+        nothing = tuple(gr.skip() for _ in range(len(FORM_SET) + len(EXTRA_FIELDS) + 3))
+        named = memory.remembered_form(kept, SAVED_FIELDS)
+        if named is None:
+            return nothing
+        models = self.service.catalog(session)
+        spec = models.get(named["model"])
+        if spec is None:
+            gr.Warning(
+                f"{named['model'][:80]}, the model you used last, is not in the catalog now; "
+                "the form starts on the default model."
+            )
+            return nothing
+        values = {k: named.get(k) for k in FIELDS if k not in memory.NOT_SAVED}
+        values |= modelform.extra_values(spec, named)
+        typed = (
+            named.get(n) if isinstance(named.get(n), str) else gr.skip()
+            for n in ("image_url", "last_image_url")
+        )
+        upscale = named["upscale"] if isinstance(named.get("upscale"), bool) else gr.skip()
+        return (*self._form_set(models, spec, values, spec), *typed, upscale)
+
+    def restore_key(self, session: Session, kept: Any) -> tuple[str, str, str, Any]:
+        """The visitor's key, when they asked this device to keep it (and the session has
+        none yet): the banner, the backend, and the key's "set · forget" line."""
+        key = memory.remembered_key(kept)
+        if key is not None and session.api_key is None:
+            self.service.use_key(session, key)
+        return (*self._backend_now(session), *self._key_line(session))
+
+    def keep_key(self, remember: bool, session: Session) -> tuple[dict[str, Any], str, Any]:
+        """Keep the key on this device when asked, else make sure none is kept there."""
+        kept = session.api_key if remember and session.api_key else None
+        return memory.key_kept(kept), *self._key_line(session)
+
+    def forget_key(self, session: Session) -> tuple[dict[str, Any], str, str, str, Any]:
+        """Drop the visitor's key from this device and this session."""
+        had = session.api_key is not None
+        session.forget_key()
+        gr.Info(
+            "Your key is forgotten, here and on this device; runs made with it stay in History."
+            if had
+            else "No key of yours was set on this page."
+        )
+        return memory.key_kept(None), *self._backend_now(session), *self._key_line(session)
+
+    def _backend_now(self, session: Session) -> tuple[str, str]:
+        return self.backend_banner(session), BACKENDS[1] if session.offline else BACKENDS[0]
+
+    @staticmethod
+    def _key_line(session: Session) -> tuple[str, Any]:
+        """ "Key set" with its Forget button while the session has the visitor's key."""
+        if session.api_key is None:
+            return "", gr.Button(visible=False)
+        return views.key_line(), gr.Button(visible=True)
+
+    async def restore_result(self, session: Session) -> AsyncIterator[tuple[Any, Any, str, Any]]:
+        """After a page load, what the page last showed (video, record, status, variations)
+        from the server's records; a run still going is followed until it ends."""
+        async for runs in self.service.follow(session):
+            if not runs:  # nothing made yet: the page stays as built
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return
+            if len(runs) > 1:
+                cells = [views.stored_cell(i, run.record) for i, run in enumerate(runs)]
+                yield gr.skip(), gr.skip(), views.restored_batch(runs), views.video_grid(cells)
+                continue
+            record = runs[0].record
+            video = record.get("video_path") if runs[0].status is RunStatus.COMPLETED else None
+            video = video if video and Path(video).is_file() else None
+            yield video, record, views.restored_status(record, video is not None), ""
 
     def seen_from(self, session: Session, request: gr.Request | None) -> None:
         """Where the session's requests come from (`addresses`); a call from inside the

@@ -114,6 +114,9 @@ class PlayTab:
     backend_choice: gr.Radio
     key: gr.Textbox
     save_key: gr.Button
+    remember_key: gr.Checkbox
+    key_line: gr.HTML
+    forget_key: gr.Button
 
 
 @dataclass
@@ -381,7 +384,7 @@ def _variations(label: str) -> tuple[gr.Slider, gr.Textbox, gr.Button]:
     return var_count, variants, batch_go
 
 
-def _backend(oauth: bool) -> tuple[gr.Radio, gr.Textbox, gr.Button]:
+def _backend(oauth: bool, shared: bool) -> tuple[Any, ...]:
     with gr.Accordion("Backend & API key", open=False, elem_id="backend"):
         if oauth:  # elsewhere Gradio fakes sign-in: no button
             gr.LoginButton(size="sm", elem_id="hf-login")
@@ -394,14 +397,25 @@ def _backend(oauth: bool) -> tuple[gr.Radio, gr.Textbox, gr.Button]:
         key = gr.Textbox(
             label="Your WaveSpeed API key",
             type="password",
-            placeholder="Kept only in this session's server memory",
-            info="Never written to disk. Runs in flight finish even if you close the tab; "
+            placeholder="Kept in this session's server memory",
+            info="Never written to the server's disk; kept in this browser (encrypted) only "
+            "if you tick Remember. Runs in flight finish even if you close the tab; "
             "if the app restarts during one, paste the same key again within 7 days to "
             "collect it.",
             elem_id="api-key",
         )
-        save_key = gr.Button("Use this key", elem_id="save-key")
-    return backend_choice, key, save_key
+        with gr.Row():
+            save_key = gr.Button("Use this key", elem_id="save-key")
+            # Off on a shared server: a stranger's computer may be a library's.
+            remember_key = gr.Checkbox(
+                not shared, label="Remember it on this device", elem_id="remember-key"
+            )
+        with gr.Row():
+            key_line = gr.HTML(elem_id="key-line")
+            forget_key = gr.Button(
+                "Forget my key", visible=False, size="sm", elem_id="forget-key", scale=0
+            )
+    return backend_choice, key, save_key, remember_key, key_line, forget_key
 
 
 def _result() -> ResultPanel:
@@ -502,7 +516,9 @@ def playground_tab(
                 views.price_text(price, duration, offline=offline), elem_id="price"
             )
             var_count, variants, batch_go = _variations(views.batch_text(price, 4, offline=offline))
-            backend_choice, key, save_key = _backend(settings.oauth)
+            backend_choice, key, save_key, remember_key, key_line, forget_key = _backend(
+                settings.oauth, settings.shared
+            )
         # Kept in view on a wide screen while the form scrolls (style.css).
         with gr.Column(scale=6, min_width=320, elem_id="result-col"):
             result = _result()
@@ -530,6 +546,9 @@ def playground_tab(
         backend_choice=backend_choice,
         key=key,
         save_key=save_key,
+        remember_key=remember_key,
+        key_line=key_line,
+        forget_key=forget_key,
     )
 
 

@@ -201,6 +201,59 @@ def batch_summary(done: int, failed: int, total: int) -> tuple[str, str]:
     return text, kind
 
 
+# --------------------------------------------------------------------------- after a reload
+
+
+def restored_status(record: Mapping[str, Any], has_video: bool) -> str:
+    """The status line for the run a page shows again when it loads."""
+    status = RunStatus(record.get("status") or RunStatus.PROCESSING)
+    task = str(record.get("id") or "")[:12]
+    if not status.finished:
+        return status_html(
+            f"Your last run is still going (task {task}…, {status}): it appears here when "
+            "done, and in History either way.",
+            "busy",
+        )
+    if status is RunStatus.COMPLETED and has_video:
+        total = (record.get("timings") or {}).get("total_s") or 0.0
+        return status_html(f"Your last run · {done_text(total, record.get('seed'))}", "ok")
+    if status is RunStatus.COMPLETED:
+        return status_html(
+            "Your last run finished, but its video is no longer on this server; its "
+            "settings are in History.",
+            "warn",
+        )
+    reason = record.get("error") or "WaveSpeed gave no reason"
+    return status_html(f"Your last run ended {status}: {reason}. Its record is in History.", "warn")
+
+
+def restored_batch(runs: list[Any]) -> str:
+    """The status line for variations a page shows again (runs: StoredRun)."""
+    done = sum(run.status is RunStatus.COMPLETED for run in runs)
+    ended = sum(run.finished for run in runs)
+    text, kind = batch_summary(done, ended - done, len(runs))
+    if ended < len(runs):
+        text += "; the others are still going and fill in here"
+    return status_html(f"Your last variations · {text}", kind)
+
+
+def stored_cell(index: int, record: Mapping[str, Any]) -> tuple[str | None, str]:
+    """A variation's tile from its record: its video once done, else its status."""
+    inputs = record.get("inputs") or {}
+    label = variation_label(index, record.get("seed"), str(inputs.get("prompt") or ""))
+    if record.get("status") == RunStatus.COMPLETED and record.get("video_path"):
+        return record["video_path"], label
+    return None, f"{label} · {record.get('status', 'waiting')}"
+
+
+def key_line() -> str:
+    """Shown while the visitor's own key is set."""
+    return (
+        "<div class='hint key-line'>Your key is set for this page. Forget drops it here and "
+        "from this device.</div>"
+    )
+
+
 # --------------------------------------------------------------------------- the session
 
 

@@ -6,13 +6,15 @@ the person as a sentence.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from playground.ui import views
-from playground.ui.handlers import FORM_SET, PRICED_FIELDS, Handlers
+from playground.ui.handlers import FORM_SET, PAGE_FIELDS, PRICED_FIELDS, SAVED_FIELDS, Handlers
 from playground.ui.layout import CompareTab, HistoryTab, PlayTab, StoryboardTab
+from playground.ui.memory import save_form_js
 from playground.ui.modelform import EXTRA_FIELDS
 
 # Small events that only touch this page and never speak: no API endpoint, no queue, no
@@ -38,9 +40,15 @@ def wire(
     history: HistoryTab,
     board: StoryboardTab,
     compare: CompareTab,
+    memory: Memory,
+    loaded: Any,
 ) -> None:
+    """Every event; `loaded` is the page load's (its session found), which the restore of
+    what the browser and the server kept follows."""
     f = play.form
-    _generate(h, session, banner, play, board)
+    _generate(
+        h, session, banner, play, board, _reload(h, session, loaded, banner, play, board, memory)
+    )
     _form_helpers(h, session, play)
     _images(h, play)
     _history(h, session, tabs, play, history, compare)
@@ -68,13 +76,76 @@ def wire(
             [play.key, session],
             [play.key, banner, play.backend_choice],
             **ACTION,
+        ).success(
+            h.keep_key,
+            [play.remember_key, session],
+            [memory.key, play.key_line, play.forget_key],
+            **PRIVATE,
         )
+    # Unticking forgets at once what this device kept; ticking keeps the key set now.
+    play.remember_key.input(
+        h.keep_key,
+        [play.remember_key, session],
+        [memory.key, play.key_line, play.forget_key],
+        **PRIVATE,
+    )
+    play.forget_key.click(
+        h.forget_key,
+        session,
+        [memory.key, banner, play.backend_choice, play.key_line, play.forget_key],
+        **ACTION,
+    )
+    # The browser keeps the form as it changes, by itself: no request per keystroke.
+    kept = [_page_widget(play, name) for name in SAVED_FIELDS]
+    gr.on(
+        [w.change for w in kept],
+        None,
+        kept,
+        memory.form,
+        js=save_form_js(SAVED_FIELDS),
+        **PRIVATE,
+    )
+
+
+def _reload(
+    h: Handlers,
+    session: gr.State,
+    loaded: Any,
+    banner: gr.HTML,
+    play: PlayTab,
+    board: StoryboardTab,
+    memory: Memory,
+) -> Any:
+    """A page (re)load, in order: the key this device kept, the form as it was left, the
+    picker's models, the storyboard. Returns the last step, which the result's restore
+    follows (it may wait for a run to end)."""
+    keyed = loaded.then(
+        h.restore_key,
+        [session, memory.key],
+        [banner, play.backend_choice, play.key_line, play.forget_key],
+        **PRIVATE,
+    )
+    typed = [_page_widget(play, n) for n in ("image_url", "last_image_url", "upscale")]
+    formed = keyed.then(h.restore_form, [session, memory.form], [*form_set(play), *typed], **ACTION)
+    # The session's catalog (the live one, once read) lists the picker's models. The form
+    # was set at build for the default model; a switch would race a person's first clicks
+    # (and reset what they chose).
+    listed = formed.then(
+        h.list_in_picker, [session, play.models.show_all], play.form.model, **PRIVATE
+    )
+    listed.then(h.storyboard_view, session, board.shots, **PRIVATE)
+    return listed
 
 
 def _generate(
-    h: Handlers, session: gr.State, banner: gr.HTML, play: PlayTab, board: StoryboardTab
+    h: Handlers,
+    session: gr.State,
+    banner: gr.HTML,
+    play: PlayTab,
+    board: StoryboardTab,
+    reloaded: Any,
 ) -> None:
-    """Generate, its public API twin, Variations and Cancel."""
+    """Generate, its public API twin, Variations, Cancel, and a reloaded page's result."""
     shared_limit = {"concurrency_limit": GENERATE_CONCURRENCY, "concurrency_id": "generate"}
     outputs = [play.result.video, play.result.record, play.result.status]
     # The public endpoint takes exactly the API's eight parameters; the page's button adds
@@ -98,21 +169,26 @@ def _generate(
         h.list_models, everything, gr.JSON(visible=False), api_name="list_models", queue=False
     )
 
-    def generating(trigger: Any) -> Any:
-        run = trigger(
-            h.generate_on_page,
-            [session, *play.form.page],
-            outputs,
-            api_visibility="private",
-            show_progress="hidden",  # the status line is the progress
-            **shared_limit,
-        )
+    def shown(run: Any) -> Any:
+        """What follows a run on show: its card, its code, the banner, the rerun offer."""
         run.then(h.run_card, [play.result.record, session], play.result.card, **PRIVATE).then(
             h.copy_as_code, [play.result.record, session], play.result.code, **PRIVATE
         ).then(h.backend_banner, session, banner, **PRIVATE).then(
             h.rerun_offer, session, play.result.rerun_silent, **PRIVATE
         )
         return run
+
+    def generating(trigger: Any) -> Any:
+        return shown(
+            trigger(
+                h.generate_on_page,
+                [session, *play.form.page],
+                outputs,
+                api_visibility="private",
+                show_progress="hidden",  # the status line is the progress
+                **shared_limit,
+            )
+        )
 
     run = generating(play.go.click)
     # The newest kind of result is the one on show: a single run clears the grid, a batch
@@ -139,10 +215,35 @@ def _generate(
         show_progress="hidden",
     )
     batch.then(h.backend_banner, session, banner, **PRIVATE)  # quota left on a demo key
-    running = [run, rerun, batch]
+    # What the page showed before it was (re)loaded, from the server's records; a run
+    # still going is followed to its end, like one just started.
+    restored = shown(
+        reloaded.then(
+            h.restore_result,
+            session,
+            [*outputs, play.result.batch_view],
+            api_visibility="private",
+            show_progress="hidden",
+            **shared_limit,
+        )
+    )
+    running = [run, rerun, batch, restored]
     play.stop.click(h.cancel, session, play.result.status, cancels=running, **ACTION)
     # Not cancelling the runs: whoever waits for a task sees it end as WaveSpeed says.
     play.stop_server.click(h.stop_on_wavespeed, session, play.result.status, **ACTION)
+
+
+@dataclass
+class Memory:
+    """What the browser keeps between visits (ui.memory)."""
+
+    form: gr.BrowserState
+    key: gr.BrowserState
+
+
+def _page_widget(play: PlayTab, name: str) -> gr.components.Component:
+    """The form's widget for a page field (PAGE_FIELDS)."""
+    return play.form.page[PAGE_FIELDS.index(name)]
 
 
 def form_set(play: PlayTab) -> list[gr.components.Component]:
