@@ -457,8 +457,9 @@ def test_gradio_keeps_a_bounded_number_of_sessions(served: LaunchedApp) -> None:
 
 def test_generate_over_the_api_returns_a_video_and_its_record(served: LaunchedApp) -> None:
     client = served.client()
-    video, record, _ = served.generate(client)
+    video, record, said = served.generate(client)
     assert Path(video).is_file()
+    assert said == f"Done in {record['timings']['total_s']:.1f} s · seed {record['seed']}"
     assert_public_record(record)
     assert record["model"] == seedance.DEFAULT_MODEL
     assert record["inputs"]["aspect_ratio"] == "16:9"
@@ -536,7 +537,7 @@ def test_an_api_caller_follows_progress_events_and_gets_outputs_once(
     video, record, status = job.result(timeout=60)
     assert Path(video).is_file() and record["status"] == "completed"
     assert len(job.outputs()) == 1
-    assert "status ok" in status and f"seed {record['seed']}" in status
+    assert status.startswith("Done in") and status.endswith(f"seed {record['seed']}")
 
 
 def test_a_bad_request_over_the_api_is_an_error_sentence(served: LaunchedApp) -> None:

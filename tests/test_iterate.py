@@ -48,6 +48,7 @@ from playground.media.images import prepare_image
 from playground.model import seedance
 from playground.model.form import AUTO_RATIO
 from playground.model.status import RunStatus
+from playground.store.history import OFFLINE_BACKEND
 from playground.ui import snippets, views
 from playground.ui.handlers import PAGE_FIELDS, Handlers
 from playground.ui.modelform import EXTRA_FIELDS
@@ -768,6 +769,16 @@ def test_copy_as_code_without_api_base_points_at_wavespeed(ui: Handlers) -> None
     assert f"{snippets.DEFAULT_BASE_URL}/api/v3/{MODEL_480P}" in curl
     assert f'API = "{snippets.DEFAULT_BASE_URL}/api/v3"' in python
     assert "http://127.0.0.1:7860/" in client
+
+
+def test_copy_as_code_of_an_offline_run_points_at_wavespeed(ui: Handlers) -> None:
+    """The offline emulator's address is a port of this process only: the snippet sends
+    the same request to WaveSpeed instead."""
+    session = ui.service.new_session()
+    offline = a_record(api_base="http://127.0.0.1:41234", backend=OFFLINE_BACKEND)
+    curl, python, _ = ui.copy_as_code(recorded(ui, session, offline), session, None)  # type: ignore[arg-type]
+    assert f"{snippets.DEFAULT_BASE_URL}/api/v3/{MODEL_480P}" in curl
+    assert "41234" not in curl + python
 
 
 def test_copy_as_code_before_any_run_is_empty(ui: Handlers) -> None:

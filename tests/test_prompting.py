@@ -12,6 +12,7 @@ from playground.model.prompting import (
     PromptTooLong,
     apply_camera_move,
     compose_prompt,
+    toggle_camera_move,
 )
 
 BEATS = {
@@ -265,3 +266,33 @@ def test_apply_never_raises_on_length_the_counter_flags_it() -> None:
     long_text = "a" * 2500
     prompt, _ = apply_camera_move(long_text, "pan")
     assert prompt.startswith(long_text) and len(prompt) > prompting.PROMPT_MAX_CHARS
+
+
+def test_camera_chips_combine_and_a_second_press_takes_a_move_out() -> None:
+    both, fixed = toggle_camera_move("A dog runs. Golden hour.", "push-in")
+    both, fixed = toggle_camera_move(both, "orbit")
+    assert both == (
+        "A dog runs. Golden hour. Slow push-in toward the subject, the camera orbits slowly "
+        "around the subject."
+    )
+    assert fixed is False
+    three, _ = toggle_camera_move(both, "pan")
+    assert three.endswith("the camera orbits slowly around the subject, slow pan left to right.")
+    # pressed again: only that move goes, the sentence stays whole
+    assert toggle_camera_move(three, "orbit")[0] == (
+        "A dog runs. Golden hour. Slow push-in toward the subject, slow pan left to right."
+    )
+    assert toggle_camera_move("A dog runs. Slow pan left to right.", "pan") == (
+        "A dog runs.",
+        False,
+    )
+
+
+def test_a_still_camera_replaces_every_move_and_a_move_replaces_it() -> None:
+    moving, _ = toggle_camera_move("A dog runs.", "push-in")
+    moving, _ = toggle_camera_move(moving, "tilt")
+    still, fixed = toggle_camera_move(moving, "fixed")
+    assert (still, fixed) == ("A dog runs. Static shot, the camera does not move.", True)
+    again, fixed = toggle_camera_move(still, "orbit")
+    assert (again, fixed) == ("A dog runs. The camera orbits slowly around the subject.", False)
+    assert toggle_camera_move(again, "none") == ("A dog runs.", False)

@@ -172,6 +172,32 @@ def apply_camera_move(prompt: str, move: str | None) -> tuple[str, bool]:
     return text, key == FIXED
 
 
+def toggle_camera_move(prompt: str, move: str | None) -> tuple[str, bool]:
+    """The page's camera chips: moves combine, a chip pressed again takes its move out, and
+    "fixed" (a still camera) replaces every move, as any move replaces it. A new move
+    joins the last one already written ("Slow push-in toward the subject, slow pan left
+    to right."); otherwise as `apply_camera_move`."""
+    key = camera_move_key(move)
+    text = prompt or ""
+    matches = list(_ANY_MOVE.finditer(text))
+    written = {_move_of(m) for m in matches}
+    if key is None or key == FIXED or not matches or FIXED in written:
+        return apply_camera_move(text, key)
+    if key in written:  # pressed again: that move goes, the others stay
+        for match in reversed(matches):
+            if _move_of(match) == key:
+                text = _remove(text, match.start(), match.end())
+        return text, False
+    last = matches[-1]
+    return f"{text[: last.end()]}, {CAMERA_MOVES[key]}{text[last.end() :]}", False
+
+
+def _move_of(match: re.Match[str]) -> str:
+    """The CAMERA_MOVES key of a phrase `_ANY_MOVE` found."""
+    group = next(name for name, value in match.groupdict().items() if value is not None)
+    return _MOVES_BY_LENGTH[int(group[1:])][0]
+
+
 def _append_sentence(text: str, phrase: str) -> str:
     sentence = phrase[0].upper() + phrase[1:] + "."
     body = text.rstrip()

@@ -23,6 +23,7 @@ from playground.media import images, urls
 from playground.model import catalog, prompting, seedance
 from playground.model.form import AUTO_RATIO, FIELDS, Form
 from playground.model.status import RunStatus
+from playground.store.history import OFFLINE_BACKEND
 from playground.ui import errors, memory, modelform, snippets, views
 from playground.ui.addresses import client_address
 from playground.ui.modelform import EXTRA_FIELDS
@@ -177,7 +178,7 @@ class Handlers:
 
         Returns:
             The video file, the run record (id, model, status, seed, timings, cost_usd, inputs),
-            and a status line.
+            and a status line in words ("Done in 12.3 s · seed 42").
         """
         # The defaults make everything but the image and prompt optional for API and MCP
         # callers (Gradio's schema requires a parameter without one). Gradio always passes
@@ -218,7 +219,7 @@ class Handlers:
             async for item in self.service.generate(run):
                 if isinstance(item, RunRecord):
                     done = views.done_text(item.timings.total_s, item.seed)
-                    yield item.video_path, item.to_json(), views.status_html(done, "ok")
+                    yield item.video_path, item.to_json(), reporter.done(done)
                 elif line := reporter.progress(item):
                     yield gr.skip(), gr.skip(), line
         except (WaveSpeedError, ImageError, RunContinues, AudioFlagged) as exc:  # on its way
@@ -453,9 +454,10 @@ class Handlers:
 
     @staticmethod
     def camera_move(prompt: str, move: str) -> tuple[str, bool]:
-        """One click puts a camera move in the prompt (replacing any earlier one); "fixed"
-        also fixes the camera. The prompt box stays the source of truth."""
-        return prompting.apply_camera_move(prompt or "", move)
+        """One click puts a camera move in the prompt beside any others (again: takes it
+        out); "fixed" replaces them and fixes the camera. The prompt box stays the source
+        of truth."""
+        return prompting.toggle_camera_move(prompt or "", move)
 
     @staticmethod
     def compose_beats(action: str, camera: str, environment: str, continuity: str) -> str:
@@ -539,7 +541,7 @@ class Handlers:
         code = snippets.all_snippets(
             stored,
             app_url=f"{scheme}://{host}/",
-            base_url=stored.get("api_base") or snippets.DEFAULT_BASE_URL,
+            base_url=_api_base(stored),
             fields=[f.name for f in spec.shown] if spec else (),
         )
         return code["curl"], code["python"], code["gradio_client"]
@@ -824,6 +826,14 @@ class Handlers:
     def compare_runs(self, ids: list[str], session: Session) -> str:
         """Videos side by side (played in sync by the page script) and what differs."""
         return views.compare_view([r.to_json() for r in self.service.compare(session, ids)])
+
+
+def _api_base(stored: dict[str, Any]) -> str:
+    """Where a run's snippets send it: where it was made, except the offline emulator's
+    address, a port of this process only: the same request goes to WaveSpeed."""
+    if stored.get("backend") == OFFLINE_BACKEND:
+        return snippets.DEFAULT_BASE_URL
+    return stored.get("api_base") or snippets.DEFAULT_BASE_URL
 
 
 def _run_id(record: Any) -> str | None:

@@ -43,6 +43,8 @@ class NewsFilter:
 class Reporter(Protocol):
     def progress(self, item: Progress) -> str | None: ...
 
+    def done(self, text: str) -> str: ...
+
     def failed(self, message: str) -> str | None: ...
 
     def refused(self, message: str) -> str | None: ...
@@ -56,6 +58,9 @@ class StatusLine:
 
     def progress(self, item: Progress) -> str | None:
         return views.progress_html(item) if self.news.worth_sending(item) else None
+
+    def done(self, text: str) -> str:
+        return views.status_html(text, "ok")
 
     def failed(self, message: str) -> str | None:
         return views.status_html(message, "warn")  # stops the page's clock
@@ -79,6 +84,9 @@ class ProgressEvents:
             # Steps in seconds, "elapsed of expected": MCP clients show a step count.
             expected = round(item.eta_s) if item.eta_s else None
             self.tracker((round(item.elapsed_s), expected), desc=item.describe(), unit="s")
+
+    def done(self, text: str) -> str:
+        return text  # a script reads words, not the page's markup
 
     def failed(self, message: str) -> None:
         return None  # the error itself tells the caller

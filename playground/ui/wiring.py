@@ -156,10 +156,12 @@ def _generate(
     resolution = gr.Textbox(visible=False)
     generate_audio = gr.Checkbox(False, visible=False)
     options = gr.Textbox(visible=False)  # other fields of the model by name, as JSON
+    # Its status is words for a script (the page's line is HTML).
+    said = gr.Textbox(visible=False, label="Status")
     api_trigger.click(
         h.generate,
         [*play.form.api, resolution, generate_audio, options, session],
-        outputs,
+        [play.result.video, play.result.record, said],
         api_name="generate",
         **shared_limit,
     )
