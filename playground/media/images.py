@@ -147,6 +147,12 @@ def prepare_image(
     )
 
 
+def check_size(size: tuple[int, int], *, upscale: bool) -> bool:
+    """Whether an image of `size` can be sent (ImageTooSmall, ImageError say why not), and
+    whether it would be enlarged: the same rule as `prepare_image`, without decoding."""
+    return _target_size(size, MAX_SIDE_PX, enforce_min=True, upscale=upscale)[1]
+
+
 def image_size(source: ImageSource) -> tuple[int, int]:
     """(width, height) as the person sees the image (EXIF rotation applied), header only."""
     with _opened(source) as im:

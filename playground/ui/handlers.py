@@ -15,7 +15,14 @@ from typing import Any
 
 import gradio as gr
 
-from playground.errors import AudioFlagged, ImageError, InvalidRequest, NotFound, RunContinues
+from playground.errors import (
+    AudioFlagged,
+    ImageError,
+    ImageTooSmall,
+    InvalidRequest,
+    NotFound,
+    RunContinues,
+)
 from playground.flow.generation import Progress, RunRecord
 from playground.flow.service import Playground, PreparedRun, prompt_lines
 from playground.flow.session import Session
@@ -569,7 +576,10 @@ class Handlers:
     def set_key(self, key: str, session: Session) -> tuple[str, str, str]:
         """Keep a visitor's key in their session only; clear the field so the page holds none."""
         collected = self.service.use_key(session, key)
-        gr.Info("Key saved for this session only. It is not stored anywhere else.")
+        gr.Info(
+            "Key set for this session; the server never writes it down. The line under "
+            "the key box says whether this device keeps it."
+        )
         if collected:
             runs = "1 run" if len(collected) == 1 else f"{len(collected)} runs"
             gr.Info(
@@ -619,12 +629,13 @@ class Handlers:
         key = memory.remembered_key(kept)
         if key is not None and session.api_key is None:
             self.service.use_key(session, key)
-        return (*self._backend_now(session), *self._key_line(session))
+        on_device = key is not None and key == session.api_key
+        return (*self._backend_now(session), *self._key_line(session, kept=on_device))
 
     def keep_key(self, remember: bool, session: Session) -> tuple[dict[str, Any], str, Any]:
         """Keep the key on this device when asked, else make sure none is kept there."""
         kept = session.api_key if remember and session.api_key else None
-        return memory.key_kept(kept), *self._key_line(session)
+        return memory.key_kept(kept), *self._key_line(session, kept=kept is not None)
 
     def forget_key(self, session: Session) -> tuple[dict[str, Any], str, str, str, Any]:
         """Drop the visitor's key from this device and this session."""
@@ -635,17 +646,22 @@ class Handlers:
             if had
             else "No key of yours was set on this page."
         )
-        return memory.key_kept(None), *self._backend_now(session), *self._key_line(session)
+        return (
+            memory.key_kept(None),
+            *self._backend_now(session),
+            *self._key_line(session, kept=False),
+        )
 
     def _backend_now(self, session: Session) -> tuple[str, str]:
         return self.backend_banner(session), BACKENDS[1] if session.offline else BACKENDS[0]
 
     @staticmethod
-    def _key_line(session: Session) -> tuple[str, Any]:
-        """ "Key set" with its Forget button while the session has the visitor's key."""
+    def _key_line(session: Session, *, kept: bool) -> tuple[str, Any]:
+        """The "key set" line with its Forget button while the session has the visitor's
+        key; `kept`: this device keeps it too."""
         if session.api_key is None:
             return "", gr.Button(visible=False)
-        return views.key_line(), gr.Button(visible=True)
+        return views.key_line(kept), gr.Button(visible=True)
 
     async def restore_result(self, session: Session) -> AsyncIterator[tuple[Any, Any, str, Any]]:
         """After a page load, what the page last showed (video, record, status, variations)
@@ -705,6 +721,37 @@ class Handlers:
             return gr.skip()
         gr.Info("The typed address replaces the uploaded image; that address will be sent.")
         return None
+
+    @staticmethod
+    def check_start_image(path: str | None, upscale: bool) -> tuple[Any, str]:
+        return Handlers._check_image(path, upscale, "start image")
+
+    @staticmethod
+    def check_end_image(path: str | None, upscale: bool) -> tuple[Any, str]:
+        return Handlers._check_image(path, upscale, "end image")
+
+    @staticmethod
+    def _check_image(path: str | None, upscale: bool, what: str) -> tuple[Any, str]:
+        """An image as it is dropped, read from its header by Generate's own rules: the
+        note under it says what is wrong and what to do; a file that is no image leaves the
+        box (no broken picture stays), and its note stays after (the box's clear empties
+        it). Generate checks it all again."""
+        if not path:
+            return gr.skip(), gr.skip()
+        try:
+            width, height = images.image_size(path)
+            enlarged = images.check_size((width, height), upscale=bool(upscale))
+        except ImageTooSmall as exc:
+            problem = ImageTooSmall(f"The {what}: {exc}", can_upscale=exc.can_upscale)
+            return gr.skip(), views.note(errors.describe(problem))
+        except ImageError as exc:
+            return None, views.note(f"That file was taken out of the {what} box: {exc}")
+        if enlarged:
+            return gr.skip(), views.note(
+                f"The {what} is {width}×{height} px: it will be enlarged to at least "
+                f"{images.MIN_SIDE_PX} px a side, so the video will be softer."
+            )
+        return gr.skip(), ""
 
     def preview_framing(self, path: str | None, ratio: str, url: str = ""):
         """What the video will show when the chosen ratio differs from the image's."""

@@ -97,6 +97,7 @@ class PlayTab:
     result: ResultPanel
     presets: gr.Gallery | None
     end_note: gr.HTML
+    image_checks: dict[str, gr.HTML]  # by field: each image's problem, said when dropped
     framing: gr.Image
     count: gr.HTML
     moves: list[gr.Button]
@@ -163,11 +164,14 @@ def _image(label: str, elem_id: str) -> gr.Image:
 def _images() -> dict[str, Any]:
     """The start and end images, and the page's image extras, by form field."""
     with gr.Row():
-        image = _image("Start image", "start-image")
+        with gr.Column(min_width=160):
+            image = _image("Start image", "start-image")
+            start_check = gr.HTML(elem_id="start-image-note")  # what is wrong, when dropped
         # In a column of its own: the column is hidden for a model without an end frame
         # (an update to the image itself would replace its checked input step).
         with gr.Column(min_width=160) as end_box:
             last_image = _image("End image (optional)", "end-image")
+            end_check = gr.HTML(elem_id="end-image-note")
     with gr.Accordion(MORE_IMAGE_OPTIONS, open=False, elem_id="image-more"):
         with gr.Row():
             image_url = gr.Textbox(
@@ -189,7 +193,9 @@ def _images() -> dict[str, Any]:
         )
     return dict(
         image=image,
+        start_check=start_check,
         last_image=last_image,
+        end_check=end_check,
         end_box=end_box,
         image_url=image_url,
         last_image_url=last_image_url,
@@ -487,6 +493,10 @@ def playground_tab(
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=5, min_width=320):
             fields = _images()
+            image_checks = {
+                "image": fields.pop("start_check"),
+                "last_image": fields.pop("end_check"),
+            }
             end_note = gr.HTML(elem_id="end-note")
             framing = gr.Image(
                 label="Framing preview",
@@ -529,6 +539,7 @@ def playground_tab(
         result=result,
         presets=gallery,
         end_note=end_note,
+        image_checks=image_checks,
         framing=framing,
         count=count,
         moves=moves,

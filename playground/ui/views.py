@@ -246,11 +246,13 @@ def stored_cell(index: int, record: Mapping[str, Any]) -> tuple[str | None, str]
     return None, f"{label} · {record.get('status', 'waiting')}"
 
 
-def key_line() -> str:
-    """Shown while the visitor's own key is set."""
+def key_line(kept: bool) -> str:
+    """Shown while the visitor's own key is set; `kept`: this device keeps it as well."""
+    where = "set for this page and kept on this device (encrypted)" if kept else "set for this page"
     return (
-        "<div class='hint key-line'>Your key is set for this page. Forget drops it here and "
-        "from this device.</div>"
+        f"<div class='hint key-line'>Your key is {where}. Forget drops it here"
+        + (" and from this device." if kept else ".")
+        + "</div>"
     )
 
 

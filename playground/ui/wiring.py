@@ -304,6 +304,21 @@ def _form_helpers(h: Handlers, session: gr.State, play: PlayTab) -> None:
 def _images(h: Handlers, play: PlayTab) -> None:
     """Upload or address, whichever came last; the framing preview and the shape note."""
     f = play.form
+    checks = (
+        (f.image, play.image_checks["image"], h.check_start_image),
+        (f.last_image, play.image_checks["last_image"], h.check_end_image),
+    )
+    for picture, note, check in checks:
+        # Checked as it arrives (dropped, a preset, a chained frame: a header read); the
+        # upscale box changes what a small image means. Removing it clears the note.
+        gr.on(
+            [picture.change, f.upscale.change],
+            check,
+            [picture, f.upscale],
+            [picture, note],
+            **PRIVATE,
+        )
+        picture.clear(None, None, note, js="() => ''", **PRIVATE)
     for picture, address in ((f.image, f.image_url), (f.last_image, f.last_image_url)):
         picture.change(h.upload_replaces_url, [picture, address], address, **PRIVATE)
         gr.on(

@@ -168,3 +168,20 @@ def page(context, app_url: str):
     page.locator("#banner .banner").wait_for()
     yield page
     page.close()
+
+
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(params=list(SIZES))
+def sized_page(request: pytest.FixtureRequest, browser, app_url: str):
+    """A fresh page (no session, nothing kept) at a desktop's and at a phone's size."""
+    width, height = SIZES[request.param]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.add_init_script(FRESH_SESSION)
+    page.goto(app_url)
+    page.locator("#banner .banner").wait_for()
+    yield page
+    context.close()

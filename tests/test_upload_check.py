@@ -1,0 +1,68 @@
+"""An image is checked as it arrives in its box, by Generate's own rules, and the note under
+it says what is wrong and what to do; a file that is no image leaves the box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_image
+
+from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
+from playground.ui.handlers import Handlers
+
+
+def is_skip(update: object) -> bool:
+    return update == {"__type__": "update"}
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "PDF"),
+        (b"just some words, not a picture\n" * 20, "text"),
+    ],
+)
+def test_a_file_that_is_no_image_leaves_the_box_with_a_reason(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "photo.png"
+    path.write_bytes(content)
+    image, note = Handlers.check_start_image(str(path), False)
+    assert image is None  # out of the box: no broken picture stays
+    assert "taken out of the start image box" in note and said in note
+
+
+def test_a_damaged_image_is_named(tmp_path: Path) -> None:
+    whole = make_image(tmp_path / "whole.png", (640, 480)).read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole[:40])
+    image, note = Handlers.check_end_image(str(cut), False)
+    assert image is None and "end image" in note
+
+
+def test_a_small_image_points_to_the_enlarge_option_or_says_it_will_be_enlarged(
+    tmp_path: Path,
+) -> None:
+    small = str(make_image(tmp_path / "small.png", (200, 250)))
+    image, note = Handlers.check_start_image(small, False)
+    assert is_skip(image)  # kept: ticking the box makes it usable
+    assert "200×250 px" in note and "at least 300×300" in note
+    assert UPSCALE_LABEL in note and MORE_IMAGE_OPTIONS.replace("&", "&amp;") in note
+    image, note = Handlers.check_start_image(small, True)
+    assert is_skip(image) and "will be enlarged" in note and "softer" in note
+
+
+def test_an_image_too_small_even_to_enlarge_says_so(tmp_path: Path) -> None:
+    tiny = str(make_image(tmp_path / "tiny.png", (60, 60)))
+    for upscale in (False, True):
+        _, note = Handlers.check_start_image(tiny, upscale)
+        assert "too small even to upscale" in note and UPSCALE_LABEL not in note
+
+
+def test_a_good_image_has_no_note_and_no_image_changes_nothing(tmp_path: Path) -> None:
+    good = str(make_image(tmp_path / "good.png", (1024, 768)))
+    image, note = Handlers.check_start_image(good, False)
+    assert is_skip(image) and note == ""
+    # a box emptied (by the check itself, or a person): the note stays as it was
+    assert all(is_skip(u) for u in Handlers.check_start_image(None, False))
