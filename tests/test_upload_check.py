@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_image
+from PIL import Image
 
 from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
 from playground.ui.handlers import Handlers
@@ -64,5 +65,31 @@ def test_a_good_image_has_no_note_and_no_image_changes_nothing(tmp_path: Path) -
     good = str(make_image(tmp_path / "good.png", (1024, 768)))
     image, note = Handlers.check_start_image(good, False)
     assert is_skip(image) and note == ""
-    # a box emptied (by the check itself, or a person): the note stays as it was
-    assert all(is_skip(u) for u in Handlers.check_start_image(None, False))
+    # a box emptied by the check itself keeps its note; any other note goes with the image
+    _, taken_out = Handlers.check_start_image(str(Path(__file__)), False)  # a .py file
+    image, note = Handlers.check_start_image(None, False, taken_out)
+    assert is_skip(image) and note == taken_out
+    _, small = Handlers.check_start_image(str(make_image(tmp_path / "s.png", (200, 200))), False)
+    assert Handlers.check_start_image(None, False, small) == ({"__type__": "update"}, "")
+
+
+def test_an_image_over_the_pixel_limit_is_said_at_once(tmp_path: Path) -> None:
+    """The same limit as Generate's (50 megapixels for a format decoded whole), read from
+    the header: nothing is decoded to say so."""
+    huge = tmp_path / "huge.png"
+    Image.new("1", (8000, 8000)).save(huge)  # 64 MP, a small file
+    image, note = Handlers.check_start_image(str(huge), False)
+    assert image is None and "under 50 megapixels" in note
+
+
+def test_a_fault_nobody_foresaw_is_a_note_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = str(make_image(tmp_path / "good.png", (1024, 768)))
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a library bug")
+
+    monkeypatch.setattr("playground.media.images.check_image", broken)
+    image, note = Handlers.check_start_image(good, False)
+    assert is_skip(image) and "could not be checked here" in note and "bug" not in note

@@ -147,10 +147,13 @@ def prepare_image(
     )
 
 
-def check_size(size: tuple[int, int], *, upscale: bool) -> bool:
-    """Whether an image of `size` can be sent (ImageTooSmall, ImageError say why not), and
-    whether it would be enlarged: the same rule as `prepare_image`, without decoding."""
-    return _target_size(size, MAX_SIDE_PX, enforce_min=True, upscale=upscale)[1]
+def check_image(source: ImageSource, *, upscale: bool) -> tuple[tuple[int, int], bool]:
+    """An image's upright size and whether it would be enlarged, by `prepare_image`'s own
+    rules but from its header only (nothing decoded); ImageError says why it cannot go."""
+    with _opened(source) as im:
+        stored, orientation = im.size, _orientation(im)
+        _, upscaled = _sized(im, MAX_SIDE_PX, enforce_min=True, upscale=upscale)
+        return _upright_size(stored, orientation), upscaled
 
 
 def image_size(source: ImageSource) -> tuple[int, int]:
@@ -459,21 +462,34 @@ def _target_size(
     return (target[0], target[1]), upscaled
 
 
+def _sized(
+    im: Image.Image, max_side: int, *, enforce_min: bool, upscale: bool
+) -> tuple[tuple[int, int], bool]:
+    """The size to send an opened image at and whether it is enlarged, once its pixels are
+    known to fit in memory: from its header alone (a JPEG's drafted decode scale)."""
+    stored = im.size
+    if (im.format or "") not in ("JPEG", "MPO") and stored[0] * stored[1] > MAX_PIXELS:
+        raise ImageError(_too_many_pixels_message(_megapixels(stored)))
+    target, upscaled = _target_size(stored, max_side, enforce_min=enforce_min, upscale=upscale)
+    try:
+        # JPEG only: decode at 1/2, 1/4 or 1/8 scale while still >= target (DCT scaling,
+        # far faster than decoding 12 MP and resampling); a no-op elsewhere.
+        im.draft(None, target)
+    except Exception as exc:  # decoders fed untrusted bytes fail many ways
+        raise ImageError(_damaged(exc)) from None
+    if im.size[0] * im.size[1] > MAX_PIXELS:
+        raise ImageError(_too_many_pixels_message(_megapixels(stored)))
+    return target, upscaled
+
+
 def _decode(source: ImageSource, *, max_side: int, enforce_min: bool, upscale: bool) -> _Decoded:
     """Open, check, decode (scaled at decode time where the format allows) and normalise."""
     with _opened(source) as im:
         stored = im.size
         source_format = im.format or ""
-        if source_format not in ("JPEG", "MPO") and stored[0] * stored[1] > MAX_PIXELS:
-            raise ImageError(_too_many_pixels_message(_megapixels(stored)))
         orientation = _orientation(im)
-        target, upscaled = _target_size(stored, max_side, enforce_min=enforce_min, upscale=upscale)
+        target, upscaled = _sized(im, max_side, enforce_min=enforce_min, upscale=upscale)
         try:
-            # JPEG only: decode at 1/2, 1/4 or 1/8 scale while still >= target (DCT
-            # scaling, far faster than decoding 12 MP and resampling); a no-op elsewhere.
-            im.draft(None, target)
-            if im.size[0] * im.size[1] > MAX_PIXELS:
-                raise ImageError(_too_many_pixels_message(_megapixels(stored)))
             im.load()
             icc = im.info.get("icc_profile")
             image = _flatten(_to_8bit(im))

@@ -9,6 +9,7 @@ always looked up again by its id: the record the page holds is a pointer, never 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ from playground.ui.modelform import EXTRA_FIELDS
 from playground.ui.presets import load_presets
 from playground.ui.progress import ProgressEvents, Reporter, StatusLine
 from wavespeed_client import WaveSpeedError
+
+log = logging.getLogger(__name__)
+TAKEN_OUT = "That file was taken out of the"  # the note of a dropped file that is no image
 
 # The page's form, in the order its widgets are wired as inputs (after the session): the
 # crafted fields, the model, what only the page offers, then the generic slots. The one
@@ -723,35 +727,12 @@ class Handlers:
         return None
 
     @staticmethod
-    def check_start_image(path: str | None, upscale: bool) -> tuple[Any, str]:
-        return Handlers._check_image(path, upscale, "start image")
+    def check_start_image(path: str | None, upscale: bool, note: str = "") -> tuple[Any, str]:
+        return _check_image(path, upscale, note, "start image")
 
     @staticmethod
-    def check_end_image(path: str | None, upscale: bool) -> tuple[Any, str]:
-        return Handlers._check_image(path, upscale, "end image")
-
-    @staticmethod
-    def _check_image(path: str | None, upscale: bool, what: str) -> tuple[Any, str]:
-        """An image as it is dropped, read from its header by Generate's own rules: the
-        note under it says what is wrong and what to do; a file that is no image leaves the
-        box (no broken picture stays), and its note stays after (the box's clear empties
-        it). Generate checks it all again."""
-        if not path:
-            return gr.skip(), gr.skip()
-        try:
-            width, height = images.image_size(path)
-            enlarged = images.check_size((width, height), upscale=bool(upscale))
-        except ImageTooSmall as exc:
-            problem = ImageTooSmall(f"The {what}: {exc}", can_upscale=exc.can_upscale)
-            return gr.skip(), views.note(errors.describe(problem))
-        except ImageError as exc:
-            return None, views.note(f"That file was taken out of the {what} box: {exc}")
-        if enlarged:
-            return gr.skip(), views.note(
-                f"The {what} is {width}×{height} px: it will be enlarged to at least "
-                f"{images.MIN_SIDE_PX} px a side, so the video will be softer."
-            )
-        return gr.skip(), ""
+    def check_end_image(path: str | None, upscale: bool, note: str = "") -> tuple[Any, str]:
+        return _check_image(path, upscale, note, "end image")
 
     def preview_framing(self, path: str | None, ratio: str, url: str = ""):
         """What the video will show when the chosen ratio differs from the image's."""
@@ -881,6 +862,34 @@ def _api_base(stored: dict[str, Any]) -> str:
     if stored.get("backend") == OFFLINE_BACKEND:
         return snippets.DEFAULT_BASE_URL
     return stored.get("api_base") or snippets.DEFAULT_BASE_URL
+
+
+def _check_image(path: str | None, upscale: bool, note: str, what: str) -> tuple[Any, str]:
+    """An image as it is dropped, read from its header by Generate's own rules: the
+    note under it says what is wrong and what to do; a file that is no image leaves the
+    box (no broken picture stays) and its note stays while the box is empty; any other
+    note goes with the image (a typed address replaced it, a person removed it). Generate
+    checks it all again."""
+    if not path:
+        return gr.skip(), note if note and TAKEN_OUT in note else ""
+    try:
+        (width, height), enlarged = images.check_image(path, upscale=bool(upscale))
+    except ImageTooSmall as exc:
+        problem = ImageTooSmall(f"The {what}: {exc}", can_upscale=exc.can_upscale)
+        return gr.skip(), views.note(errors.describe(problem))
+    except ImageError as exc:
+        return None, views.note(f"{TAKEN_OUT} {what} box: {exc}")
+    except Exception:  # never a bare HTTP 500 (the event is outside the queue)
+        log.exception("checking a dropped image failed")
+        return gr.skip(), views.note(
+            f"The {what} could not be checked here; Generate will check it again."
+        )
+    if enlarged:
+        return gr.skip(), views.note(
+            f"The {what} is {width}×{height} px: it will be enlarged to at least "
+            f"{images.MIN_SIDE_PX} px a side, so the video will be softer."
+        )
+    return gr.skip(), ""
 
 
 def _run_id(record: Any) -> str | None:

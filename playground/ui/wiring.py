@@ -310,15 +310,14 @@ def _images(h: Handlers, play: PlayTab) -> None:
     )
     for picture, note, check in checks:
         # Checked as it arrives (dropped, a preset, a chained frame: a header read); the
-        # upscale box changes what a small image means. Removing it clears the note.
+        # upscale box changes what a small image means.
         gr.on(
             [picture.change, f.upscale.change],
             check,
-            [picture, f.upscale],
+            [picture, f.upscale, note],
             [picture, note],
             **PRIVATE,
         )
-        picture.clear(None, None, note, js="() => ''", **PRIVATE)
     for picture, address in ((f.image, f.image_url), (f.last_image, f.last_image_url)):
         picture.change(h.upload_replaces_url, [picture, address], address, **PRIVATE)
         gr.on(
