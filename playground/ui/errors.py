@@ -105,44 +105,11 @@ def shown(fn: F, *, page: bool = True) -> F:
     """`fn` with every error raised as a worded gr.Error (plain functions, coroutines and
     async generators alike; Gradio reads the signature through the wrapper); for the page
     (`page`), with its heading in its text."""
-    fn = _worded(fn)
-    if not page:
-        return fn
-    if inspect.isasyncgenfunction(fn):
+    finish: Callable[[gr.Error], gr.Error] = on_page if page else (lambda error: error)
 
-        @functools.wraps(fn)
-        async def page_stream(*args: Any, **kwargs: Any) -> Any:
-            try:
-                async with contextlib.aclosing(fn(*args, **kwargs)) as items:
-                    async for item in items:
-                        yield item
-            except gr.Error as exc:
-                raise on_page(exc) from None
+    def worded_now(exc: Exception) -> gr.Error:
+        return finish(exc if isinstance(exc, gr.Error) else as_gr_error(exc))
 
-        return page_stream  # type: ignore[return-value]
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def page_async(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await fn(*args, **kwargs)
-            except gr.Error as exc:
-                raise on_page(exc) from None
-
-        return page_async  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def page_call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error as exc:
-            raise on_page(exc) from None
-
-    return page_call  # type: ignore[return-value]
-
-
-def _worded(fn: F) -> F:
-    """`fn` with every error raised as a worded gr.Error."""
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)
@@ -152,10 +119,8 @@ def _worded(fn: F) -> F:
                 async with contextlib.aclosing(fn(*args, **kwargs)) as items:
                     async for item in items:
                         yield item
-            except gr.Error:
-                raise
             except Exception as exc:
-                raise as_gr_error(exc) from None
+                raise worded_now(exc) from None
 
         return stream  # type: ignore[return-value]
     if inspect.iscoroutinefunction(fn):
@@ -164,10 +129,8 @@ def _worded(fn: F) -> F:
         async def call_async(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
-            except gr.Error:
-                raise
             except Exception as exc:
-                raise as_gr_error(exc) from None
+                raise worded_now(exc) from None
 
         return call_async  # type: ignore[return-value]
 
@@ -175,10 +138,8 @@ def _worded(fn: F) -> F:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
         except Exception as exc:
-            raise as_gr_error(exc) from None
+            raise worded_now(exc) from None
 
     return call  # type: ignore[return-value]
 

@@ -70,25 +70,20 @@ def wire(
     )
     play.backend_choice.input(h.set_backend, [play.backend_choice, session], banner, **ACTION)
     # The key is an input of private events only: never recorded in run history.
+    keeping = (
+        h.keep_key,
+        [play.remember_key, session],
+        [memory.key, play.key_line, play.forget_key],
+    )
     for trigger in (play.save_key.click, play.key.submit):
         trigger(
             h.set_key,
             [play.key, session],
             [play.key, banner, play.backend_choice],
             **ACTION,
-        ).success(
-            h.keep_key,
-            [play.remember_key, session],
-            [memory.key, play.key_line, play.forget_key],
-            **PRIVATE,
-        )
+        ).success(*keeping, **PRIVATE)
     # Unticking forgets at once what this device kept; ticking keeps the key set now.
-    play.remember_key.input(
-        h.keep_key,
-        [play.remember_key, session],
-        [memory.key, play.key_line, play.forget_key],
-        **PRIVATE,
-    )
+    play.remember_key.input(*keeping, **PRIVATE)
     play.forget_key.click(
         h.forget_key,
         session,

@@ -156,16 +156,22 @@ def context(browser):
     context.close()
 
 
-@pytest.fixture
-def page(context, app_url: str):
-    """A new page on the app: each page load is a fresh app session, 1280 px wide."""
+def open_page(context, url: str):
+    """A new page on the app, its session live: each page load is a fresh app session."""
     page = context.new_page()
     # The context's pages share localStorage, where the app keeps its session's id: each
     # test's page starts without one, and keeps its own across its reloads.
     page.add_init_script(FRESH_SESSION)
-    page.goto(app_url)
+    page.goto(url)
     # The banner is filled by the page's load event: once it shows, the session is live.
     page.locator("#banner .banner").wait_for()
+    return page
+
+
+@pytest.fixture
+def page(context, app_url: str):
+    """A new page on the app, 1280 px wide."""
+    page = open_page(context, app_url)
     yield page
     page.close()
 
@@ -179,9 +185,5 @@ def sized_page(request: pytest.FixtureRequest, browser, app_url: str):
     width, height = SIZES[request.param]
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.add_init_script(FRESH_SESSION)
-    page.goto(app_url)
-    page.locator("#banner .banner").wait_for()
-    yield page
+    yield open_page(context, app_url)
     context.close()
