@@ -350,6 +350,17 @@ def test_run_card_shows_seed_cost_and_task_id() -> None:
     assert "empty" in views.run_card(None)
 
 
+def test_run_card_says_what_when_and_how_it_ended() -> None:
+    card = views.run_card({**RECORD, "created_at": "2026-12-04T00:42:10+00:00"})
+    assert "the cat turns its head" in card and "2026-12-04 00:42 UTC" in card
+    assert "<dd>completed</dd>" in card
+    long_prompt = {**RECORD["inputs"], "prompt": "slow push-in " * 60}
+    failed = views.run_card({**RECORD, "status": "failed", "inputs": long_prompt})
+    assert "<b class='flag'>failed</b>" in failed and "…" in failed
+    assert "slow push-in " * 60 not in failed
+    assert "<dd>unknown</dd>" in views.run_card({**RECORD, "created_at": "yesterday"})
+
+
 def test_run_card_escapes_the_texts_it_is_given() -> None:
     hostile = "<img src=x onerror=alert(1)>"
     card = views.run_card({**RECORD, "id": hostile, "model": hostile, "backend": hostile})

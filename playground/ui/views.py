@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -130,6 +131,12 @@ def run_card(record: Mapping[str, Any] | None) -> str:
             else f"<code>{html.escape(str(seed))}</code>",
         ),
         ("Model", html.escape(str(record.get("model", "")))),
+        ("Status", _status_cell(record.get("status"))),
+        ("Made", html.escape(_made(record.get("created_at")))),
+        (
+            "Prompt",
+            html.escape(_short(str(inputs.get("prompt") or "no prompt"), CARD_PROMPT_CHARS)),
+        ),
     ]
     if served := record.get("served_by"):
         rows.append(
@@ -162,6 +169,29 @@ def run_card(record: Mapping[str, Any] | None) -> str:
     ]
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f"<dl class='card'>{body}</dl>"
+
+
+CARD_PROMPT_CHARS = 280  # a card is a glance; the whole prompt is in the form after Reuse
+
+
+def _status_cell(status: Any) -> str:
+    text = html.escape(str(status or "unknown"))
+    return text if status == RunStatus.COMPLETED else f"<b class='flag'>{text}</b>"
+
+
+def _made(created_at: Any) -> str:
+    """When a run was made, in UTC to the minute ("2026-12-04 00:42 UTC")."""
+    try:
+        when = datetime.fromisoformat(str(created_at))
+    except ValueError:
+        return "unknown"
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _cost(usd: Any, quoted: bool, offline: bool = False) -> str:

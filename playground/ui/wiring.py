@@ -355,13 +355,12 @@ def _history(
     """History's list, selection, load and delete; Compare's picks."""
     f = play.form
     listing = [history.runs, history.listed, history.spent, compare.picks]
-    for trigger in (
-        history.tab.select,
-        compare.tab.select,
-        history.refresh.click,
-        history.search.submit,
-    ):
+    for trigger in (history.tab.select, compare.tab.select, history.refresh.click):
         trigger(h.list_runs, [history.search, session], listing, **ACTION)
+    # Search as you type: only the newest text's answer is drawn (one SQLite LIKE each).
+    history.search.change(
+        h.list_runs, [history.search, session], listing, trigger_mode="always_last", **ACTION
+    )
     history.runs.select(
         h.show_run,
         [history.listed, session],
