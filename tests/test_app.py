@@ -82,7 +82,8 @@ async def drive(
     """Run the generate handler to its end, as Gradio would; every output it yielded.
     The aspect ratio is left to the image (Auto) unless a test sets one."""
     values = page_values(form(image, aspect_ratio=AUTO_RATIO) | overrides)
-    return [outputs async for outputs in ui.generate_on_page(None, None, session, *values)]
+    run = ui.generate_on_page(None, None, session, *values)
+    return [outputs[:3] async for outputs in run]  # (video, record, status)
 
 
 def assert_public_record(record: dict[str, Any], *, duration: int = 2) -> None:
@@ -187,7 +188,7 @@ async def test_a_failure_leaves_a_still_status_line_not_a_running_clock(
     values = page_values(form(images.start, aspect_ratio=AUTO_RATIO))
     with pytest.raises(gr.Error):
         async for outputs in ui.generate_on_page(None, None, ui.service.new_session(), *values):
-            seen.append(outputs)
+            seen.append(outputs[:3])
     assert any("data-elapsed" in out[2] for out in seen)  # the clock ran while waiting
     last = seen[-1][2]
     assert "data-elapsed" not in last and "status warn" in last
@@ -210,12 +211,12 @@ async def test_cancel_warns_the_task_may_still_finish_and_be_billed(
             break
     (task_id,) = session.pending
     await run.aclose()
-    status = ui.cancel(session)
+    status, _ = ui.cancel(session)
     assert task_id in status and "status warn" in status  # a notice, not an error
     assert "goes on in the background" in status and "billed" in status
     assert "Stop the task on WaveSpeed" in status  # and how to stop it for good
     assert session.pending == {}
-    again = ui.cancel(session)  # nothing pending: said, and not as a warning
+    again, _ = ui.cancel(session)  # nothing pending: said, and not as a warning
     assert "nothing to stop waiting for" in again and "status idle" in again
     # the paid task is finished in the background and kept
     history = ui.service.store

@@ -196,7 +196,7 @@ async def test_reference_images_from_the_page_are_prepared_and_uploaded(
     values = form(start, model=HAILUO, duration=6, aspect_ratio="auto", seed=-1)
     page = page_values(values, extra_images=[str(p) for p in refs])
     session = ui.service.new_session()
-    outputs = [o async for o in ui.generate_on_page(None, None, session, *page)]
+    outputs = [o[:3] async for o in ui.generate_on_page(None, None, session, *page)]
     video, record, _ = outputs[-1]
     assert Path(video).is_file()
     assert record["status"] == "completed" and record["model"] == HAILUO

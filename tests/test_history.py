@@ -311,7 +311,7 @@ async def test_a_cancelled_run_is_finished_in_the_background_and_lands_in_histor
         await waiting
     history = ui.service.store
     assert not history.get(task_id).finished  # the wait really stopped early
-    line = ui.cancel(session)  # said as what it is, not as an error
+    line, _ = ui.cancel(session)  # said as what it is, not as an error
     assert "status warn" in line and "goes on in the background" in line and "History" in line
 
     run = await wait_for(

@@ -486,10 +486,12 @@ CAPTION = re.compile(r"<figcaption>(.*?)</figcaption>")
 async def run_variations(
     ui: Handlers, session: Session, image: Path, count: int, variants: str = ""
 ) -> list[tuple[str, str]]:
-    """The page's Variations button: the form's values in the page's order."""
+    """The page's Variations button: the form's values in the page's order; (grid, status)
+    of each update."""
     page = shot_form(image) | {"image_url": "", "last_image_url": "", "upscale": False}
     values = [page.get(name) for name in PAGE_FIELDS]
-    return [o async for o in ui.generate_variations(None, None, session, count, variants, *values)]
+    run = ui.generate_variations(None, None, session, count, variants, *values)
+    return [(o[3], o[2]) async for o in run]
 
 
 async def test_generate_variations_shows_a_grid_of_videos_with_seeds(

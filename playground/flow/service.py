@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,16 @@ DECODES_AT_ONCE = 2
 # API: whoever waits for the task writes it down), for as long as a run may take.
 FOLLOW_EVERY_S = 1.0
 FOLLOW_PATIENCE_S = 30 * 60
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queued run holds its quota and waits for its turn."""
+
+
+WAITING = Waiting()
+# Waits for a queued run's turn: False when it was taken out first and must not start.
+Turn = Callable[[], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -413,11 +423,19 @@ class Playground:
         except ImageError as exc:
             raise ImageError(f"The {IMAGE_NAMES[name]} URL: {exc}") from None
 
-    async def generate(self, run: PreparedRun) -> AsyncIterator[Progress | RunRecord]:
+    async def generate(
+        self, run: PreparedRun, turn: Turn | None = None
+    ) -> AsyncIterator[Progress | RunRecord | Waiting]:
         """One run: progress, then its record. Once the API has accepted it, a run nobody
         can follow here any more (WaveSpeed stopped answering, a full disk, a timeout, a
-        reload or a closed tab) goes on in recovery: nothing paid is lost."""
+        reload or a closed tab) goes on in recovery: nothing paid is lost. With a `turn`,
+        it waits for it once its quota is held (`Waiting`), and ends there if it is taken
+        out before its turn."""
         with self._spending(run, runs=1) as ledger:
+            if turn is not None:
+                yield WAITING
+                if not await turn():
+                    return
             ctx = self._context(run, ledger)
             try:
                 async with contextlib.aclosing(
@@ -444,10 +462,18 @@ class Playground:
         return seedance.variations(run.request, whole, prompt_lines(variants))
 
     async def generate_batch(
-        self, run: PreparedRun, requests: list[seedance.SeedanceRequest]
-    ) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception]]:
-        """Several runs at once, each failing alone; the images go up once for all."""
+        self,
+        run: PreparedRun,
+        requests: list[seedance.SeedanceRequest],
+        turn: Turn | None = None,
+    ) -> AsyncIterator[tuple[int, Progress | RunRecord | Exception | Waiting]]:
+        """Several runs at once, each failing alone; the images go up once for all. A
+        `turn` is waited for as by `generate`."""
         with self._spending(run, runs=len(requests)) as ledger:
+            if turn is not None:
+                yield 0, WAITING
+                if not await turn():
+                    return
             ctx = self._context(run, ledger)
             try:
                 batch = generation.run_many(ctx, requests, run.start, run.end, run.image_lists)
@@ -596,8 +622,10 @@ class Playground:
         runs = self.latest_runs(session)
         yield runs
         account = self.visible_account(session)
-        waited = 0.0
+        followed, waited = list(session.latest), 0.0
         while runs and not all(run.finished for run in runs) and waited < patience:
+            if session.latest != followed:
+                return  # a newer Generate's runs are the latest now
             await asyncio.sleep(every)
             waited += every
             now = [self.store.get(run.id, account=account) or run for run in runs]

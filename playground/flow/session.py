@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from playground.flow.generation import RunRecord, UploadCache
+from playground.flow.jobs import JobQueue
 
 if TYPE_CHECKING:
     from playground.flow.routes import Route
@@ -42,6 +43,7 @@ class Session:
     storyboard: list[str] = field(default_factory=list)  # run ids of chained shots, in order
     # the runs of the latest Generate (one, or a batch's): what a reloaded page shows again
     latest: list[str] = field(default_factory=list)
+    jobs: JobQueue = field(default_factory=JobQueue, repr=False)  # the page's Generate queue
     flagged_audio: bool = False  # the last run failed the content check with sound on
     # runs handed to recovery, the latest HANDED_KEPT: "Stop the task on WaveSpeed" reaches
     # them too (the record is the one recovery saves)
@@ -63,6 +65,7 @@ class Session:
             or self.abandoned
             or self.storyboard
             or self.last_seed is not None
+            or bool(self.jobs.waiting or self.jobs.paused)
         )
 
     def remember_handed(self, task_id: str, pending: tuple[RunRecord, Route]) -> None:

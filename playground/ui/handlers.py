@@ -25,7 +25,8 @@ from playground.errors import (
     RunContinues,
 )
 from playground.flow.generation import Progress, RunRecord
-from playground.flow.service import Playground, PreparedRun, prompt_lines
+from playground.flow.jobs import Job, JobQueue, JobState
+from playground.flow.service import Playground, PreparedRun, Waiting, prompt_lines
 from playground.flow.session import Session
 from playground.media import images, urls
 from playground.model import catalog, prompting, seedance
@@ -37,10 +38,12 @@ from playground.ui.addresses import client_address
 from playground.ui.modelform import EXTRA_FIELDS
 from playground.ui.presets import load_presets
 from playground.ui.progress import ProgressEvents, Reporter, StatusLine
-from wavespeed_client import WaveSpeedError
+from wavespeed_client import TaskTimeout, WaveSpeedError
 
 log = logging.getLogger(__name__)
 TAKEN_OUT = "That file was taken out of the"  # the note of a dropped file that is no image
+PREPARING = "Checking the form and images…"  # a job's label until its request is ready
+LEFT_NOTE = "Nobody waits for it here any more: it goes on and lands in History."
 
 # The page's form, in the order its widgets are wired as inputs (after the session): the
 # crafted fields, the model, what only the page offers, then the generic slots. The one
@@ -207,18 +210,33 @@ class Handlers:
         request: gr.Request | None,
         session: Session,
         *values: Any,
-    ) -> AsyncIterator[tuple[Any, Any, str]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """The page's Generate button: `generate` with the page's extras (image addresses
-        sent as they are, enlarging small images), and progress in the status line."""
+        sent as they are, enlarging small images), and progress in the status line.
+        Pressed while a run is going, it queues: the run waits its turn, at its own price."""
         self.seen_from(session, request)
-        form = page_form(self.service.catalog(session), values)
-        async for outputs in self._generate(session, form, profile, StatusLine()):
+        self.sign_in(session, profile)
+        busy = _busy(session)
+        job = None
+        try:
+            job = session.jobs.add(PREPARING, "")  # its place in line: the press's order
+            run = await self._prepare(session, page_form(self.service.catalog(session), values))
+        except Exception as exc:  # refused before anything was paid: the line says why
+            if job is not None:
+                session.jobs.discard(job)
+            if not busy and (line := StatusLine().refused(errors.describe(exc))):
+                yield gr.skip(), gr.skip(), line, gr.skip(), gr.skip(), gr.skip()
+            raise  # while a run goes on, its line stays; the refusal is a message
+        job.label = views.job_label(run.request)
+        job.price = views.job_price(run.request, 1, session.offline)
+        job.work = (run, None)
+        async for outputs in self._single(session, job, run):
             yield outputs
 
     async def _generate(
         self, session: Session, form: Form, profile: gr.OAuthProfile | None, reporter: Reporter
     ) -> AsyncIterator[tuple[Any, Any, str]]:
-        """One run, as (video, record, status) outputs: the page's and the API's alike."""
+        """One run for an API caller, as (video, record, status) outputs."""
         self.sign_in(session, profile)
         try:
             run = await self._prepare(session, form)
@@ -246,34 +264,185 @@ class Handlers:
         count: int,
         variants: str,
         *values: Any,
-    ) -> AsyncIterator[tuple[str, str]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """Run a batch in parallel: `count` seeds, or one seed across up to 4 prompt
-        variants (one per line of `variants`). The image is uploaded once for the batch."""
+        variants (one per line of `variants`). The image is uploaded once for the batch.
+        Pressed while a run is going, the batch queues like a Generate."""
         self.sign_in(session, profile)
         self.seen_from(session, request)
-        run = await self._prepare(session, page_form(self.service.catalog(session), values))
-        requests = self.service.variations(run, count, variants)
+        busy = _busy(session)
+        job = None
+        try:
+            job = session.jobs.add(PREPARING, "")
+            run = await self._prepare(session, page_form(self.service.catalog(session), values))
+            requests = self.service.variations(run, count, variants)
+        except Exception as exc:
+            if job is not None:
+                session.jobs.discard(job)
+            if not busy and (line := StatusLine().refused(errors.describe(exc))):
+                yield gr.skip(), gr.skip(), line, gr.skip(), gr.skip(), gr.skip()
+            raise
+        job.label = f"{len(requests)} variations · {views.job_label(run.request)}"
+        job.price = views.job_price(run.request, len(requests), session.offline)
+        job.runs, job.work = len(requests), (run, requests)
+        async for outputs in self._batch(session, job, run, requests):
+            yield outputs
+
+    async def resume_queue(self, session: Session) -> AsyncIterator[tuple[Any, ...]]:
+        """Run the jobs that paused when the page went away, in their order."""
+        paused = session.jobs.resume()
+        if not paused:
+            raise NotFound("No paused runs wait here: press Generate to make one.")
+        gr.Info(f"Running the {_count(len(paused), 'paused run')} in order.")
+        for job in paused:
+            run, requests = job.work
+            steps = self._single(session, job, run) if requests is None else None
+            steps = steps or self._batch(session, job, run, requests)
+            async for outputs in steps:
+                yield outputs
+
+    async def _single(
+        self, session: Session, job: Job, run: PreparedRun
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """One job's run as the page's outputs: (video, record, status, variations, queue,
+        card). It waits its turn first; the queue panel changes when it starts and ends."""
+        queue, reporter, skip = session.jobs, StatusLine(), gr.skip()
+        started = held = False
+        try:
+            async for item in self.service.generate(run, lambda: queue.turn(job)):
+                if isinstance(item, Waiting):
+                    held = True
+                    if queue.position(job):
+                        yield skip, skip, skip, skip, self.queue_panel(session), skip
+                    continue
+                # The newest kind of result is the one on show: a single run clears the grid.
+                extras = (skip, skip) if started else ("", self.queue_panel(session))
+                started = True
+                if isinstance(item, RunRecord):
+                    _note_task(job, item.id)
+                    queue.end(job, JobState.DONE, views.done_text(item.timings.total_s, item.seed))
+                    record = item.to_json()
+                    yield (
+                        item.video_path,
+                        record,
+                        reporter.done(job.note),
+                        "",
+                        self.queue_panel(session),
+                        views.run_card(record),
+                    )
+                    continue
+                _note_task(job, item.task_id)
+                if line := reporter.progress(item):
+                    yield skip, skip, line, *extras, skip
+                elif extras[1] is not skip:
+                    yield skip, skip, skip, *extras, skip
+        except (WaveSpeedError, ImageError, RunContinues, AudioFlagged) as exc:  # on its way
+            message = errors.describe(exc)
+            queue.end(job, _ended(exc), message)
+            if line := reporter.failed(message):
+                yield skip, skip, line, skip, self.queue_panel(session), skip
+            raise
+        except Exception as exc:
+            _refused(queue, job, held, exc)
+            raise
+        finally:
+            _closed(queue, job)
+
+    async def _batch(
+        self,
+        session: Session,
+        job: Job,
+        run: PreparedRun,
+        requests: list[seedance.SeedanceRequest],
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """A batch job as the page's outputs (as `_single`); its tiles open their runs."""
+        queue, skip = session.jobs, gr.skip()
         labels = [views.variation_label(i, r.seed, r.prompt) for i, r in enumerate(requests)]
         cells: list[tuple[str | None, str]] = [(None, f"{label} · waiting") for label in labels]
+        ids: list[str | None] = [None] * len(requests)
         news = [StatusLine() for _ in requests]  # per run: only news redraws the grid
         done = failed = 0
-        started = False
-        async for index, item in self.service.generate_batch(run, requests):
-            if not started:
-                started = True
-                busy = views.status_html(f"Starting {len(requests)} variations…", "busy")
-                yield views.video_grid(cells), busy
-            if isinstance(item, Progress):
-                if news[index].progress(item) is None:
+        started = held = False
+        empty_card = views.run_card(None)
+        try:
+            batch = self.service.generate_batch(run, requests, lambda: queue.turn(job))
+            async for index, item in batch:
+                if isinstance(item, Waiting):
+                    held = True
+                    if queue.position(job):
+                        yield skip, skip, skip, skip, self.queue_panel(session), skip
                     continue
-                cells[index] = (None, f"{labels[index]} · {item.describe()}")
-            elif isinstance(item, RunRecord):
-                cells[index], done = (item.video_path, labels[index]), done + 1
-            else:
-                cells[index] = (None, f"{labels[index]} · {errors.describe(item)}")
-                failed += 1
-            text, kind = views.batch_summary(done, failed, len(requests))
-            yield views.video_grid(cells), views.status_html(text, kind)
+                if not started:  # the newest kind of result is on show: the grid
+                    started = True
+                    busy = views.status_html(f"Starting {len(requests)} variations…", "busy")
+                    grid = views.video_grid(cells, ids)
+                    yield None, None, busy, grid, self.queue_panel(session), empty_card
+                if isinstance(item, Progress):
+                    ids[index] = ids[index] or item.task_id
+                    _note_task(job, item.task_id)
+                    if news[index].progress(item) is None:
+                        continue
+                    cells[index] = (None, f"{labels[index]} · {item.describe()}")
+                elif isinstance(item, RunRecord):
+                    ids[index] = item.id
+                    _note_task(job, item.id)
+                    cells[index], done = (item.video_path, labels[index]), done + 1
+                else:
+                    cells[index] = (None, f"{labels[index]} · {errors.describe(item)}")
+                    failed += 1
+                text, kind = views.batch_summary(done, failed, len(requests))
+                if done + failed == len(requests):
+                    queue.end(job, JobState.DONE if done else JobState.FAILED, text)
+                panel = self.queue_panel(session) if job.state.finished else skip
+                grid = views.video_grid(cells, ids)
+                yield skip, skip, views.status_html(text, kind), grid, panel, skip
+        except Exception as exc:
+            _refused(queue, job, held, exc)
+            raise
+        finally:
+            _closed(queue, job)
+
+    def queue_panel(self, session: Session) -> str:
+        """The page's queue: running, waiting and finished jobs, each with its actions."""
+        queue = session.jobs
+        return views.queue_view(queue.jobs, queue.position)
+
+    def restore_queue(self, session: Session) -> str:
+        """A page (re)loaded: what an earlier page left waiting pauses until asked for."""
+        session.jobs.pause_waiting()
+        return self.queue_panel(session)
+
+    async def queue_action(
+        self, session: Session, evt: gr.EventData
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """A button of the queue panel or of a variation's tile: open a run, remove a
+        waiting job, stop the running one on WaveSpeed, or run the paused ones. Answers
+        (video, record, status, variations, queue, card), as a run does."""
+        act, skip = getattr(evt, "act", None), gr.skip()
+        if act == "resume":
+            async for outputs in self.resume_queue(session):
+                yield outputs
+        elif act == "open":
+            video, record, status, grid, card = self.open_run(session, getattr(evt, "run", None))
+            yield video, record, status, grid, self.queue_panel(session), card
+        elif act == "remove":
+            job = session.jobs.remove(getattr(evt, "job", None))
+            gr.Info(f"Removed from the queue: {job.label}. Nothing was spent on it.")
+            yield skip, skip, skip, skip, self.queue_panel(session), skip
+        elif act == "stop":
+            status = await self.stop_on_wavespeed(session)
+            yield skip, skip, status, skip, self.queue_panel(session), skip
+        else:
+            raise NotFound("That button is out of date: reload the page.")
+
+    def open_run(self, session: Session, run_id: object) -> tuple[Any, ...]:
+        """A run of this page's in the result area: (video, record, status, variations
+        left as they are, card); a batch's tile stays where it is."""
+        stored = self.service.run(session, run_id)
+        record = stored.record
+        video = _kept(record.get("video_path")) if stored.status is RunStatus.COMPLETED else None
+        status = views.restored_status(record, video is not None, opened=True)
+        return video, record, status, gr.skip(), views.run_card(record)
 
     async def _prepare(self, session: Session, form: Form) -> PreparedRun:
         run = await self.service.prepare(session, form)
@@ -303,21 +472,32 @@ class Handlers:
         gr.Warning(message)
         return views.status_html(message, "warn")
 
-    def cancel(self, session: Session) -> str:
-        """Stop waiting; the tasks go on in the background and land in History."""
+    def cancel(self, session: Session) -> tuple[str, str]:
+        """Stop waiting; the tasks go on in the background and land in History. The runs
+        still waiting in the queue are dropped: nothing was spent on them. (status, queue)"""
+        dropped = session.jobs.drop_waiting()
         ids = self.service.cancel(session)
+        queued = (
+            f" The {_count(len(dropped), 'queued run')} that had not started "
+            f"{'was' if len(dropped) == 1 else 'were'} dropped: nothing was spent on them."
+            if dropped
+            else ""
+        )
         if not ids:
-            message = "Nothing was running on this page, so there was nothing to stop waiting for."
+            message = (
+                queued.strip()
+                or "Nothing was running on this page, so there was nothing to stop waiting for."
+            )
             gr.Info(message)
-            return views.status_html(message)
+            return views.status_html(message), self.queue_panel(session)
         tasks = "task " + ", ".join(ids) if len(ids) == 1 else "tasks " + ", ".join(ids)
         message = (
-            f"Stopped waiting for {tasks}: it goes on in the background and appears in "
-            "History when it finishes (it may still be billed). To stop it on WaveSpeed "
-            "too, press “Stop the task on WaveSpeed”."
+            f"Stopped waiting for {tasks}: it goes on in the background and appears here "
+            "and in History when it finishes (it may still be billed). To stop it on "
+            f"WaveSpeed too, press “Stop the task on WaveSpeed”.{queued}"
         )
         gr.Info(message)
-        return views.status_html(message, "warn")
+        return views.status_html(message, "warn"), self.queue_panel(session)
 
     # ------------------------------------------------------------------ prices & form
 
@@ -670,15 +850,35 @@ class Handlers:
     async def restore_result(self, session: Session) -> AsyncIterator[tuple[Any, Any, str, Any]]:
         """After a page load, what the page last showed (video, record, status, variations)
         from the server's records; a run still going is followed until it ends."""
+        async for outputs in self._latest(session, say_going=True):
+            yield outputs
+
+    async def fill_in(self, session: Session) -> AsyncIterator[tuple[Any, Any, str, Any]]:
+        """After Cancel: the runs nobody waits for any more fill in here as they end (the
+        line keeps saying what Cancel did until then)."""
+        async for outputs in self._latest(session, say_going=False):
+            yield outputs
+
+    async def _latest(
+        self, session: Session, *, say_going: bool
+    ) -> AsyncIterator[tuple[Any, Any, str, Any]]:
+        skip, first = gr.skip(), True
         async for runs in self.service.follow(session):
-            if not runs:  # nothing made yet: the page stays as built
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            if not runs or (first and not say_going and all(r.finished for r in runs)):
+                yield skip, skip, skip, skip  # nothing made yet, or nothing left to fill in
                 return
+            first = False
+            if session.jobs.running is not None:
+                return  # a newer run has the result area now
             if len(runs) > 1:
                 cells = [views.stored_cell(i, run.record) for i, run in enumerate(runs)]
-                yield gr.skip(), gr.skip(), views.restored_batch(runs), views.video_grid(cells)
+                grid = views.video_grid(cells, [run.id for run in runs])
+                ended = all(run.finished for run in runs)
+                yield skip, skip, views.restored_batch(runs) if say_going or ended else skip, grid
                 continue
             record = runs[0].record
+            if not (say_going or runs[0].finished):
+                continue
             video = record.get("video_path") if runs[0].status is RunStatus.COMPLETED else None
             video = video if video and Path(video).is_file() else None
             yield video, record, views.restored_status(record, video is not None), ""
@@ -890,6 +1090,45 @@ def _check_image(path: str | None, upscale: bool, note: str, what: str) -> tuple
             f"{images.MIN_SIDE_PX} px a side, so the video will be softer."
         )
     return gr.skip(), ""
+
+
+def _busy(session: Session) -> bool:
+    """A job of the page's runs or waits: a new one queues behind it."""
+    return session.jobs.running is not None or bool(session.jobs.waiting)
+
+
+def _note_task(job: Job, task_id: str | None) -> None:
+    if task_id and task_id not in job.run_ids:
+        job.run_ids.append(task_id)
+
+
+def _ended(exc: BaseException) -> JobState:
+    """A run that failed, or one that goes on without anyone waiting here."""
+    return JobState.LEFT if isinstance(exc, RunContinues | TaskTimeout) else JobState.FAILED
+
+
+def _closed(queue: JobQueue, job: Job) -> None:
+    """A job's event ended. Closed mid-run (Cancel, or its page went away: Gradio closes
+    an event at its next update once the page is gone), the run goes on in the background
+    and what waited behind it pauses: it would start unseen, one after another."""
+    if job.state is JobState.RUNNING:
+        queue.end(job, JobState.LEFT, LEFT_NOTE)
+        queue.pause_waiting()
+    else:
+        queue.end(job, JobState.LEFT, LEFT_NOTE)  # closed while waiting: it pauses
+
+
+def _refused(queue: JobQueue, job: Job, held: bool, exc: BaseException) -> None:
+    """A job refused before it could hold its quota never joined the line (the message
+    says why); one that failed later ends so, in words."""
+    if held:
+        queue.end(job, _ended(exc), errors.describe(exc))
+    else:
+        queue.discard(job)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def _run_id(record: Any) -> str | None:

@@ -86,6 +86,7 @@ class ResultPanel:
     add_shot: gr.Button
     rerun_silent: gr.Button  # shown when the content check failed a run with sound
     batch_view: gr.HTML
+    queue: gr.HTML  # the page's jobs: running, queued, finished
     code: list[gr.Code]
     record: gr.JSON
 
@@ -150,6 +151,16 @@ class CompareTab:
     picks: gr.CheckboxGroup
     compare: gr.Button
     view: gr.HTML
+
+
+# The buttons views draw in an HTML block (a tile's Open, a job's Remove) say what they
+# are for in data attributes; the block's click event carries them to the server.
+SEND_BUTTON = (
+    "element.addEventListener('click', (e) => {"
+    " const b = e.target.closest('button[data-act]'); if (!b) return;"
+    " trigger('click', {act: b.dataset.act, job: b.dataset.job || '', run: b.dataset.run || ''});"
+    " });"
+)
 
 
 def _image(label: str, elem_id: str) -> gr.Image:
@@ -426,8 +437,9 @@ def _backend(oauth: bool, shared: bool) -> tuple[Any, ...]:
 
 def _result() -> ResultPanel:
     status = gr.HTML(views.status_html(views.READY), label="Status", elem_id="status")
+    queue = gr.HTML(elem_id="queue-view", js_on_load=SEND_BUTTON)
     # Variations are the result while they are the latest thing: first under the status.
-    batch_view = gr.HTML(elem_id="variations-view")
+    batch_view = gr.HTML(elem_id="variations-view", js_on_load=SEND_BUTTON)
     video = gr.Video(
         label="Result",
         autoplay=True,
@@ -464,6 +476,7 @@ def _result() -> ResultPanel:
         add_shot,
         rerun_silent,
         batch_view,
+        queue,
         code,
         record,
     )

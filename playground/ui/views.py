@@ -8,12 +8,13 @@ reads to keep its clock running between the server's updates.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from playground.flow.generation import Progress, Stage
+from playground.flow.jobs import Job, JobState
 from playground.flow.prices import Price
 from playground.flow.service import RunList, Standing, Stitched
 from playground.model import seedance
@@ -234,27 +235,29 @@ def batch_summary(done: int, failed: int, total: int) -> tuple[str, str]:
 # --------------------------------------------------------------------------- after a reload
 
 
-def restored_status(record: Mapping[str, Any], has_video: bool) -> str:
-    """The status line for the run a page shows again when it loads."""
+def restored_status(record: Mapping[str, Any], has_video: bool, *, opened: bool = False) -> str:
+    """The status line for the run a page shows again when it loads (or, `opened`, the
+    run of a tile or a queued job the person opened)."""
     status = RunStatus(record.get("status") or RunStatus.PROCESSING)
     task = str(record.get("id") or "")[:12]
+    which = f"Run {task}…" if opened else "Your last run"
     if not status.finished:
         return status_html(
-            f"Your last run is still going (task {task}…, {status}): it appears here when "
-            "done, and in History either way.",
+            f"{which} is still going (task {task}…, {status}): it appears in History when "
+            "done" + (", and here" if not opened else "") + ".",
             "busy",
         )
     if status is RunStatus.COMPLETED and has_video:
         total = (record.get("timings") or {}).get("total_s") or 0.0
-        return status_html(f"Your last run · {done_text(total, record.get('seed'))}", "ok")
+        return status_html(f"{which} · {done_text(total, record.get('seed'))}", "ok")
     if status is RunStatus.COMPLETED:
         return status_html(
-            "Your last run finished, but its video is no longer on this server; its "
-            "settings are in History.",
+            f"{which} finished, but its video is no longer on this server; its settings "
+            "are in History.",
             "warn",
         )
     reason = record.get("error") or "WaveSpeed gave no reason"
-    return status_html(f"Your last run ended {status}: {reason}. Its record is in History.", "warn")
+    return status_html(f"{which} ended {status}: {reason}. Its record is in History.", "warn")
 
 
 def restored_batch(runs: list[Any]) -> str:
@@ -274,6 +277,79 @@ def stored_cell(index: int, record: Mapping[str, Any]) -> tuple[str | None, str]
     if record.get("status") == RunStatus.COMPLETED and record.get("video_path"):
         return record["video_path"], label
     return None, f"{label} · {record.get('status', 'waiting')}"
+
+
+# --------------------------------------------------------------------------- the queue
+
+JOB_STATES = {
+    JobState.QUEUED: ("busy", "Queued"),
+    JobState.RUNNING: ("busy", "Running"),
+    JobState.DONE: ("ok", "Done"),
+    JobState.FAILED: ("warn", "Failed"),
+    JobState.LEFT: ("warn", "In the background"),
+    JobState.PAUSED: ("idle", "Paused"),
+    JobState.REMOVED: ("idle", "Removed"),
+}
+
+
+def job_label(request: seedance.SeedanceRequest) -> str:
+    """What a job asks for, in a line: its seed, length and prompt's start."""
+    seed = "random seed" if request.seed == seedance.RANDOM_SEED else seed_text(request.seed)
+    prompt = _short(request.prompt or "no prompt", 60)
+    return f"{seed} · {request.duration} s · {prompt}"
+
+
+def job_price(request: seedance.SeedanceRequest, runs: int, offline: bool) -> str:
+    cost = seedance.format_price(request.cost_usd, quoted=request.quoted_usd is not None, runs=runs)
+    return f"free · would cost {cost} on WaveSpeed" if offline else cost
+
+
+def queue_view(jobs: list[Job], position: Callable[[Job], int]) -> str:
+    """The page's queue, newest first: each job's state, what it asks, its price, how it
+    ended, and its buttons (data attributes the panel's script sends back)."""
+    if not jobs:
+        return ""
+    rows = [_job_row(job, position(job)) for job in reversed(jobs)]
+    paused = sum(job.state is JobState.PAUSED for job in jobs)
+    head = ""
+    if paused:
+        head = (
+            "<div class='queue-paused'>"
+            + html.escape(
+                f"{paused} queued run{'s' if paused > 1 else ''} paused when the page went "
+                f"away; nothing was spent on {'them' if paused > 1 else 'it'}."
+            )
+            + _button("Run them now", "resume", primary=True)
+            + "</div>"
+        )
+    return f"<div class='queue'><h4>Queue</h4>{head}<ol>{''.join(rows)}</ol></div>"
+
+
+def _job_row(job: Job, ahead: int) -> str:
+    kind, word = JOB_STATES[job.state]
+    if job.state is JobState.QUEUED and ahead:
+        word = f"Queued · {ahead} ahead"
+    buttons = ""
+    if job.state.waiting:
+        buttons = _button("Remove", "remove", job=job.id)
+    elif job.state is JobState.RUNNING:
+        buttons = _button("Stop on WaveSpeed", "stop", job=job.id)
+    elif job.run_ids and job.runs == 1:
+        buttons = _button("Open", "open", run=job.run_ids[0])
+    note = f"<div class='job-note'>{html.escape(job.note)}</div>" if job.note else ""
+    return (
+        f"<li class='job {job.state}' data-job='{html.escape(job.id)}'>"
+        f"<span class='badge {kind}'>{html.escape(word)}</span>"
+        f"<span class='job-what'>{html.escape(job.label)}</span>"
+        f"<span class='job-price'>{html.escape(job.price)}</span>{buttons}{note}</li>"
+    )
+
+
+def _button(text: str, act: str, *, primary: bool = False, **data: str) -> str:
+    attrs = "".join(f" data-{k}='{html.escape(v)}'" for k, v in data.items())
+    cls = "act primary" if primary else "act"
+    label = html.escape(text)
+    return f"<button type='button' class='{cls}' data-act='{act}'{attrs}>{label}</button>"
 
 
 def key_line(kept: bool) -> str:
@@ -353,11 +429,12 @@ def stitch_note(stitched: Stitched) -> str:
     return hint(f"{stitched.shots} shots · {stitched.total_s} s · {how}")
 
 
-def video_grid(cells: list[tuple[str | None, str]]) -> str:
+def video_grid(cells: list[tuple[str | None, str]], run_ids: list[str | None] | None = None) -> str:
     """Videos side by side that the page script plays in sync; a cell without a video
-    shows its caption as a status instead. Captions are HTML-escaped here."""
+    shows its caption as a status instead. With `run_ids`, each tile whose task exists
+    has an "Open" button that puts its run in the result area. Captions are escaped here."""
     figures = []
-    for path, text in cells:
+    for index, (path, text) in enumerate(cells):
         if path:
             media_html = (
                 f"<video src='/gradio_api/file={quote(path)}' muted loop playsinline autoplay "
@@ -365,7 +442,11 @@ def video_grid(cells: list[tuple[str | None, str]]) -> str:
             )
         else:
             media_html = f"<div class='pending'>{html.escape(text)}</div>"
-        figures.append(f"<figure>{media_html}<figcaption>{html.escape(text)}</figcaption></figure>")
+        run_id = run_ids[index] if run_ids and index < len(run_ids) else None
+        opener = _button("Open", "open", run=run_id) if run_id else ""
+        figures.append(
+            f"<figure>{media_html}<figcaption>{html.escape(text)}</figcaption>{opener}</figure>"
+        )
     return (
         "<div class='sync-block'><div class='compare-grid'>"
         + "".join(figures)

@@ -5,13 +5,11 @@ the person as a sentence.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from playground.ui import views
 from playground.ui.handlers import FORM_SET, PAGE_FIELDS, PRICED_FIELDS, SAVED_FIELDS, Handlers
 from playground.ui.layout import CompareTab, HistoryTab, PlayTab, StoryboardTab
 from playground.ui.memory import save_form_js
@@ -142,7 +140,6 @@ def _generate(
 ) -> None:
     """Generate, its public API twin, Variations, Cancel, and a reloaded page's result."""
     shared_limit = {"concurrency_limit": GENERATE_CONCURRENCY, "concurrency_id": "generate"}
-    outputs = [play.result.video, play.result.record, play.result.status]
     # The public endpoint takes exactly the API's eight parameters; the page's button adds
     # its extras through a private twin of the same event.
     api_trigger = gr.Button(visible=False)
@@ -175,59 +172,52 @@ def _generate(
         )
         return run
 
+    r = play.result
+    # What a page's run redraws: the result, the status, the grid, the queue, the card.
+    page_outputs = [r.video, r.record, r.status, r.batch_view, r.queue, r.card]
+    # Each press is a job: pressed during a run, it queues behind it (ui.handlers).
+    private = {**shared_limit, "trigger_mode": "multiple", "show_progress": "hidden"}
+    private["api_visibility"] = "private"
+
     def generating(trigger: Any) -> Any:
         return shown(
             trigger(
                 h.generate_on_page,
                 [session, *play.form.page],
-                outputs,
-                api_visibility="private",
-                show_progress="hidden",  # the status line is the progress
-                **shared_limit,
+                page_outputs,
+                **private,
             )
         )
 
     run = generating(play.go.click)
-    # The newest kind of result is the one on show: a single run clears the grid, a batch
-    # the player and its card (in the browser: nothing to ask the server).
-    play.go.click(None, None, play.result.batch_view, js="() => ''", **PRIVATE)
-    empty_card = json.dumps(views.run_card(None))
-    play.batch_go.click(
-        None,
-        None,
-        [play.result.video, play.result.card],
-        js=f"() => [null, {empty_card}]",
-        **PRIVATE,
-    )
-    silent = play.result.rerun_silent.click(
-        h.audio_off, session, [play.form.generate_audio, play.result.rerun_silent], **ACTION
+    silent = r.rerun_silent.click(
+        h.audio_off, session, [play.form.generate_audio, r.rerun_silent], **ACTION
     )
     rerun = generating(silent.then)
     batch = play.batch_go.click(
         h.generate_variations,
         [session, play.var_count, play.variants, *play.form.page],
-        [play.result.batch_view, play.result.status],
-        api_visibility="private",
-        concurrency_limit=GENERATE_CONCURRENCY,
-        show_progress="hidden",
+        page_outputs,
+        **private,
     )
     batch.then(h.backend_banner, session, banner, **PRIVATE)  # quota left on a demo key
+    # The queue's buttons and the tiles' Open: one event (running paused jobs streams).
+    acted = [
+        shown(block.click(h.queue_action, session, page_outputs, **private))
+        for block in (r.queue, r.batch_view)
+    ]
     # What the page showed before it was (re)loaded, from the server's records; a run
     # still going is followed to its end, like one just started.
-    restored = shown(
-        reloaded.then(
-            h.restore_result,
-            session,
-            [*outputs, play.result.batch_view],
-            api_visibility="private",
-            show_progress="hidden",
-            **shared_limit,
-        )
-    )
-    running = [run, rerun, batch, restored]
-    play.stop.click(h.cancel, session, play.result.status, cancels=running, **ACTION)
+    latest = [r.video, r.record, r.status, r.batch_view]
+    follow = {"api_visibility": "private", "show_progress": "hidden", **shared_limit}
+    restored = shown(reloaded.then(h.restore_result, session, latest, **follow))
+    reloaded.then(h.restore_queue, session, r.queue, **PRIVATE)
+    running = [run, rerun, batch, restored, *acted]
+    stopped = play.stop.click(h.cancel, session, [r.status, r.queue], cancels=running, **ACTION)
+    # What Cancel stopped waiting for still fills in here when it ends.
+    shown(stopped.then(h.fill_in, session, latest, **follow))
     # Not cancelling the runs: whoever waits for a task sees it end as WaveSpeed says.
-    play.stop_server.click(h.stop_on_wavespeed, session, play.result.status, **ACTION)
+    play.stop_server.click(h.stop_on_wavespeed, session, r.status, **ACTION)
 
 
 @dataclass
