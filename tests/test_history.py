@@ -635,6 +635,8 @@ def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) ->
 
     assert history.delete("mine", account="alice") is True
     assert history.get("mine") is None
+    assert all(p.is_file() for p in mine)  # kept for Undo until purged
+    assert history.purge() == ["mine"]
     assert not any(p.exists() for p in mine)
     history.close()
 
@@ -655,11 +657,13 @@ def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
     )
 
     assert history.delete("gone-run", account="alice") is True
+    assert history.purge() == ["gone-run"]
     assert not any(p.exists() for p in files)
     assert history.get("gone-run") is None and history.get("gone-run", account="alice") is None
     assert [r.id for r in history.list()] == ["kept-run"]
     assert history.list(search="gone-run") == []  # its prompt, here its id
     assert history.delete("gone-run", account="alice") is False  # already deleted
+    assert history.restore("gone-run", account="alice") is False  # and purged: for good
     assert history.unfinished() == []
     assert (
         history.count_runs(account="alice", resumable=True),
