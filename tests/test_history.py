@@ -354,14 +354,20 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert failed.status == "failed"
 
     # newest first; every run pictured (the failed one by its kept start image)
-    items, ids, spent, picks = ui.list_runs("", session)
+    items, ids, spent, models = ui.list_runs("", session)
     assert ids == [failed.id, second["id"], first["id"]]
     assert len(items) == 3 and all(Path(picture).is_file() for picture, _ in items)
     assert "[failed]" in items[0][1] and "seed 515151" in items[1][1]
     # total spent counts completed runs only (a failed task is not billed)
     paid = seedance.format_usd(first["cost_usd"] + second["cost_usd"])
     assert f"<b>{paid}</b>" in spent and "3 runs" in spent and "2 completed" in spent
+    assert [value for value, _ in models.choices] == ["All models", MODEL]
+    picks = ui.compare_choices([failed.id, "hostile"], session)
     assert {value for _, value in picks.choices} == {first["id"], second["id"]}
+    assert picks.value == []  # neither a failed run nor an unknown id stays picked
+    labels = [label for label, _ in picks.choices]  # when, seed and prompt tell them apart
+    assert labels[0].endswith(f"seed 515151 · a red kite rises over the dunes · #{second['id'][:4]}")
+    assert re.match(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2} · seed 424242 · ", labels[1])
 
     # search by prompt text, by seed, by task id
     assert ui.list_runs("red kite", session)[1] == [second["id"], first["id"]]
@@ -371,11 +377,11 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert ui.list_runs("no such thing", session)[1] == []
 
     # show a run: its video and card
-    video, card, record = ui.show_run(ids, session, select(1))
+    video, card, record, star, note = ui.show_run(ids, session, select(1))
     assert video == second["video_path"] and Path(video).is_file()
     assert "515151" in card and second["id"] in card
-    assert record["id"] == second["id"]
-    video, card, _ = ui.show_run(ids, session, select(0))
+    assert record["id"] == second["id"] and (star, note) == ("★ Star", "")
+    video, card, *_ = ui.show_run(ids, session, select(0))
     assert video is None and failed.id in card  # no video for a failed run, still a card
 
     # load it into the form: the kept images and its settings

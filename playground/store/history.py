@@ -219,9 +219,11 @@ class History:
         where, args = _filters(account, None, None, status=status, model=model, starred=starred)
         sql = f"SELECT * FROM runs{_and(where, 'deleted_at IS NULL')}"
         if search.strip():
-            # The record holds prompt, seed, id and model: one LIKE finds any of them.
-            sql += " AND record LIKE ? ESCAPE '\\'"
-            args.append(f"%{_escape_like(search.strip())}%")
+            # The record holds prompt, seed, id and model: one LIKE finds any of them; the
+            # person's note is searched too.
+            sql += " AND (record LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\')"
+            pattern = f"%{_escape_like(search.strip())}%"
+            args += [pattern, pattern]
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_stored(row) for row in self._connection().execute(sql, args)]
