@@ -366,7 +366,8 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert {value for _, value in picks.choices} == {first["id"], second["id"]}
     assert picks.value == []  # neither a failed run nor an unknown id stays picked
     labels = [label for label, _ in picks.choices]  # when, seed and prompt tell them apart
-    assert labels[0].endswith(f"seed 515151 · a red kite rises over the dunes · #{second['id'][:4]}")
+    tail = f"seed 515151 · a red kite rises over the dunes · #{second['id'][:4]}"
+    assert labels[0].endswith(tail)
     assert re.match(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2} · seed 424242 · ", labels[1])
 
     # search by prompt text, by seed, by task id

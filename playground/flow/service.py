@@ -698,8 +698,8 @@ class Playground:
         run_id = session.deleted.pop()
         if not self.store.restore(run_id, account=self.visible_account(session)):
             raise NotFound(
-                f"Run {run_id[:8]} cannot come back: its files were freed (a deleted run is "
-                f"kept {UNDO_GRACE_S // 60} minutes)."
+                f"Run {run_id[:8]} cannot come back any more: a deleted run is kept "
+                f"{UNDO_GRACE_S // 60} minutes, then its files are freed."
             )
         return self.run(session, run_id)
 
