@@ -644,21 +644,21 @@ def history_tab() -> HistoryTab:
             with gr.Column():
                 card = gr.HTML(views.run_card(None), elem_id="history-card")
                 record = gr.State(None)
-                with gr.Row(equal_height=True):
+                note = gr.Textbox(
+                    label="Note",
+                    placeholder="A note for this run (kept with it, 500 characters)",
+                    max_length=NOTE_MAX_CHARS,
+                    elem_id="run-note",
+                )
+                # The selected run's own marks, then its place in Compare: small buttons that
+                # wrap onto a phone's width.
+                with gr.Row(elem_id="run-marks"):
+                    save_note = gr.Button(
+                        "Save note", size="sm", scale=0, min_width=110, elem_id="save-note"
+                    )
                     star = gr.Button(STAR, size="sm", scale=0, min_width=110, elem_id="star-run")
                     add_compare = gr.Button(
                         "Add to Compare", size="sm", scale=0, min_width=140, elem_id="add-compare"
-                    )
-                with gr.Row(equal_height=True):
-                    note = gr.Textbox(
-                        label="Note",
-                        placeholder="A note for this run (kept with it, 500 characters)",
-                        max_length=NOTE_MAX_CHARS,
-                        scale=4,
-                        elem_id="run-note",
-                    )
-                    save_note = gr.Button(
-                        "Save note", size="sm", scale=0, min_width=110, elem_id="save-note"
                     )
                 load = gr.Button(
                     "Load its settings and images", variant="primary", elem_id="load-run"
