@@ -354,14 +354,21 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert failed.status == "failed"
 
     # newest first; every run pictured (the failed one by its kept start image)
-    items, ids, spent, picks = ui.list_runs("", session)
+    items, ids, spent, models = ui.list_runs("", session)
     assert ids == [failed.id, second["id"], first["id"]]
     assert len(items) == 3 and all(Path(picture).is_file() for picture, _ in items)
     assert "[failed]" in items[0][1] and "seed 515151" in items[1][1]
     # total spent counts completed runs only (a failed task is not billed)
     paid = seedance.format_usd(first["cost_usd"] + second["cost_usd"])
     assert f"<b>{paid}</b>" in spent and "3 runs" in spent and "2 completed" in spent
+    assert [value for value, _ in models.choices] == ["All models", MODEL]
+    picks = ui.compare_choices([failed.id, "hostile"], session)
     assert {value for _, value in picks.choices} == {first["id"], second["id"]}
+    assert picks.value == []  # neither a failed run nor an unknown id stays picked
+    labels = [label for label, _ in picks.choices]  # when, seed and prompt tell them apart
+    tail = f"seed 515151 · a red kite rises over the dunes · #{second['id'][:4]}"
+    assert labels[0].endswith(tail)
+    assert re.match(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2} · seed 424242 · ", labels[1])
 
     # search by prompt text, by seed, by task id
     assert ui.list_runs("red kite", session)[1] == [second["id"], first["id"]]
@@ -371,11 +378,11 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     assert ui.list_runs("no such thing", session)[1] == []
 
     # show a run: its video and card
-    video, card, record = ui.show_run(ids, session, select(1))
+    video, card, record, star, note = ui.show_run(ids, session, select(1))
     assert video == second["video_path"] and Path(video).is_file()
     assert "515151" in card and second["id"] in card
-    assert record["id"] == second["id"]
-    video, card, _ = ui.show_run(ids, session, select(0))
+    assert record["id"] == second["id"] and (star, note) == ("★ Star", "")
+    video, card, *_ = ui.show_run(ids, session, select(0))
     assert video is None and failed.id in card  # no video for a failed run, still a card
 
     # load it into the form: the kept images and its settings
@@ -635,6 +642,8 @@ def test_delete_refuses_unfinished_runs_and_other_owners_runs(tmp_path: Path) ->
 
     assert history.delete("mine", account="alice") is True
     assert history.get("mine") is None
+    assert all(p.is_file() for p in mine)  # kept for Undo until purged
+    assert history.purge() == ["mine"]
     assert not any(p.exists() for p in mine)
     history.close()
 
@@ -655,11 +664,13 @@ def test_a_deleted_run_is_hidden_and_its_files_gone_but_quotas_still_count_it(
     )
 
     assert history.delete("gone-run", account="alice") is True
+    assert history.purge() == ["gone-run"]
     assert not any(p.exists() for p in files)
     assert history.get("gone-run") is None and history.get("gone-run", account="alice") is None
     assert [r.id for r in history.list()] == ["kept-run"]
     assert history.list(search="gone-run") == []  # its prompt, here its id
     assert history.delete("gone-run", account="alice") is False  # already deleted
+    assert history.restore("gone-run", account="alice") is False  # and purged: for good
     assert history.unfinished() == []
     assert (
         history.count_runs(account="alice", resumable=True),

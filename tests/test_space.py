@@ -406,7 +406,9 @@ async def test_a_visitor_who_deletes_their_run_gets_no_new_run_on_the_demo_key(
     visitor = ui.service.new_session()
     video, record, _ = (await drive(ui, visitor, start_image))[-1]
     ui.delete_run(record, "", visitor)
-    assert not Path(video).exists() and ui.list_runs("", visitor)[1] == []
+    assert ui.list_runs("", visitor)[1] == []
+    assert ui.service.store.purge() == [record["id"]]  # Undo's grace over: files freed
+    assert not Path(video).exists()
     banner = ui.backend_banner(visitor)
     assert "0 of 1 runs left for you" in banner and "$0.14 of $0.20 left today" in banner
     submits = emulator.stats()["submits"]

@@ -48,7 +48,7 @@ from playground.model.form import IMAGE_FIELDS, Form, whole_number
 from playground.model.status import RunStatus
 from playground.settings import Settings
 from playground.store import RunStore, StoredRun
-from playground.store.history import DATABASE, LOCAL_ACCOUNT, History
+from playground.store.history import DATABASE, LOCAL_ACCOUNT, UNDO_GRACE_S, History
 from playground.store.quotas import Hold, Quota
 from wavespeed_client import (
     APIConnectionError,
@@ -112,11 +112,26 @@ class Standing:
     store_damaged: str = ""  # the history was damaged at start: what became of it
 
 
+# What History's status filter offers (the statuses a finished or running run shows).
+HISTORY_STATUSES = (
+    RunStatus.COMPLETED,
+    RunStatus.FAILED,
+    RunStatus.PROCESSING,
+    RunStatus.CANCELLED,
+    RunStatus.TIMEOUT,
+    RunStatus.INTERRUPTED,
+    RunStatus.OUTCOME_UNKNOWN,
+)
+
+
 @dataclass(frozen=True)
 class RunList:
     runs: list[StoredRun]
     total_spent_usd: float
     would_have_cost_usd: float = 0.0  # the offline emulator's free runs, at WaveSpeed's price
+    models: tuple[str, ...] = ()  # the models of the account's runs: the model filter's choices
+    # filters that were not applied, each in words (a value the page never offered)
+    ignored: tuple[str, ...] = ()
 
     @property
     def completed(self) -> list[StoredRun]:
@@ -635,13 +650,40 @@ class Playground:
 
     # ------------------------------------------------------------------ the library
 
-    def runs(self, session: Session, search: str = "") -> RunList:
-        """The session's runs (every run on a local app), newest first, and the spend."""
+    def runs(
+        self,
+        session: Session,
+        search: object = "",
+        *,
+        status: object = None,
+        model: object = None,
+        starred: object = False,
+    ) -> RunList:
+        """The session's runs (every run on a local app), newest first, and the spend;
+        narrowed by search text, a status, a model and the star. A filter value that is
+        none of the choices is not applied, and the list says so (`ignored`)."""
         account = self.visible_account(session)
+        models = tuple(self.store.models(account=account))
+        status_filter, status_note = _chosen(status, [s.value for s in HISTORY_STATUSES], "status")
+        model_filter, model_note = _chosen(model, models, "model")
         return RunList(
-            self.store.list(account=account, search=search or ""),
+            self.store.list(
+                account=account,
+                search=search if isinstance(search, str) else "",
+                status=status_filter,
+                model=model_filter,
+                starred=starred is True,
+            ),
             self.store.total_spent(account=account),
             self.store.total_spent(account=account, offline=True),
+            models=models,
+            ignored=tuple(n for n in (status_note, model_note) if n),
+        )
+
+    def completed_runs(self, session: Session) -> list[StoredRun]:
+        """The session's completed runs, newest first: what Compare can pick from."""
+        return self.store.list(
+            account=self.visible_account(session), status=RunStatus.COMPLETED.value
         )
 
     def run(self, session: Session, run_id: object) -> StoredRun:
@@ -668,11 +710,45 @@ class Playground:
         return record
 
     def delete(self, session: Session, run_id: object) -> None:
-        """Delete a finished run and its files, when the user asks (and only then)."""
+        """Delete a finished run when the user asks (and only then). It is hidden at once;
+        its files stay for `UNDO_GRACE_S`, so that Undo can bring it back."""
         if not isinstance(run_id, str) or not self.store.delete(
             run_id, account=self.visible_account(session)
         ):
             raise NotFound("Only finished runs of yours can be deleted.")
+        session.remember_deleted(run_id)
+        self.prune()  # frees what others deleted past the grace, never this one
+
+    def undo_delete(self, session: Session) -> StoredRun:
+        """Bring back the latest run this session deleted, if its files are still here."""
+        if not session.deleted:
+            raise NotFound("There is nothing to undo: no run was deleted on this page.")
+        run_id = session.deleted.pop()
+        if not self.store.restore(run_id, account=self.visible_account(session)):
+            raise NotFound(
+                f"Run {run_id[:8]} cannot come back any more: a deleted run is kept "
+                f"{UNDO_GRACE_S // 60} minutes, then its files are freed."
+            )
+        return self.run(session, run_id)
+
+    def star(self, session: Session, run_id: object, on: bool) -> StoredRun:
+        """Star one of the session's runs, or take its star off; the run as it is now."""
+        if not isinstance(run_id, str) or not self.store.star(
+            run_id, bool(on), account=self.visible_account(session)
+        ):
+            raise NotFound("Only runs in your History can be starred: choose one, or Refresh.")
+        return self.run(session, run_id)
+
+    def annotate(self, session: Session, run_id: object, text: object) -> StoredRun:
+        """Set the note of one of the session's runs (clean_note: plain text, at most
+        NOTE_MAX_CHARS); an empty note removes it. The run as it is now."""
+        if text is not None and not isinstance(text, str):
+            raise InvalidRequest(["A note is text: type it in the box, then Save note."])
+        if not isinstance(run_id, str) or not self.store.annotate(
+            run_id, text or "", account=self.visible_account(session)
+        ):
+            raise NotFound("Only runs in your History can have a note: choose one, or Refresh.")
+        return self.run(session, run_id)
 
     def compare(self, session: Session, run_ids: list[str] | None) -> list[RunRecord]:
         """Finished runs of this session's, in the order picked, with their videos."""
@@ -724,6 +800,17 @@ class Playground:
     def _add_shot(session: Session, run_id: str) -> None:
         if run_id not in session.storyboard:
             session.storyboard.append(run_id)
+
+
+def _chosen(value: object, choices: Any, what: str) -> tuple[str | None, str]:
+    """A filter's value if it is one of `choices` ("" or None: no filter), else no filter
+    and a sentence saying it was not applied."""
+    if value is None or value == "":
+        return None, ""
+    if isinstance(value, str) and value in choices:
+        return value, ""
+    shown = str(value)[:40] if isinstance(value, str) else type(value).__name__
+    return None, f"“{shown}” is not a {what} of your runs, so every {what} is shown."
 
 
 def _interruption(exc: Exception) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 HF_PREFIX = "hf:"  # accounts of signed-in visitors; never clashes with a session's uuid hex
 HANDED_KEPT = 50  # runs handed to recovery a session can still stop on WaveSpeed
+UNDO_KEPT = 5  # the latest runs a session deleted, which Undo brings back newest first
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Session:
     # runs handed to recovery, the latest HANDED_KEPT: "Stop the task on WaveSpeed" reaches
     # them too (the record is the one recovery saves)
     handed: dict[str, tuple[RunRecord, Route]] = field(default_factory=dict, repr=False)
+    # the runs this session deleted, oldest first (the latest UNDO_KEPT): what Undo may
+    # bring back, and nothing else
+    deleted: list[str] = field(default_factory=list)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         # Gradio deep-copies a gr.State's initial value for each browser session: each copy
@@ -67,6 +71,9 @@ class Session:
             or self.last_seed is not None
             or bool(self.jobs.waiting or self.jobs.paused)
         )
+
+    def remember_deleted(self, run_id: str) -> None:
+        self.deleted = [*(d for d in self.deleted if d != run_id), run_id][-UNDO_KEPT:]
 
     def remember_handed(self, task_id: str, pending: tuple[RunRecord, Route]) -> None:
         self.handed[task_id] = pending

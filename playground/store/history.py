@@ -5,9 +5,14 @@ or sorted on. WAL mode, so the UI reads while a run writes, and a crash mid-writ
 nothing committed. Stdlib only.
 
 Rows are never removed: quotas count them (a visitor's runs over all time, everyone's runs
-this hour, the day's spend), so deleting runs must not buy a fresh allowance. A deleted run,
-by its account or by housekeeping, loses its files and details and is hidden from whatever
-shows runs to people; its id, account, time and cost stay (a few hundred bytes).
+this hour, the day's spend), so deleting runs must not buy a fresh allowance. A run its
+account deletes is hidden at once but kept whole (`trashed`) so that Undo can bring it back
+(`restore`); `purge` later frees its files and details, after `UNDO_GRACE_S` or when
+housekeeping deletes runs itself. Then only its id, account, time and cost stay (a few
+hundred bytes).
+
+A star and a note are the person's own marks on a run: columns of their own, never inside
+the record, so a later save of the record (recovery finishing it) cannot lose them.
 
 The `owner` column holds the run's account (a signed-in user, a session, or "local").
 """
@@ -21,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +46,10 @@ CREATE TABLE IF NOT EXISTS runs (
     cost_usd    REAL,
     resumable   INTEGER NOT NULL DEFAULT 0,
     record      TEXT NOT NULL,
-    deleted_at  TEXT
+    deleted_at  TEXT,
+    trashed     INTEGER NOT NULL DEFAULT 0,
+    starred     INTEGER NOT NULL DEFAULT 0,
+    note        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_owner_created ON runs (owner, created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
@@ -52,6 +60,16 @@ DATABASE = "history.db"
 # The backend label of a run made on the offline emulator (flow.routes): free, so its
 # WaveSpeed price is what it would have cost, never money spent.
 OFFLINE_BACKEND = "offline emulator"
+# How long a deleted run can be brought back before its files are freed (purge).
+UNDO_GRACE_S = 10 * 60
+NOTE_MAX_CHARS = 500  # a note is a reminder beside a run, not a document
+# Columns added after the first release, with how ALTER TABLE adds each to an old database.
+_ADDED_COLUMNS = {
+    "deleted_at": "deleted_at TEXT",
+    "trashed": "trashed INTEGER NOT NULL DEFAULT 0",
+    "starred": "starred INTEGER NOT NULL DEFAULT 0",
+    "note": "note TEXT NOT NULL DEFAULT ''",
+}
 
 
 def database_files(data_dir: Path) -> list[Path]:
@@ -67,6 +85,8 @@ class StoredRun:
     created_at: str
     record: dict[str, Any]
     resumable: bool
+    starred: bool = False
+    note: str = ""
 
     @property
     def finished(self) -> bool:
@@ -125,8 +145,9 @@ class History:
         transaction, so two processes opening it at once cannot both add a column."""
         with self._tx() as db:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
-            if "deleted_at" not in columns:
-                db.execute("ALTER TABLE runs ADD COLUMN deleted_at TEXT")
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {definition}")
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -184,21 +205,55 @@ class History:
         return _stored(row) if row else None
 
     def list(
-        self, *, account: str | None = None, search: str = "", limit: int = 200
+        self,
+        *,
+        account: str | None = None,
+        search: str = "",
+        status: str | None = None,
+        model: str | None = None,
+        starred: bool = False,
+        limit: int = 200,
     ) -> list[StoredRun]:
         """Runs not deleted, newest first; `account` None means every account (the local
-        single-user app)."""
-        sql, args = "SELECT * FROM runs WHERE deleted_at IS NULL", []
-        if account is not None:
-            sql += " AND owner = ?"
-            args.append(account)
+        single-user app). `status`, `model` and `starred` narrow it, with `search`."""
+        where, args = _filters(account, None, None, status=status, model=model, starred=starred)
+        sql = f"SELECT * FROM runs{_and(where, 'deleted_at IS NULL')}"
         if search.strip():
-            # The record holds prompt, seed, id and model: one LIKE finds any of them.
-            sql += " AND record LIKE ? ESCAPE '\\'"
-            args.append(f"%{_escape_like(search.strip())}%")
+            # The record holds prompt, seed, id and model: one LIKE finds any of them; the
+            # person's note is searched too.
+            sql += " AND (record LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\')"
+            pattern = f"%{_escape_like(search.strip())}%"
+            args += [pattern, pattern]
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_stored(row) for row in self._connection().execute(sql, args)]
+
+    def models(self, *, account: str | None = None) -> list[str]:
+        """The models of an account's runs not deleted, by name: History's model filter."""
+        where, args = _filters(account, None, None)
+        rows = self._connection().execute(
+            "SELECT DISTINCT json_extract(record, '$.model') AS model FROM runs"
+            f"{_and(where, 'deleted_at IS NULL')} AND model IS NOT NULL ORDER BY model",
+            args,
+        )
+        return [str(row["model"]) for row in rows]
+
+    def star(self, run_id: str, on: bool, *, account: str | None = None) -> bool:
+        """Star a run not deleted (or take the star off); whether there was such a run."""
+        return self._mark(run_id, account, "starred = ?", int(bool(on)))
+
+    def annotate(self, run_id: str, note: str, *, account: str | None = None) -> bool:
+        """Set a run's note (clean_note's rules; empty removes it); whether it was found."""
+        return self._mark(run_id, account, "note = ?", clean_note(note))
+
+    def _mark(self, run_id: str, account: str | None, assignment: str, value: Any) -> bool:
+        where, args = _filters(account, None, None)
+        with self._tx() as db:
+            changed = db.execute(
+                f"UPDATE runs SET {assignment}{_and(where, 'id = ? AND deleted_at IS NULL')}",
+                [value, *args, run_id],
+            ).rowcount
+        return changed == 1
 
     def unfinished(self) -> list[StoredRun]:
         """Runs accepted by the API whose outcome is not known yet, oldest first."""
@@ -225,11 +280,45 @@ class History:
         return float(self._connection().execute(sql, args).fetchone()[0])
 
     def delete(self, run_id: str, *, account: str | None = None) -> bool:
-        """Delete a finished run's files (video, sidecar, inputs, thumbnail) and hide it.
-        The row keeps only what quotas and the total spent need: not the prompt or paths."""
+        """Hide a finished run, keeping its record and files for `restore` until `purge`
+        (Undo). Whether there was such a run to delete."""
         run = self.get(run_id, account=account)
         if run is None or not run.finished:
             return False
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET deleted_at = ?, trashed = 1 WHERE id = ? AND deleted_at IS NULL",
+                (_now(), run_id),
+            )
+        return True
+
+    def restore(self, run_id: str, *, account: str | None = None) -> bool:
+        """Bring back a deleted run whose files were not freed yet; whether it came back."""
+        where, args = _filters(account, None, None)
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE runs SET deleted_at = NULL, trashed = 0"
+                f"{_and(where, 'id = ? AND trashed = 1')}",
+                [*args, run_id],
+            ).rowcount
+        return changed == 1
+
+    def purge(self, *, deleted_before: datetime | None = None) -> list[str]:
+        """Free the files and details of deleted runs (all, or those deleted before
+        `deleted_before`): the row keeps only what quotas and the total spent need, not
+        the prompt, the note or the paths. The ids purged."""
+        sql, args = "SELECT * FROM runs WHERE trashed = 1", []
+        if deleted_before is not None:
+            sql += " AND deleted_at < ?"
+            args.append(deleted_before.isoformat(timespec="seconds"))
+        purged = []
+        for row in self._connection().execute(sql, args).fetchall():
+            self._discard(_stored(row))
+            purged.append(row["id"])
+        return purged
+
+    def _discard(self, run: StoredRun) -> None:
+        """Hide a run for good: its files and details go, what quotas count stays."""
         kept = {
             "id": run.id,
             "status": run.status,
@@ -239,19 +328,21 @@ class History:
         }
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET deleted_at = ?, record = ? WHERE id = ? AND deleted_at IS NULL",
-                (_now(), json.dumps(kept), run_id),
+                "UPDATE runs SET deleted_at = COALESCE(deleted_at, ?), trashed = 0, "
+                "starred = 0, note = '', record = ? WHERE id = ?",
+                (_now(), json.dumps(kept), run.id),
             )
         for path in run_files(run.record):
             path.unlink(missing_ok=True)
-        return True
 
     def prune(
         self, *, max_age_days: float | None = None, max_bytes: int | None = None
     ) -> list[str]:
-        """Housekeeping, only where a limit is set: delete the oldest finished runs until
-        none is older than `max_age_days` and all files fit in `max_bytes`. Like `delete`,
-        this frees their files but keeps their rows counting towards quotas."""
+        """Housekeeping: deleted runs past the undo grace are purged; where a limit is set,
+        the oldest finished runs are deleted for good (no undo) until none is older than
+        `max_age_days` and all files fit in `max_bytes`. Their rows keep counting towards
+        quotas. The ids housekeeping deleted (not those purged after a person's delete)."""
+        self.purge(deleted_before=datetime.now(UTC) - timedelta(seconds=UNDO_GRACE_S))
         if max_age_days is None and max_bytes is None:
             return []
         finished = [r for r in reversed(self.list(limit=1_000_000)) if r.finished]  # oldest first
@@ -271,9 +362,9 @@ class History:
             too_big = max_bytes is not None and total > max_bytes
             if not (too_old or too_big):
                 continue
-            if self.delete(run.id):
-                total -= sizes[run.id]
-                deleted.append(run.id)
+            self._discard(run)
+            total -= sizes[run.id]
+            deleted.append(run.id)
         return deleted
 
     def count_runs(
@@ -309,7 +400,13 @@ class History:
 
 
 def _filters(
-    account: str | None, since: datetime | None, resumable: bool | None
+    account: str | None,
+    since: datetime | None,
+    resumable: bool | None,
+    *,
+    status: str | None = None,
+    model: str | None = None,
+    starred: bool = False,
 ) -> tuple[str, list[Any]]:
     clauses, args = [], []
     if account is not None:
@@ -321,7 +418,29 @@ def _filters(
     if resumable is not None:
         clauses.append("resumable = ?")
         args.append(int(resumable))
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if model is not None:
+        clauses.append("json_extract(record, '$.model') = ?")
+        args.append(model)
+    if starred:
+        clauses.append("starred = 1")
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _and(where: str, clause: str) -> str:
+    """`where` (from _filters, maybe empty) with one more clause."""
+    return f"{where} AND {clause}" if where else f" WHERE {clause}"
+
+
+def clean_note(text: object) -> str:
+    """A note as kept: text only, without control characters, its whitespace (newlines
+    too) one space, at most NOTE_MAX_CHARS."""
+    if not isinstance(text, str):
+        return ""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())[:NOTE_MAX_CHARS]
 
 
 def _stored(row: sqlite3.Row) -> StoredRun:
@@ -332,6 +451,8 @@ def _stored(row: sqlite3.Row) -> StoredRun:
         created_at=row["created_at"],
         record=json.loads(row["record"]),
         resumable=bool(row["resumable"]),
+        starred=bool(row["starred"]),
+        note=row["note"] or "",
     )
 
 

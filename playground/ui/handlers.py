@@ -32,7 +32,7 @@ from playground.media import images, urls
 from playground.model import catalog, prompting, seedance
 from playground.model.form import AUTO_RATIO, FIELDS, Form
 from playground.model.status import RunStatus
-from playground.store.history import OFFLINE_BACKEND
+from playground.store.history import NOTE_MAX_CHARS, OFFLINE_BACKEND, UNDO_GRACE_S
 from playground.ui import errors, memory, modelform, snippets, views
 from playground.ui.addresses import client_address
 from playground.ui.modelform import EXTRA_FIELDS
@@ -59,6 +59,10 @@ PAGE_FIELDS = (
 )
 # What the browser keeps of the form between visits (ui.memory).
 SAVED_FIELDS = memory.saved_fields(PAGE_FIELDS)
+# History's filters: the choices that filter nothing, and the star button's two faces.
+ALL_STATUSES = "All statuses"
+ALL_MODELS = "All models"
+STAR, UNSTAR = "★ Star", "☆ Unstar"
 # The public /generate's first parameters, as they have been from the start.
 API_FIELDS = ("image", "prompt", "last_image", "duration", "aspect_ratio", "camera_fixed", "seed")
 # What every change of the form's model sets (a switch, reuse, load, a preset), in this
@@ -1003,26 +1007,99 @@ class Handlers:
 
     # ------------------------------------------------------------------ history & compare
 
-    def list_runs(self, search: str, session: Session):
-        """The session's runs (all runs on a local app), newest first, and the total spent."""
-        listed = self.service.runs(session, search)
+    def list_runs(
+        self,
+        search: str,
+        session: Session,
+        status: Any = ALL_STATUSES,
+        model: Any = ALL_MODELS,
+        starred: Any = False,
+    ):
+        """The session's runs (all runs on a local app), newest first, narrowed by the
+        search and the filters; the total spent; the model filter's choices."""
+        listed = self.service.runs(
+            session,
+            search,
+            status=_unless(status, ALL_STATUSES),
+            model=_unless(model, ALL_MODELS),
+            starred=starred,
+        )
         items, ids = [], []
         for run in listed.runs:
             if picture := _picture_of(RunRecord.from_json(run.record)):
-                items.append((picture, views.caption(run.record)))
+                items.append((picture, views.caption(run.record, starred=run.starred)))
                 ids.append(run.id)
-        choices = [(views.caption(r.record), r.id) for r in listed.completed]
-        return items, ids, views.history_summary(listed), gr.CheckboxGroup(choices=choices)
+        models = [ALL_MODELS, *listed.models]
+        chosen = model if isinstance(model, str) and model in models else ALL_MODELS
+        return (
+            items,
+            ids,
+            views.history_summary(listed),
+            gr.Dropdown(choices=models, value=chosen),
+        )
+
+    def compare_choices(self, picks: Any, session: Session):
+        """Compare's picker: the session's completed runs, labelled apart (when, seed,
+        prompt); what was picked stays picked while it is there."""
+        runs = self.service.completed_runs(session)
+        return _picker(runs, _kept_picks(picks, {r.id for r in runs}))
+
+    def add_to_compare(self, record: dict[str, Any] | None, picks: Any, session: Session):
+        """The run chosen in History joins Compare's picks."""
+        run_id = self.service.finished_run(session, _run_id(record), action="add it to Compare").id
+        runs = self.service.completed_runs(session)
+        chosen = _kept_picks(picks, {r.id for r in runs})
+        if run_id in chosen:
+            gr.Info(f"Run {run_id[:8]} is already among Compare's {len(chosen)} picks.")
+        else:
+            chosen.append(run_id)
+            more = (
+                "press Compare there" if len(chosen) > 1 else "add one more run to compare it with"
+            )
+            gr.Info(f"Run {run_id[:8]} added to Compare ({len(chosen)} picked): {more}.")
+        return _picker(runs, chosen)
 
     def show_run(self, ids: list[str], session: Session, evt: gr.SelectData):
-        """A past run's video and card, if it belongs to this session (or the app is local)."""
+        """A past run's video and card, if it belongs to this session (or the app is
+        local); its star on the button and its note in the box."""
         if not ids or not 0 <= evt.index < len(ids):
             raise NotFound("That run is not in your history any more; press Refresh.")
-        run = self.service.run(session, ids[evt.index])
+        return self._selected(self.service.run(session, ids[evt.index]))
+
+    @staticmethod
+    def _selected(run: Any) -> tuple[Any, str, dict[str, Any], str, str]:
+        """History's selected run: video (if still on disk), card, record, star, note."""
         record = RunRecord.from_json(run.record)
         done = record.status is RunStatus.COMPLETED and record.video_path
         video = record.video_path if done and Path(record.video_path or "").is_file() else None
-        return video, views.run_card(run.record), run.record
+        return video, views.stored_card(run), run.record, _star_label(run.starred), run.note
+
+    def toggle_star(
+        self, record: dict[str, Any] | None, search: str, session: Session, *filters: Any
+    ):
+        """Star the selected run, or take its star off; the list shows ★ in its caption."""
+        run_id = _chosen_run(record)
+        run = self.service.star(session, run_id, not self.service.run(session, run_id).starred)
+        gr.Info(
+            f"Starred run {run_id[:8]}: “Starred only” lists it with your other favourites."
+            if run.starred
+            else f"Took the star off run {run_id[:8]}."
+        )
+        listing = self.list_runs(search, session, *filters)
+        return (*listing, views.stored_card(run), _star_label(run.starred))
+
+    def save_note(self, record: dict[str, Any] | None, text: Any, session: Session):
+        """Keep a note with the selected run (plain text, NOTE_MAX_CHARS at most); search
+        finds it."""
+        run_id = _chosen_run(record)
+        run = self.service.annotate(session, run_id, text)
+        if not run.note:
+            gr.Info(f"Run {run_id[:8]} has no note now.")
+        elif isinstance(text, str) and len(text.strip()) > NOTE_MAX_CHARS:
+            gr.Warning(f"Note saved on run {run_id[:8]}, cut to {NOTE_MAX_CHARS} characters.")
+        else:
+            gr.Info(f"Note saved on run {run_id[:8]}; search finds it.")
+        return views.stored_card(run), run.note
 
     def load_run_into_form(self, record: dict[str, Any] | None, session: Session):
         """A past run's images and settings back into the form, to repeat or vary it."""
@@ -1043,13 +1120,40 @@ class Handlers:
             *self._settings_of(session, stored),
         )
 
-    def delete_run(self, record: dict[str, Any] | None, search: str, session: Session):
-        """Delete a finished run and its files, when the user asks (and only then)."""
-        if not isinstance(record, dict) or not record.get("id"):
-            raise NotFound("Choose a run in History first.")
-        self.service.delete(session, record["id"])
-        gr.Info(f"Deleted run {str(record['id'])[:8]} and its files.")
-        return (*self.list_runs(search, session), None, views.run_card(None), None)
+    def delete_run(
+        self, record: dict[str, Any] | None, search: str, session: Session, *filters: Any
+    ):
+        """Delete a finished run when the user asks (and only then); Undo is offered."""
+        run_id = _chosen_run(record)
+        self.service.delete(session, run_id)
+        minutes = UNDO_GRACE_S // 60
+        gr.Info(f"Deleted run {run_id[:8]}. Undo brings it back within {minutes} minutes.")
+        return (
+            *self.list_runs(search, session, *filters),
+            None,
+            views.run_card(None),
+            None,
+            _star_label(False),
+            "",
+            gr.Row(visible=True),
+            views.undo_note(run_id),
+        )
+
+    def undo_delete(self, search: str, session: Session, *filters: Any):
+        """Bring back the run this page deleted last, selected again."""
+        try:
+            run = self.service.undo_delete(session)
+        except NotFound as exc:  # nothing left to undo: the offer goes, in words
+            gr.Warning(str(exc))
+            listing = self.list_runs(search, session, *filters)
+            return (*listing, *(gr.skip() for _ in range(5)), gr.Row(visible=False), "")
+        gr.Info(f"Run {run.id[:8]} is back in History, with its files.")
+        return (
+            *self.list_runs(search, session, *filters),
+            *self._selected(run),
+            gr.Row(visible=bool(session.deleted)),
+            views.undo_note(session.deleted[-1]) if session.deleted else "",
+        )
 
     def compare_runs(self, ids: list[str], session: Session) -> str:
         """Videos side by side (played in sync by the page script) and what differs."""
@@ -1133,6 +1237,33 @@ def _count(n: int, what: str) -> str:
 
 def _run_id(record: Any) -> str | None:
     return record.get("id") if isinstance(record, dict) else None
+
+
+def _chosen_run(record: Any) -> str:
+    """The id of the run History's page says is selected (looked up again by the service)."""
+    run_id = _run_id(record)
+    if not isinstance(run_id, str) or not run_id:
+        raise NotFound("Choose a run in History first: click its picture.")
+    return run_id
+
+
+def _unless(value: Any, everything: str) -> Any:
+    """A filter's value for the service: "" when it is the "All …" choice."""
+    return "" if value == everything else value
+
+
+def _star_label(starred: bool) -> str:
+    return UNSTAR if starred else STAR
+
+
+def _kept_picks(picks: Any, ids: set[str]) -> list[str]:
+    """What Compare had picked that is still one of the session's completed runs."""
+    return [p for p in picks if isinstance(p, str) and p in ids] if isinstance(picks, list) else []
+
+
+def _picker(runs: list[Any], chosen: list[str]) -> Any:
+    labels = [(views.pick_label(r.record, starred=r.starred), r.id) for r in runs]
+    return gr.CheckboxGroup(choices=labels, value=chosen)
 
 
 def _picture_of(record: RunRecord) -> str | None:

@@ -12,13 +12,22 @@ from typing import Any
 import gradio as gr
 
 from playground.flow.prices import Price
+from playground.flow.service import HISTORY_STATUSES
 from playground.model import catalog, prompting, seedance
 from playground.model.catalog import ModelSpec
 from playground.model.form import AUTO_RATIO
 from playground.settings import Settings
+from playground.store.history import NOTE_MAX_CHARS
 from playground.ui import modelform, views
 from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
-from playground.ui.handlers import API_FIELDS, BACKENDS, PAGE_FIELDS
+from playground.ui.handlers import (
+    ALL_MODELS,
+    ALL_STATUSES,
+    API_FIELDS,
+    BACKENDS,
+    PAGE_FIELDS,
+    STAR,
+)
 from playground.ui.inputs import checked_number, source_image
 from playground.ui.presets import Preset
 
@@ -134,6 +143,21 @@ class HistoryTab:
     record: gr.State
     load: gr.Button
     delete: gr.Button
+    status: gr.Dropdown  # filters beside the search
+    model: gr.Dropdown
+    starred: gr.Checkbox
+    undo_row: gr.Row  # shown only after a delete
+    undo_note: gr.HTML
+    undo: gr.Button
+    star: gr.Button  # the selected run's star, note, and a place in Compare
+    note: gr.Textbox
+    save_note: gr.Button
+    add_compare: gr.Button
+
+    @property
+    def filters(self) -> list[gr.components.Component]:
+        """What narrows the list, after the search, in `Handlers.list_runs` order."""
+        return [self.status, self.model, self.starred]
 
 
 @dataclass
@@ -578,15 +602,40 @@ def playground_tab(
 
 def history_tab() -> HistoryTab:
     with gr.Tab("History", id="history") as tab:
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="history-filters"):
             search = gr.Textbox(
                 placeholder="Search prompt, seed, model or task id",
                 show_label=False,
                 scale=4,
+                min_width=220,
                 elem_id="history-search",
+            )
+            status = gr.Dropdown(
+                [ALL_STATUSES, *(s.value for s in HISTORY_STATUSES)],
+                value=ALL_STATUSES,
+                label="Status",
+                show_label=False,
+                scale=1,
+                min_width=150,
+                elem_id="history-status",
+            )
+            model = gr.Dropdown(
+                [ALL_MODELS],
+                value=ALL_MODELS,
+                label="Model",
+                show_label=False,
+                scale=1,
+                min_width=180,
+                elem_id="history-model",
+            )
+            starred = gr.Checkbox(
+                label="Starred only", scale=0, min_width=130, elem_id="history-starred"
             )
             refresh = gr.Button("Refresh", scale=0, min_width=100)
         spent = gr.HTML(elem_id="spent")
+        with gr.Row(visible=False, equal_height=True, elem_id="undo-row") as undo_row:
+            undo_note = gr.HTML()
+            undo = gr.Button("Undo", size="sm", scale=0, min_width=90, elem_id="undo-delete")
         listed = gr.State([])
         runs = gr.Gallery(
             label="Your runs, newest first",
@@ -608,13 +657,51 @@ def history_tab() -> HistoryTab:
             with gr.Column():
                 card = gr.HTML(views.run_card(None), elem_id="history-card")
                 record = gr.State(None)
+                note = gr.Textbox(
+                    label="Note",
+                    placeholder="A note for this run (kept with it, 500 characters)",
+                    max_length=NOTE_MAX_CHARS,
+                    elem_id="run-note",
+                )
+                # The selected run's own marks, then its place in Compare: small buttons that
+                # wrap onto a phone's width.
+                with gr.Row(elem_id="run-marks"):
+                    save_note = gr.Button(
+                        "Save note", size="sm", scale=0, min_width=110, elem_id="save-note"
+                    )
+                    star = gr.Button(STAR, size="sm", scale=0, min_width=110, elem_id="star-run")
+                    add_compare = gr.Button(
+                        "Add to Compare", size="sm", scale=0, min_width=140, elem_id="add-compare"
+                    )
                 load = gr.Button(
                     "Load its settings and images", variant="primary", elem_id="load-run"
                 )
                 delete = gr.Button(
                     "Delete this run", variant="stop", size="sm", elem_id="delete-run"
                 )
-    return HistoryTab(tab, search, refresh, spent, listed, runs, video, card, record, load, delete)
+    return HistoryTab(
+        tab,
+        search,
+        refresh,
+        spent,
+        listed,
+        runs,
+        video,
+        card,
+        record,
+        load,
+        delete,
+        status=status,
+        model=model,
+        starred=starred,
+        undo_row=undo_row,
+        undo_note=undo_note,
+        undo=undo,
+        star=star,
+        note=note,
+        save_note=save_note,
+        add_compare=add_compare,
+    )
 
 
 def storyboard_tab() -> StoryboardTab:
@@ -645,8 +732,8 @@ def compare_tab() -> CompareTab:
     with gr.Tab("Compare", id="compare") as tab:
         gr.HTML(
             views.hint(
-                "Pick two or more finished runs; they play side by side in sync, and the "
-                "settings that differ are highlighted."
+                "Pick two or more finished runs (or “Add to Compare” in History); they play "
+                "side by side in sync, and the settings that differ are highlighted."
             )
         )
         picks = gr.CheckboxGroup(label="Runs to compare", elem_id="compare-picks")

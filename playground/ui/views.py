@@ -112,8 +112,9 @@ def prompt_count(prompt: str | None) -> str:
 # --------------------------------------------------------------------------- the run
 
 
-def run_card(record: Mapping[str, Any] | None) -> str:
-    """A run as a card of facts beside its video."""
+def run_card(record: Mapping[str, Any] | None, *, starred: bool = False, note: str = "") -> str:
+    """A run as a card of facts beside its video; History's card adds the person's star
+    and note."""
     if not record:
         return "<div class='card empty'>Your run’s seed, timings and cost appear here.</div>"
     t = record.get("timings") or {}
@@ -124,7 +125,12 @@ def run_card(record: Mapping[str, Any] | None) -> str:
 
     cost = record.get("cost_usd")
     seed = record.get("seed")
-    rows = [
+    rows = []
+    if starred:
+        rows.append(("Star", "<b class='star'>★ starred</b>"))
+    if note:
+        rows.append(("Note", f"<span class='run-note'>{html.escape(note)}</span>"))
+    rows += [
         (
             "Seed",
             "not supported by this model"
@@ -180,7 +186,7 @@ def _status_cell(status: Any) -> str:
     return text if status == RunStatus.COMPLETED else f"<b class='flag'>{text}</b>"
 
 
-def _made(created_at: Any) -> str:
+def _made(created_at: Any, layout: str = "%Y-%m-%d %H:%M UTC") -> str:
     """When a run was made, in UTC to the minute ("2026-12-04 00:42 UTC")."""
     try:
         when = datetime.fromisoformat(str(created_at))
@@ -188,7 +194,7 @@ def _made(created_at: Any) -> str:
         return "unknown"
     if when.tzinfo is not None:
         when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return when.strftime(layout)
 
 
 def _short(text: str, limit: int) -> str:
@@ -208,13 +214,29 @@ def _cost(usd: Any, quoted: bool, offline: bool = False) -> str:
     return seedance.format_price(float(usd), quoted=quoted) + ("" if quoted else " (estimate)")
 
 
-def caption(record: Mapping[str, Any]) -> str:
-    """One line naming a run in a gallery or a list."""
+def stored_card(run: Any) -> str:
+    """History's card of a stored run (StoredRun): its record, star and note."""
+    return run_card(run.record, starred=run.starred, note=run.note)
+
+
+def caption(record: Mapping[str, Any], *, starred: bool = False) -> str:
+    """One line naming a run in a gallery or a list; a starred run's starts with ★."""
     inputs = record.get("inputs") or {}
     status = record.get("status", "")
-    mark = "" if status == RunStatus.COMPLETED else f"[{status}] "
+    mark = ("★ " if starred else "") + ("" if status == RunStatus.COMPLETED else f"[{status}] ")
     prompt = (inputs.get("prompt") or "no prompt")[:40]
     return f"{mark}{seed_text(record.get('seed'))} · {inputs.get('duration', '?')} s · {prompt}"
+
+
+def pick_label(record: Mapping[str, Any], *, starred: bool = False) -> str:
+    """Compare's label for a run: when (UTC, to the second), seed, the prompt's start and
+    the task id's, so that runs of one prompt read apart
+    ("★ 05-01 14:32:07 · seed 7 · A kite rises over the dunes… · #3f2a")."""
+    made = _made(record.get("created_at"), "%m-%d %H:%M:%S")
+    prompt = _short(str((record.get("inputs") or {}).get("prompt") or "no prompt"), 32)
+    star = "★ " if starred else ""
+    seed = seed_text(record.get("seed"))
+    return f"{star}{made} · {seed} · {prompt} · #{str(record.get('id'))[:4]}"
 
 
 def seed_text(seed: Any) -> str:
@@ -416,7 +438,16 @@ def history_summary(listed: RunList) -> str:
             f" · offline runs were free (they would have cost "
             f"{seedance.format_usd(listed.would_have_cost_usd)} on WaveSpeed)"
         )
-    return hint(text)
+    ignored = "".join(note(n) for n in listed.ignored)
+    return hint(text) + ignored
+
+
+def undo_note(run_id: str) -> str:
+    """Shown beside Undo after a delete."""
+    return (
+        f"<div class='hint' id='undo-text'>Run deleted · <code>{html.escape(run_id[:8])}</code>"
+        " · Undo brings it back with its files</div>"
+    )
 
 
 def stitch_note(stitched: Stitched) -> str:

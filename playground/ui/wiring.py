@@ -342,31 +342,53 @@ def _history(
     history: HistoryTab,
     compare: CompareTab,
 ) -> None:
-    """History's list, selection, load and delete; Compare's picks."""
+    """History's list and its filters, selection, star, note, load, delete and undo;
+    Compare's picks."""
     f = play.form
-    listing = [history.runs, history.listed, history.spent, compare.picks]
-    for trigger in (history.tab.select, compare.tab.select, history.refresh.click):
-        trigger(h.list_runs, [history.search, session], listing, **ACTION)
-    # Search as you type: only the newest text's answer is drawn (one SQLite LIKE each).
-    history.search.change(
-        h.list_runs, [history.search, session], listing, trigger_mode="always_last", **ACTION
-    )
-    history.runs.select(
-        h.show_run,
-        [history.listed, session],
-        [history.video, history.card, history.record],
+    listing = [history.runs, history.listed, history.spent, history.model]
+    narrowed = [history.search, session, *history.filters]
+    for trigger in (history.tab.select, history.refresh.click):
+        trigger(h.list_runs, narrowed, listing, **ACTION)
+    # Search as you type, and each filter as it is picked: only the newest answer is drawn
+    # (one SQLite query each). `.input`, not `.change`: the list redraws the model filter.
+    gr.on(
+        [history.search.change, *(w.input for w in history.filters)],
+        h.list_runs,
+        narrowed,
+        listing,
+        trigger_mode="always_last",
         **ACTION,
     )
+    selected = [history.video, history.card, history.record, history.star, history.note]
+    history.runs.select(h.show_run, [history.listed, session], selected, **ACTION)
     history.load.click(
         h.load_run_into_form,
         [history.record, session],
         [f.image, f.last_image, f.image_url, f.last_image_url, tabs, *form_set(play)],
         **ACTION,
     )
-    history.delete.click(
-        h.delete_run,
-        [history.record, history.search, session],
-        [*listing, history.video, history.card, history.record],
+    history.star.click(
+        h.toggle_star,
+        [history.record, *narrowed],
+        [*listing, history.card, history.star],
         **ACTION,
     )
+    history.save_note.click(
+        h.save_note,
+        [history.record, history.note, session],
+        [history.card, history.note],
+        **ACTION,
+    )
+    undoable = [history.undo_row, history.undo_note]
+    picks = (h.compare_choices, [compare.picks, session], compare.picks)
+    history.delete.click(
+        h.delete_run, [history.record, *narrowed], [*listing, *selected, *undoable], **ACTION
+    ).success(*picks, **PRIVATE)
+    history.undo.click(h.undo_delete, narrowed, [*listing, *selected, *undoable], **ACTION).then(
+        *picks, **PRIVATE
+    )
+    history.add_compare.click(
+        h.add_to_compare, [history.record, compare.picks, session], compare.picks, **ACTION
+    )
+    compare.tab.select(*picks, **ACTION)
     compare.compare.click(h.compare_runs, [compare.picks, session], compare.view, **ACTION)

@@ -44,3 +44,89 @@ def test_search_narrows_as_you_type_and_the_card_says_what_and_when(page: Page, 
     expect(card).to_contain_text("A lighthouse beam sweeps the fog.")
     expect(card).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"))
     expect(card).to_contain_text("completed")
+
+
+def pick(page: Page, box: str, choice: str) -> None:
+    """Choose an entry of one of History's filter dropdowns."""
+    page.locator(f"{box} input").click()
+    page.get_by_role("option", name=choice, exact=True).click()
+
+
+def open_tab(page: Page, name: str) -> None:
+    """A tab by name; on a phone Gradio folds the last tabs into its "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() == 0:
+        page.get_by_label("More tabs").click()
+        tab = page.locator("#tabs .overflow-dropdown button", has_text=name)
+    tab.click()
+
+
+def says(page: Page, text: str) -> None:
+    """The newest toast says this; then it is closed, so the next is the newest."""
+    expect(page.get_by_test_id("toast-text").last).to_contain_text(text)
+    page.get_by_test_id("toast-close").last.click()
+
+
+def test_filter_star_note_delete_undo_and_add_to_compare(
+    page: Page, photo: Path, request: pytest.FixtureRequest
+):
+    size = request.node.callspec.params["sized_page"]
+    tag = f"shot-{size}"  # the local app lists every test's runs: this one's carry a tag
+    generate(page, photo, f"A heron lifts off the reeds, {tag}.")
+    generate(page, photo, f"Rain beads on a window, {tag}.")
+    page.get_by_role("tab", name="History").click()
+    items = page.locator("#history-gallery .thumbnail-item")
+    page.locator("#history-search input, #history-search textarea").first.fill(tag)
+    expect(items).to_have_count(2)
+
+    # filter by status: none failed, both completed
+    pick(page, "#history-status", "failed")
+    expect(items).to_have_count(0)
+    expect(page.locator("#spent")).to_contain_text("0 runs")
+    pick(page, "#history-status", "completed")
+    expect(items).to_have_count(2)
+
+    # star and note the heron run: on its card and in its caption
+    page.locator("#history-gallery .thumbnail-item", has_text="heron").click()
+    card = page.locator("#history-card")
+    expect(card).to_contain_text("A heron lifts off the reeds")
+    page.locator("#star-run").click()
+    says(page, "Starred run")
+    expect(card).to_contain_text("★ starred")
+    expect(page.locator("#star-run")).to_have_text("☆ Unstar")
+    expect(items.filter(has_text="heron")).to_contain_text("★")
+    page.locator("#run-note textarea").fill("The take for the trailer")
+    page.locator("#save-note").click()
+    says(page, "Note saved")
+    expect(card).to_contain_text("The take for the trailer")
+    page.locator("#history-starred input").check()
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("heron")
+    page.locator("#history-starred input").uncheck()
+    expect(items).to_have_count(2)
+    page.screenshot(path=f"/tmp/history-{size}-starred.png", full_page=True)
+
+    # delete it, then undo: it comes back whole, star and note too
+    page.locator("#delete-run").click()
+    says(page, "Undo brings it back")
+    expect(page.locator("#undo-row")).to_contain_text("Run deleted")
+    expect(page.locator("#undo-delete")).to_be_visible()
+    expect(items).to_have_count(1)
+    expect(page.locator("#history-gallery")).not_to_contain_text("heron")
+    page.screenshot(path=f"/tmp/history-{size}-deleted.png", full_page=True)
+    page.locator("#undo-delete").click()
+    says(page, "is back in History")
+    expect(items).to_have_count(2)
+    expect(page.locator("#undo-delete")).to_be_hidden()
+    expect(card).to_contain_text("★ starred")
+    expect(card).to_contain_text("The take for the trailer")
+
+    # add it to Compare: picked there, its label saying when, seed and prompt
+    page.locator("#add-compare").click()
+    says(page, "added to Compare")
+    open_tab(page, "Compare")
+    picked = page.locator("#compare-picks label", has=page.locator("input:checked"))
+    expect(picked).to_have_count(1)
+    expect(picked).to_contain_text(re.compile(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2} · seed \d+ · "))
+    expect(picked).to_contain_text("A heron lifts off")
+    page.screenshot(path=f"/tmp/history-{size}-compare.png", full_page=True)
