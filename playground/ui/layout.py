@@ -138,8 +138,17 @@ class HistoryTab:
 @dataclass
 class StoryboardTab:
     shots: gr.Gallery
+    picked: gr.State  # the run id of the shot the buttons act on
+    picked_note: gr.HTML
+    earlier: gr.Button
+    later: gr.Button
+    remove: gr.Button
     stitch: gr.Button
     clear: gr.Button
+    confirm: gr.Row  # "Clear all N shots?", shown by Clear
+    question: gr.HTML
+    yes_clear: gr.Button
+    keep: gr.Button
     stitched: gr.Video
     note: gr.HTML
 
@@ -609,7 +618,8 @@ def storyboard_tab() -> StoryboardTab:
         gr.HTML(
             views.hint(
                 "Chain shots with “Continue from last frame” under a result: each shot starts "
-                "where the last one ended. Stitch them into one video here."
+                "where the last one ended. Click a shot to move or remove it; stitch them "
+                "into one video here."
             )
         )
         shots = gr.Gallery(
@@ -620,12 +630,37 @@ def storyboard_tab() -> StoryboardTab:
             allow_preview=False,
             elem_id="storyboard-shots",
         )
+        picked = gr.State(None)
+        picked_note = gr.HTML(elem_id="picked-shot")
+        with gr.Row(elem_id="shot-actions"):
+            earlier = gr.Button("Move earlier", size="sm", elem_id="shot-earlier")
+            later = gr.Button("Move later", size="sm", elem_id="shot-later")
+            remove = gr.Button("Remove shot", size="sm", elem_id="shot-remove")
         with gr.Row():
             stitch = gr.Button("Stitch into one video", variant="primary", elem_id="stitch")
-            clear = gr.Button("Clear storyboard", size="sm")
+            clear = gr.Button("Clear storyboard", size="sm", elem_id="clear-board")
+        with gr.Row(visible=False, elem_id="confirm-clear") as confirm:
+            question = gr.HTML()
+            yes_clear = gr.Button("Yes, clear", variant="stop", size="sm", elem_id="yes-clear")
+            keep = gr.Button("Keep them", size="sm", elem_id="keep-shots")
         stitched = gr.Video(label="Storyboard", interactive=False, height=420, elem_id="stitched")
         note = gr.HTML()
-    return StoryboardTab(shots, stitch, clear, stitched, note)
+    return StoryboardTab(
+        shots,
+        picked,
+        picked_note,
+        earlier,
+        later,
+        remove,
+        stitch,
+        clear,
+        confirm,
+        question,
+        yes_clear,
+        keep,
+        stitched,
+        note,
+    )
 
 
 def compare_tab() -> CompareTab:
