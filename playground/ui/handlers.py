@@ -829,15 +829,15 @@ class Handlers:
         count = len(self.service.shots(session))
         if not count:
             gr.Info("The storyboard was already empty.")
-            return gr.Row(visible=False), ""
+            return gr.Column(visible=False), ""
         shots = "the only shot" if count == 1 else f"all {count} shots"
         question = f"Clear {shots}? The runs stay in History."
-        return gr.Row(visible=True), views.hint(html.escape(question))
+        return gr.Column(visible=True), views.hint(html.escape(question))
 
     def keep_storyboard(self, session: Session):
         count = len(self.service.shots(session))
         gr.Info(f"Nothing cleared: the storyboard keeps its {_shots(count)}.")
-        return gr.Row(visible=False)
+        return gr.Column(visible=False)
 
     def clear_storyboard(self, session: Session):
         count = self.service.clear_shots(session)
@@ -846,7 +846,7 @@ class Handlers:
             if count
             else "The storyboard was already empty."
         )
-        return [], None, "", None, "", gr.Row(visible=False)
+        return [], None, "", None, "", gr.Column(visible=False)
 
     def _picked_index(self, picked: str | None, session: Session) -> int:
         """Where the picked shot is now, or a sentence saying to pick one."""

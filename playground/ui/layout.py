@@ -145,7 +145,7 @@ class StoryboardTab:
     remove: gr.Button
     stitch: gr.Button
     clear: gr.Button
-    confirm: gr.Row  # "Clear all N shots?", shown by Clear
+    confirm: gr.Column  # "Clear all N shots?", shown by Clear
     question: gr.HTML
     yes_clear: gr.Button
     keep: gr.Button
@@ -632,17 +632,21 @@ def storyboard_tab() -> StoryboardTab:
         )
         picked = gr.State(None)
         picked_note = gr.HTML(elem_id="picked-shot")
+        # Small buttons keep one row on a phone too (Gradio wraps at 160 px each).
         with gr.Row(elem_id="shot-actions"):
-            earlier = gr.Button("Move earlier", size="sm", elem_id="shot-earlier")
-            later = gr.Button("Move later", size="sm", elem_id="shot-later")
-            remove = gr.Button("Remove shot", size="sm", elem_id="shot-remove")
+            earlier = gr.Button("Move earlier", size="sm", min_width=90, elem_id="shot-earlier")
+            later = gr.Button("Move later", size="sm", min_width=90, elem_id="shot-later")
+            remove = gr.Button("Remove shot", size="sm", min_width=90, elem_id="shot-remove")
         with gr.Row():
             stitch = gr.Button("Stitch into one video", variant="primary", elem_id="stitch")
             clear = gr.Button("Clear storyboard", size="sm", elem_id="clear-board")
-        with gr.Row(visible=False, elem_id="confirm-clear") as confirm:
+        with gr.Column(visible=False, elem_id="confirm-clear") as confirm:
             question = gr.HTML()
-            yes_clear = gr.Button("Yes, clear", variant="stop", size="sm", elem_id="yes-clear")
-            keep = gr.Button("Keep them", size="sm", elem_id="keep-shots")
+            with gr.Row():
+                yes_clear = gr.Button(
+                    "Yes, clear", variant="stop", size="sm", min_width=90, elem_id="yes-clear"
+                )
+                keep = gr.Button("Keep them", size="sm", min_width=90, elem_id="keep-shots")
         stitched = gr.Video(label="Storyboard", interactive=False, height=420, elem_id="stitched")
         note = gr.HTML()
     return StoryboardTab(
