@@ -668,7 +668,9 @@ async def test_clear_storyboard_empties_it(
 ) -> None:
     session = ui.service.new_session()
     ui.add_to_storyboard(await generate_offline(ui, session, images.start), session)
-    assert ui.clear_storyboard(session) == ([], None, "")
+    shots, stitched, note, picked, picked_note, confirm = ui.clear_storyboard(session)
+    assert (shots, stitched, note, picked, picked_note) == ([], None, "", None, "")
+    assert confirm.visible is False  # the question "Clear all N shots?" goes away
     assert session.storyboard == []
 
 

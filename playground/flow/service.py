@@ -68,6 +68,7 @@ DECODES_AT_ONCE = 2
 # API: whoever waits for the task writes it down), for as long as a run may take.
 FOLLOW_EVERY_S = 1.0
 FOLLOW_PATIENCE_S = 30 * 60
+EMPTY_STORYBOARD = "The storyboard is empty: use “Continue from last frame” on a result."
 
 
 @dataclass(frozen=True)
@@ -773,10 +774,10 @@ class Playground:
         return frame
 
     def add_shot(self, session: Session, run_id: object) -> int:
-        """Add a finished run to the storyboard; the number of shots."""
+        """Add a finished run to the storyboard; the number of shots, as shown."""
         record = self.finished_run(session, run_id, action="add it to the storyboard")
         self._add_shot(session, record.id)
-        return len(session.storyboard)
+        return len(self.shots(session))
 
     def shots(self, session: Session) -> list[RunRecord]:
         """The storyboard's runs still in history with their videos, in order."""
@@ -789,12 +790,48 @@ class Playground:
         """One MP4 of every shot in order; without re-encoding when the clips allow."""
         shots = self.shots(session)
         if not shots:
-            raise NotFound("The storyboard is empty: use “Continue from last frame” on a result.")
+            raise NotFound(EMPTY_STORYBOARD)
         name = f"{shots[0].id[:8]}_{len(shots)}_shots.mp4"
         dest = self.output_dir(session) / "storyboards" / name
         joined = videos.stitch([s.video_path or "" for s in shots], dest)
         total = sum(int(s.inputs.get("duration", 0)) for s in shots)
         return Stitched(joined.path, joined.reencoded, len(shots), total, joined.sound_rebuilt)
+
+    # Shots are addressed by their place as `shots` shows them (0-based). A run that lost its
+    # video is not shown but keeps its place in `session.storyboard`: a sign-in can hide
+    # runs for a while, and nothing should drop them for good but Clear.
+
+    def shot(self, session: Session, index: object) -> RunRecord:
+        """The shot shown at `index`."""
+        shots = self.shots(session)
+        return shots[_shot_index(index, len(shots))]
+
+    def move_shot(self, session: Session, index: object, step: object) -> int:
+        """Move the shot shown at `index` one place earlier (step -1) or later (+1); its
+        index now (unchanged at either end)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step not in (-1, 1):
+            raise InvalidRequest(["A shot moves one place at a time: earlier (-1) or later (+1)."])
+        shown = [shot.id for shot in self.shots(session)]
+        at = _shot_index(index, len(shown))
+        to = at + step
+        if not 0 <= to < len(shown):
+            return at
+        board = session.storyboard
+        i, j = board.index(shown[at]), board.index(shown[to])
+        board[i], board[j] = board[j], board[i]
+        return to
+
+    def remove_shot(self, session: Session, index: object) -> RunRecord:
+        """Take the shot shown at `index` off the storyboard (the run stays in history)."""
+        record = self.shot(session, index)
+        session.storyboard.remove(record.id)
+        return record
+
+    def clear_shots(self, session: Session) -> int:
+        """Empty the storyboard (the runs stay in history); how many shots were shown."""
+        count = len(self.shots(session))
+        session.storyboard.clear()
+        return count
 
     @staticmethod
     def _add_shot(session: Session, run_id: str) -> None:
@@ -851,6 +888,20 @@ def _checked_addresses(
 def prompt_lines(text: str | None) -> list[str]:
     """Prompt variants: one per non-empty line."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _shot_index(index: object, count: int) -> int:
+    """`index` as a place on a storyboard of `count` shots, or a sentence saying what to do
+    (the page sends it, so it may be anything)."""
+    if count == 0:
+        raise NotFound(EMPTY_STORYBOARD)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise NotFound("Pick a shot first: click its picture on the storyboard.")
+    if not 0 <= index < count:
+        raise NotFound(
+            f"That shot is not on the storyboard any more (it has {count}); pick a shot again."
+        )
+    return index
 
 
 def _has_video(record: RunRecord) -> bool:

@@ -8,6 +8,7 @@ always looked up again by its id: the record the page holds is a pointer, never 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,7 +27,13 @@ from playground.errors import (
 )
 from playground.flow.generation import Progress, RunRecord
 from playground.flow.jobs import Job, JobQueue, JobState
-from playground.flow.service import Playground, PreparedRun, Waiting, prompt_lines
+from playground.flow.service import (
+    EMPTY_STORYBOARD,
+    Playground,
+    PreparedRun,
+    Waiting,
+    prompt_lines,
+)
 from playground.flow.session import Session
 from playground.media import images, urls
 from playground.model import catalog, prompting, seedance
@@ -994,16 +1001,71 @@ class Handlers:
         stitched = self.service.stitch(session)
         return str(stitched.path), views.stitch_note(stitched)
 
-    @staticmethod
-    def clear_storyboard(session: Session):
-        count = len(session.storyboard)
-        session.storyboard.clear()
+    # The picked shot is kept as its run id (a gr.State): a place would point at another
+    # shot once a second tab of the same session reorders the storyboard.
+
+    def pick_shot(self, session: Session, evt: gr.SelectData) -> tuple[str, str]:
+        """The shot clicked in the gallery becomes the one the buttons act on."""
+        shot = self.service.shot(session, evt.index)
+        return shot.id, _picked_note(evt.index, shot)
+
+    def _move_shot(self, picked: str | None, step: int, session: Session):
+        """Move the picked shot one place; it stays picked, and the page says where it is."""
+        at = self._picked_index(picked, session)
+        to = self.service.move_shot(session, at, step)
+        if to == at:
+            edge = "first" if step < 0 else "last"
+            gr.Info(f"Shot {at + 1} is already the {edge} shot.")
+        else:
+            gr.Info(f"Shot {at + 1} is now shot {to + 1}.")
+        shot = self.service.shot(session, to)
+        return gr.Gallery(self.storyboard_view(session), selected_index=to), _picked_note(to, shot)
+
+    def move_shot_earlier(self, picked: str | None, session: Session):
+        return self._move_shot(picked, -1, session)
+
+    def move_shot_later(self, picked: str | None, session: Session):
+        return self._move_shot(picked, 1, session)
+
+    def remove_shot(self, picked: str | None, session: Session):
+        """Take the picked shot off the storyboard; nothing is picked afterwards."""
+        at = self._picked_index(picked, session)
+        self.service.remove_shot(session, at)
+        gr.Info(f"Shot {at + 1} removed; the run stays in History.")
+        return gr.Gallery(self.storyboard_view(session), selected_index=None), None, ""
+
+    def ask_to_clear(self, session: Session):
+        """Clear asks first, saying how many shots would go; an empty one needs no asking."""
+        count = len(self.service.shots(session))
+        if not count:
+            gr.Info("The storyboard was already empty.")
+            return gr.Column(visible=False), ""
+        shots = "the only shot" if count == 1 else f"all {count} shots"
+        question = f"Clear {shots}? The runs stay in History."
+        return gr.Column(visible=True), views.hint(html.escape(question))
+
+    def keep_storyboard(self, session: Session):
+        count = len(self.service.shots(session))
+        gr.Info(f"Nothing cleared: the storyboard keeps its {_shots(count)}.")
+        return gr.Column(visible=False)
+
+    def clear_storyboard(self, session: Session):
+        count = self.service.clear_shots(session)
         gr.Info(
-            f"Storyboard cleared ({count} shots); the runs stay in History."
+            f"Storyboard cleared ({_shots(count)}); the runs stay in History."
             if count
             else "The storyboard was already empty."
         )
-        return [], None, ""
+        return [], None, "", None, "", gr.Column(visible=False)
+
+    def _picked_index(self, picked: str | None, session: Session) -> int:
+        """Where the picked shot is now, or a sentence saying to pick one."""
+        ids = [shot.id for shot in self.service.shots(session)]
+        if not ids:
+            raise NotFound(EMPTY_STORYBOARD)
+        if picked not in ids:
+            raise NotFound("Pick a shot first: click its picture on the storyboard.")
+        return ids.index(picked)
 
     # ------------------------------------------------------------------ history & compare
 
@@ -1233,6 +1295,15 @@ def _refused(queue: JobQueue, job: Job, held: bool, exc: BaseException) -> None:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _shots(count: int) -> str:
+    return "1 shot" if count == 1 else f"{count} shots"
+
+
+def _picked_note(index: int, shot: RunRecord) -> str:
+    caption = views.caption(shot.to_json())
+    return views.hint(html.escape(f"Picked: shot {index + 1} · {caption}"))
 
 
 def _run_id(record: Any) -> str | None:

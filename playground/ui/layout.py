@@ -163,8 +163,17 @@ class HistoryTab:
 @dataclass
 class StoryboardTab:
     shots: gr.Gallery
+    picked: gr.State  # the run id of the shot the buttons act on
+    picked_note: gr.HTML
+    earlier: gr.Button
+    later: gr.Button
+    remove: gr.Button
     stitch: gr.Button
     clear: gr.Button
+    confirm: gr.Column  # "Clear all N shots?", shown by Clear
+    question: gr.HTML
+    yes_clear: gr.Button
+    keep: gr.Button
     stitched: gr.Video
     note: gr.HTML
 
@@ -709,7 +718,8 @@ def storyboard_tab() -> StoryboardTab:
         gr.HTML(
             views.hint(
                 "Chain shots with “Continue from last frame” under a result: each shot starts "
-                "where the last one ended. Stitch them into one video here."
+                "where the last one ended. Click a shot to move or remove it; stitch them "
+                "into one video here."
             )
         )
         shots = gr.Gallery(
@@ -720,12 +730,41 @@ def storyboard_tab() -> StoryboardTab:
             allow_preview=False,
             elem_id="storyboard-shots",
         )
+        picked = gr.State(None)
+        picked_note = gr.HTML(elem_id="picked-shot")
+        # Small buttons keep one row on a phone too (Gradio wraps at 160 px each).
+        with gr.Row(elem_id="shot-actions"):
+            earlier = gr.Button("Move earlier", size="sm", min_width=90, elem_id="shot-earlier")
+            later = gr.Button("Move later", size="sm", min_width=90, elem_id="shot-later")
+            remove = gr.Button("Remove shot", size="sm", min_width=90, elem_id="shot-remove")
         with gr.Row():
             stitch = gr.Button("Stitch into one video", variant="primary", elem_id="stitch")
-            clear = gr.Button("Clear storyboard", size="sm")
+            clear = gr.Button("Clear storyboard", size="sm", elem_id="clear-board")
+        with gr.Column(visible=False, elem_id="confirm-clear") as confirm:
+            question = gr.HTML()
+            with gr.Row():
+                yes_clear = gr.Button(
+                    "Yes, clear", variant="stop", size="sm", min_width=90, elem_id="yes-clear"
+                )
+                keep = gr.Button("Keep them", size="sm", min_width=90, elem_id="keep-shots")
         stitched = gr.Video(label="Storyboard", interactive=False, height=420, elem_id="stitched")
         note = gr.HTML()
-    return StoryboardTab(shots, stitch, clear, stitched, note)
+    return StoryboardTab(
+        shots,
+        picked,
+        picked_note,
+        earlier,
+        later,
+        remove,
+        stitch,
+        clear,
+        confirm,
+        question,
+        yes_clear,
+        keep,
+        stitched,
+        note,
+    )
 
 
 def compare_tab() -> CompareTab:

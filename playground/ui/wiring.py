@@ -54,9 +54,7 @@ def wire(
     board.stitch.click(
         h.stitch_storyboard, session, [board.stitched, board.note], api_visibility="private"
     )
-    board.clear.click(
-        h.clear_storyboard, session, [board.shots, board.stitched, board.note], **ACTION
-    )
+    _storyboard(h, session, board)
     play.result.chain.click(
         h.continue_from,
         [play.result.record, session],
@@ -97,6 +95,23 @@ def wire(
         memory.form,
         js=save_form_js(SAVED_FIELDS),
         **PRIVATE,
+    )
+
+
+def _storyboard(h: Handlers, session: gr.State, board: StoryboardTab) -> None:
+    """Pick a shot, move or remove it; Clear asks first."""
+    picking = [board.picked, board.picked_note]
+    board.shots.select(h.pick_shot, session, picking, **ACTION)
+    for button, move in ((board.earlier, h.move_shot_earlier), (board.later, h.move_shot_later)):
+        button.click(move, [board.picked, session], [board.shots, board.picked_note], **ACTION)
+    board.remove.click(h.remove_shot, [board.picked, session], [board.shots, *picking], **ACTION)
+    board.clear.click(h.ask_to_clear, session, [board.confirm, board.question], **ACTION)
+    board.keep.click(h.keep_storyboard, session, board.confirm, **ACTION)
+    board.yes_clear.click(
+        h.clear_storyboard,
+        session,
+        [board.shots, board.stitched, board.note, *picking, board.confirm],
+        **ACTION,
     )
 
 

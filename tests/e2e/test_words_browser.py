@@ -114,6 +114,6 @@ def test_cancel_during_a_run_says_it_goes_on_in_the_background(page: Page, photo
     page.locator("#generate-btn").click()
     expect(status(page)).to_contain_text("Processing", timeout=DONE_TIMEOUT_MS)
     page.locator("#cancel-btn").click()
-    says(page, "Stopped waiting for task", "appears in History when it finishes")
+    says(page, "Stopped waiting for task", "in History when it finishes")
     expect(status(page)).to_have_class(re.compile(r"\bwarn\b"))
     expect(status(page)).to_contain_text("Stopped waiting")
