@@ -240,12 +240,37 @@ async def test_a_new_page_pauses_what_an_earlier_one_left_waiting(
     await until(lambda: session.pending)
     second = Driven(press(ui, session, start, seed=6))
     await until(lambda: session.jobs.waiting)
-    panel = ui.restore_queue(session)  # the page reloaded
+    running = session.jobs.running
+    back, _, _, _ = ui.init_session(session, ui.service.sessions.token(session))  # reloaded
+    assert back is session
+    panel = ui.restore_queue(session)
     assert "1 queued run paused when the page went away" in panel
+    # The old page's run goes on unwatched; the result area no longer waits for it.
+    assert running.state is JobState.LEFT and session.jobs.running is None
     await asyncio.wait_for(second.task, 5)  # its old event ends, having started nothing
     emulator.config.faults.hold = False
     await asyncio.wait_for(first.task, 30)
     assert submits(emulator) == 1 and session.jobs.paused[0].work is not None
+    assert running.state is JobState.DONE  # its event lived to see the end: it says so
+
+
+async def test_a_reload_follows_the_run_even_while_the_old_page_event_lives(
+    live: Path, emulator: RunningEmulator, start: Path, ui: Handlers
+) -> None:
+    """Gradio notices a gone page only at its event's next update: the reloaded page must
+    not wait for that before it shows the run still going, and then its end."""
+    session = ui.service.new_session()
+    emulator.config.faults.hold = True
+    old_page = Driven(press(ui, session, start, seed=7))
+    await until(lambda: session.pending)
+    ui.init_session(session, ui.service.sessions.token(session))
+    restored = ui.restore_result(session)
+    _, record, line, _ = await asyncio.wait_for(anext(restored), 10)
+    assert "still going" in line and record["status"] != "completed"
+    emulator.config.faults.hold = False
+    outputs = [o async for o in restored]
+    assert outputs[-1][1]["seed"] == 7 and outputs[-1][0]
+    await asyncio.wait_for(old_page.task, 30)
 
 
 async def test_jobs_waiting_when_the_page_goes_away_pause_and_run_when_asked(

@@ -125,8 +125,10 @@ class JobQueue:
             return True
 
     def end(self, job: Job, state: JobState, note: str = "") -> None:
-        """A job's outcome; the next in line may start."""
-        if job.state not in (JobState.QUEUED, JobState.RUNNING):
+        """A job's outcome; the next in line may start. One that nobody waited for any
+        more (LEFT) still gets its real ending, when its event lives to see it."""
+        ends_late = job.state is JobState.LEFT and state in (JobState.DONE, JobState.FAILED)
+        if job.state not in (JobState.QUEUED, JobState.RUNNING) and not ends_late:
             return  # the first word stands (paused stays paused: its page has gone)
         if job.state is JobState.QUEUED and state is JobState.LEFT:
             state = JobState.PAUSED  # its page went away before its turn: nothing spent
@@ -161,6 +163,16 @@ class JobQueue:
             job.note = "Dropped by Cancel before it started."
         self._notify()
         return dropped
+
+    def page_gone(self, note: str) -> list[Job]:
+        """A new page of the session loaded, so the earlier one is gone: its running job
+        is left to go on in the background (Gradio notices a gone page only at the
+        event's next update, which may never come, and the result area must not wait for
+        it), and what it left waiting pauses. Returns the paused jobs."""
+        running = self.running
+        if running is not None:
+            running.state, running.note = JobState.LEFT, note
+        return self.pause_waiting()
 
     def pause_waiting(self) -> list[Job]:
         """A new page of the session loaded: the jobs an earlier page left waiting pause

@@ -419,8 +419,8 @@ class Handlers:
         return views.queue_view(queue.jobs, queue.position)
 
     def restore_queue(self, session: Session) -> str:
-        """A page (re)loaded: what an earlier page left waiting pauses until asked for."""
-        session.jobs.pause_waiting()
+        """A page (re)loaded: the queue as the load left it (`init_session` paused what an
+        earlier page left waiting, until asked for)."""
         return self.queue_panel(session)
 
     async def queue_action(
@@ -787,6 +787,7 @@ class Handlers:
         """A page load: back to the browser's own session if it had one (a reload, a closed
         tab), signed in as Gradio says; the page then shows how it stands."""
         session, token = self.service.returning(session, token)
+        session.jobs.page_gone(LEFT_NOTE)  # before the result and the queue are restored
         self.sign_in(session, profile)  # History and the quota are the account's from the start
         backend = BACKENDS[1] if session.offline else BACKENDS[0]
         return session, token, self.backend_banner(session), backend
