@@ -311,3 +311,34 @@ def test_undo_brings_back_the_latest_deletions_newest_first(uis: UIs) -> None:
     assert ui.service.undo_delete(session).id == records[-1]["id"]
     assert ui.service.undo_delete(session).id == records[-2]["id"]
     assert ui.list_runs("", session)[1] == [records[-1]["id"], records[-2]["id"]]
+
+
+def test_a_run_still_going_updates_itself_in_history(shared: Handlers) -> None:
+    """History's timer runs while a listed run is going, redraws the list (and the selected
+    card, if it is that run) once it ends, and then stops; another's runs are not watched."""
+    ui, service = shared, shared.service
+    me, other = service.new_session(), service.new_session()
+    going = run_of(ui, me, "still-going", status="processing")
+    run_of(ui, me, "long-done", age_s=60)
+    run_of(ui, other, "not-mine", status="processing")
+
+    items, listed, _, _ = ui.list_runs("", me, ALL_STATUSES, ALL_MODELS, False)
+    assert "processing" in items[0][1]
+    unfinished, timer = ui.watch_unfinished([*listed, "not-mine", 7, None], me)
+    assert unfinished == ["still-going"] and timer.active is True
+    filters = (ALL_STATUSES, ALL_MODELS, False)
+    quiet = ui.history_tick(unfinished, going, "", me, *filters)
+    assert quiet[-2] == ["still-going"] and all(isinstance(o, dict) for o in quiet[:9])
+    assert "processing" in ui.show_run(listed, me, select(0))[1]
+
+    finished = dict(going, status="completed")
+    service.store.save(finished, account=service.account_of(me), resumable=True)
+    out = ui.history_tick(unfinished, going, "", me, *filters)
+    items, listed, *_ = out[:4]
+    video, card, record = out[4:7]
+    assert listed == ["still-going", "long-done"] and "processing" not in items[0][1]
+    assert record["status"] == "completed" and video == going["video_path"]
+    assert "completed" in card
+    assert out[-2] == [] and out[-1].active is False  # nothing left to watch: it stops
+    # a page that sends back junk is not watched, and the timer goes off
+    assert ui.watch_unfinished("../../etc", me)[1].active is False

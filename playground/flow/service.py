@@ -68,6 +68,7 @@ DECODES_AT_ONCE = 2
 # API: whoever waits for the task writes it down), for as long as a run may take.
 FOLLOW_EVERY_S = 1.0
 FOLLOW_PATIENCE_S = 30 * 60
+HISTORY_WATCHED = 200  # runs of History's listing looked at for their end, at most
 EMPTY_STORYBOARD = "The storyboard is empty: use “Continue from last frame” on a result."
 
 
@@ -698,6 +699,16 @@ class Playground:
         if stored is None:
             raise NotFound("That run is not in your history any more; press Refresh.")
         return stored
+
+    def unfinished(self, session: Session, run_ids: object) -> list[str]:
+        """Those of `run_ids` (History's listing, as the page sends it back) that this
+        session may see and that are still going; anything else is left out."""
+        if not isinstance(run_ids, list):
+            return []
+        account = self.visible_account(session)
+        ids = [i for i in run_ids[:HISTORY_WATCHED] if isinstance(i, str)]
+        stored = (self.store.get(i, account=account) for i in ids)
+        return [run.id for run in stored if run is not None and not run.finished]
 
     def finished_run(self, session: Session, run_id: object, *, action: str) -> RunRecord:
         """A completed run of this session's whose video is still on disk."""

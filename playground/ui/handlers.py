@@ -1101,6 +1101,27 @@ class Handlers:
             gr.Dropdown(choices=models, value=chosen),
         )
 
+    def watch_unfinished(self, listed: Any, session: Session):
+        """After History lists: its runs still going, and the timer on while there are."""
+        unfinished = self.service.unfinished(session, listed)
+        return unfinished, gr.Timer(active=bool(unfinished))
+
+    def history_tick(
+        self, unfinished: Any, record: Any, search: str, session: Session, *filters: Any
+    ):
+        """History's timer: once a listed run that was going has ended, the list redraws
+        (and the selected run's card, if it is that one); until then nothing changes."""
+        still = self.service.unfinished(session, unfinished)
+        if still == unfinished:
+            return (*(gr.skip() for _ in range(4 + 5)), still, gr.skip())
+        listing = self.list_runs(search, session, *filters)
+        chosen = _run_id(record)
+        if isinstance(chosen, str) and chosen in unfinished and chosen not in still:
+            selected = self._selected(self.service.run(session, chosen))
+        else:
+            selected = tuple(gr.skip() for _ in range(5))
+        return (*listing, *selected, still, gr.Timer(active=bool(still)))
+
     def compare_choices(self, picks: Any, session: Session):
         """Compare's picker: the session's completed runs, labelled apart (when, seed,
         prompt); what was picked stays picked while it is there."""

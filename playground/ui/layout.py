@@ -153,6 +153,9 @@ class HistoryTab:
     note: gr.Textbox
     save_note: gr.Button
     add_compare: gr.Button
+    # The listed runs still going, and the timer that looks at them until they end.
+    unfinished: gr.State
+    watch: gr.Timer
 
     @property
     def filters(self) -> list[gr.components.Component]:
@@ -609,6 +612,9 @@ def playground_tab(
     )
 
 
+WATCH_S = 5.0  # how often History looks at its runs still going (one SQLite query)
+
+
 def history_tab() -> HistoryTab:
     with gr.Tab("History", id="history") as tab:
         with gr.Row(equal_height=True, elem_id="history-filters"):
@@ -646,6 +652,8 @@ def history_tab() -> HistoryTab:
             undo_note = gr.HTML()
             undo = gr.Button("Undo", size="sm", scale=0, min_width=90, elem_id="undo-delete")
         listed = gr.State([])
+        unfinished = gr.State([])
+        watch = gr.Timer(WATCH_S, active=False)
         runs = gr.Gallery(
             label="Your runs, newest first",
             columns=5,
@@ -710,6 +718,8 @@ def history_tab() -> HistoryTab:
         note=note,
         save_note=save_note,
         add_compare=add_compare,
+        unfinished=unfinished,
+        watch=watch,
     )
 
 

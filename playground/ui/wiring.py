@@ -362,8 +362,10 @@ def _history(
     f = play.form
     listing = [history.runs, history.listed, history.spent, history.model]
     narrowed = [history.search, session, *history.filters]
+    watched = [history.unfinished, history.watch]
     for trigger in (history.tab.select, history.refresh.click):
-        trigger(h.list_runs, narrowed, listing, **ACTION)
+        listed = trigger(h.list_runs, narrowed, listing, **ACTION)
+        listed.then(h.watch_unfinished, [history.listed, session], watched, **PRIVATE)
     # Search as you type, and each filter as it is picked: only the newest answer is drawn
     # (one SQLite query each). `.input`, not `.change`: the list redraws the model filter.
     gr.on(
@@ -373,8 +375,15 @@ def _history(
         listing,
         trigger_mode="always_last",
         **ACTION,
-    )
+    ).then(h.watch_unfinished, [history.listed, session], watched, **PRIVATE)
     selected = [history.video, history.card, history.record, history.star, history.note]
+    # A run still going updates itself: the timer looks until none of the listed is.
+    history.watch.tick(
+        h.history_tick,
+        [history.unfinished, history.record, *narrowed],
+        [*listing, *selected, *watched],
+        **PRIVATE,
+    )
     history.runs.select(h.show_run, [history.listed, session], selected, **ACTION)
     history.load.click(
         h.load_run_into_form,

@@ -181,9 +181,32 @@ SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
 @pytest.fixture(params=list(SIZES))
 def sized_page(request: pytest.FixtureRequest, browser, app_url: str):
-    """A fresh page (no session, nothing kept) at a desktop's and at a phone's size."""
+    """A fresh page (no session, nothing kept) at a desktop's and at a phone's size. An
+    expected condition is answered in words, never HTTP 5xx: the test fails on one."""
     width, height = SIZES[request.param]
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(15_000)
-    yield open_page(context, app_url)
+    failures: list[str] = []
+    page = open_page(context, app_url)
+    page.on("response", lambda r: r.status >= 500 and failures.append(r.url))
+    yield page
     context.close()
+    assert not failures, f"the server answered HTTP 5xx: {failures}"
+
+
+def says(page, *words: str) -> None:
+    """The newest toast holds these words; then it is closed, so the next is the newest."""
+    from playwright.sync_api import expect
+
+    for text in words:
+        expect(page.get_by_test_id("toast-text").last).to_contain_text(text)
+    page.get_by_test_id("toast-close").last.click()
+
+
+def open_tab(page, name: str) -> None:
+    """A tab by name; on a phone Gradio folds the last tabs into its "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() == 0:
+        page.get_by_label("More tabs").click()
+        tab = page.locator("#tabs .overflow-dropdown button", has_text=name)
+    tab.click()

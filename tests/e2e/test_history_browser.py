@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import open_tab, says
+
 DONE_TIMEOUT_MS = 40_000
 
 
@@ -50,21 +52,6 @@ def pick(page: Page, box: str, choice: str) -> None:
     """Choose an entry of one of History's filter dropdowns."""
     page.locator(f"{box} input").click()
     page.get_by_role("option", name=choice, exact=True).click()
-
-
-def open_tab(page: Page, name: str) -> None:
-    """A tab by name; on a phone Gradio folds the last tabs into its "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() == 0:
-        page.get_by_label("More tabs").click()
-        tab = page.locator("#tabs .overflow-dropdown button", has_text=name)
-    tab.click()
-
-
-def says(page: Page, text: str) -> None:
-    """The newest toast says this; then it is closed, so the next is the newest."""
-    expect(page.get_by_test_id("toast-text").last).to_contain_text(text)
-    page.get_by_test_id("toast-close").last.click()
 
 
 def test_filter_star_note_delete_undo_and_add_to_compare(

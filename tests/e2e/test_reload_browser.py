@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app
+from tests.e2e.conftest import offline_app, open_tab
 
 # Long enough to reload while the run goes on, short enough for a quick suite.
 INFERENCE_S = 4.0
@@ -108,3 +108,18 @@ def test_a_key_is_kept_on_this_device_only_when_asked(page: Page):
     page.locator("#backend").get_by_text("Backend & API key").click()
     expect(page.locator("#key-line")).not_to_contain_text("Your key is")
     expect(page.locator("#forget-key")).to_be_hidden()
+
+
+def test_a_run_still_going_updates_itself_in_history(page: Page, photo: Path):
+    start_run(page, photo, "A kettle starts to whistle.")
+    expect(status(page)).to_contain_text("Processing", timeout=DONE_TIMEOUT_MS)
+    open_tab(page, "History")
+    newest = page.locator("#history-gallery .thumbnail-item").first
+    expect(newest).to_contain_text("[processing]")
+    newest.click()
+    expect(page.locator("#history-card")).to_contain_text("processing")
+    # No Refresh: the list and the selected card change by themselves when it ends.
+    expect(newest).not_to_contain_text("[processing]", timeout=DONE_TIMEOUT_MS)
+    expect(newest).to_contain_text("A kettle starts")
+    expect(page.locator("#history-card")).to_contain_text("completed")
+    expect(page.locator("#history-video video")).to_have_count(1)

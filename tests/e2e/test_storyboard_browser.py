@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import open_tab, says
+
 pytestmark = pytest.mark.browser
 
 DONE_TIMEOUT_MS = 40_000
@@ -18,25 +20,7 @@ BEATS = ("Beat one: the block slides.", "Beat two: it stops.", "Beat three: it s
 
 @pytest.fixture
 def page(sized_page: Page) -> Page:
-    failures: list[str] = []
-    sized_page.on("response", lambda r: r.status >= 500 and failures.append(r.url))
-    yield sized_page
-    assert not failures, f"the server answered HTTP 5xx: {failures}"
-
-
-def says(page: Page, text: str) -> None:
-    """The newest toast holds `text`; then it is closed, so the next is the newest."""
-    expect(page.get_by_test_id("toast-text").last).to_contain_text(text)
-    page.get_by_test_id("toast-close").last.click()
-
-
-def open_tab(page: Page, name: str) -> None:
-    """A tab by name; on a phone Gradio folds the last tabs into its "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() == 0:
-        page.get_by_label("More tabs").click()
-        tab = page.locator("#tabs .overflow-dropdown button", has_text=name)
-    tab.click()
+    return sized_page
 
 
 def make_shot(page: Page, photo: Path, prompt: str, number: int) -> None:

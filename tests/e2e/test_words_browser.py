@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app
+from tests.e2e.conftest import offline_app, open_tab, says
 
 DONE_TIMEOUT_MS = 40_000
 
@@ -23,30 +23,11 @@ def app_url(chromium: str):
 
 @pytest.fixture
 def page(sized_page: Page) -> Page:
-    failures: list[str] = []
-    sized_page.on("response", lambda r: r.status >= 500 and failures.append(r.url))
-    yield sized_page
-    assert not failures, f"the server answered HTTP 5xx: {failures}"
+    return sized_page
 
 
 def toast(page: Page):
     return page.get_by_test_id("toast-text").last
-
-
-def says(page: Page, *words: str) -> None:
-    """The newest toast holds these words; then it is closed, so the next is the newest."""
-    for text in words:
-        expect(toast(page)).to_contain_text(text)
-    page.get_by_test_id("toast-close").last.click()
-
-
-def open_tab(page: Page, name: str) -> None:
-    """A tab by name; on a phone Gradio folds the last tabs into its "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() == 0:
-        page.get_by_label("More tabs").click()
-        tab = page.locator("#tabs .overflow-dropdown button", has_text=name)
-    tab.click()
 
 
 def status(page: Page):
