@@ -362,7 +362,7 @@ async def test_history_lists_searches_shows_loads_and_compares_runs(
     paid = seedance.format_usd(first["cost_usd"] + second["cost_usd"])
     assert f"<b>{paid}</b>" in spent and "3 runs" in spent and "2 completed" in spent
     assert [value for value, _ in models.choices] == ["All models", MODEL]
-    picks = ui.compare_choices([failed.id, "hostile"], session)
+    picks = ui.compare_choices([failed.id, "hostile"], session)[0]
     assert {value for _, value in picks.choices} == {first["id"], second["id"]}
     assert picks.value == []  # neither a failed run nor an unknown id stays picked
     labels = [label for label, _ in picks.choices]  # when, seed and prompt tell them apart

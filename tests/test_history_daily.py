@@ -17,6 +17,7 @@ from conftest import UIs, select
 
 from playground.errors import NotFound
 from playground.flow import generation
+from playground.flow.service import COMPARE_MAX
 from playground.flow.session import UNDO_KEPT, Session
 from playground.model.status import RunStatus
 from playground.store.history import NOTE_MAX_CHARS, UNDO_GRACE_S, History, clean_note, run_files
@@ -281,9 +282,9 @@ def test_filters_star_note_delete_and_undo_through_the_handlers(uis: UIs) -> Non
     assert ui.toggle_star(pro, "", session)[-1] == STAR
 
     # add to Compare: labelled apart, added once, only finished runs with a video
-    picks = ui.add_to_compare(pro, ["hostile-id", 42], session)
+    picks = ui.add_to_compare(pro, ["hostile-id", 42], session)[0]
     assert picks.value == ["pro-done"] and len(picks.choices) == 2
-    assert ui.add_to_compare(pro, picks.value, session).value == ["pro-done"]
+    assert ui.add_to_compare(pro, picks.value, session)[0].value == ["pro-done"]
     with pytest.raises(gr.Error):
         ui.add_to_compare({"id": "lite-failed"}, [], session)
 
@@ -342,3 +343,44 @@ def test_a_run_still_going_updates_itself_in_history(shared: Handlers) -> None:
     assert out[-2] == [] and out[-1].active is False  # nothing left to watch: it stops
     # a page that sends back junk is not watched, and the timer goes off
     assert ui.watch_unfinished("../../etc", me)[1].active is False
+
+
+def test_compare_picks_by_thumbnail_click_to_pick_again_to_unpick(shared: Handlers) -> None:
+    """Compare's thumbnails are the finished runs with a picture; a click picks, a second
+    unpicks, the list and the line follow, at most COMPARE_MAX are picked, and a click on
+    a place the page never showed (or another's run) is refused in words."""
+    ui, service = shared, shared.service
+    me, other = service.new_session(), service.new_session()
+    for n in range(COMPARE_MAX + 1):
+        run_of(ui, me, f"done-{n}", age_s=n)
+    run_of(ui, me, "going", status="processing")
+    theirs = run_of(ui, other, "theirs")
+
+    picker, thumbs, shown, line = ui.compare_choices([], me)
+    assert shown == [f"done-{n}" for n in range(COMPARE_MAX + 1)]  # newest first, no "going"
+    assert len(thumbs) == len(shown) and all(Path(p).is_file() for p, _ in thumbs)
+    assert picker.value == [] and "Click two to" in line
+
+    picker, thumbs, shown, line = ui.toggle_pick(shown, [], me, select(2))
+    assert picker.value == ["done-2"] and thumbs[2][1].startswith("✓ ")
+    assert not thumbs[0][1].startswith("✓") and "pick one more" in line
+    picker, thumbs, _, line = ui.toggle_pick(shown, picker.value, me, select(0))
+    assert picker.value == ["done-2", "done-0"] and "2 runs picked: press Compare" in line
+    picker, thumbs, _, line = ui.toggle_pick(shown, picker.value, me, select(2))
+    assert picker.value == ["done-0"] and not thumbs[2][1].startswith("✓")
+
+    # full: the next click says so and picks nothing more; Compare refuses a tampered list
+    picks = shown[:COMPARE_MAX]
+    picker, *_, line = ui.toggle_pick(shown, picks, me, select(COMPARE_MAX))
+    assert picker.value == picks and "as many as fit side by side" in line
+    assert ui.compare_runs(picks, me).count("<video") == COMPARE_MAX
+    with pytest.raises(gr.Error, match=f"up to {COMPARE_MAX} runs"):
+        ui.compare_runs(shown, me)
+
+    # a tampered page: a place never shown, another's id put in the shown list
+    for bad_shown, index in ((shown, 99), (shown, -1), ("junk", 0), ([theirs["id"]], 0)):
+        with pytest.raises(gr.Error):
+            ui.toggle_pick(bad_shown, [], me, select(index))
+    assert ui.compare_choices([theirs["id"]], me)[0].value == []
+    # with fewer than two finished runs the line says to make some first
+    assert "No finished runs yet" in ui.compare_choices([], service.new_session())[3]

@@ -69,6 +69,7 @@ DECODES_AT_ONCE = 2
 FOLLOW_EVERY_S = 1.0
 FOLLOW_PATIENCE_S = 30 * 60
 HISTORY_WATCHED = 200  # runs of History's listing looked at for their end, at most
+COMPARE_MAX = 6  # runs side by side: more would be too small to tell apart
 EMPTY_STORYBOARD = "The storyboard is empty: use “Continue from last frame” on a result."
 
 
@@ -770,6 +771,11 @@ class Playground:
         records = [r for r in records if _has_video(r)]
         if len(records) < 2:
             raise NotFound("Pick at least two finished runs to compare.")
+        if len(records) > COMPARE_MAX:
+            raise NotFound(
+                f"Compare shows up to {COMPARE_MAX} runs side by side and {len(records)} are "
+                f"picked: unpick {len(records) - COMPARE_MAX}, then press Compare again."
+            )
         return records
 
     # ------------------------------------------------------------------ the storyboard

@@ -28,6 +28,7 @@ from playground.errors import (
 from playground.flow.generation import Progress, RunRecord
 from playground.flow.jobs import Job, JobQueue, JobState
 from playground.flow.service import (
+    COMPARE_MAX,
     EMPTY_STORYBOARD,
     Playground,
     PreparedRun,
@@ -1123,10 +1124,29 @@ class Handlers:
         return (*listing, *selected, still, gr.Timer(active=bool(still)))
 
     def compare_choices(self, picks: Any, session: Session):
-        """Compare's picker: the session's completed runs, labelled apart (when, seed,
-        prompt); what was picked stays picked while it is there."""
+        """Compare's pickers: the session's completed runs as thumbnails and as a list,
+        labelled apart (when, seed, prompt); what was picked stays picked while it is
+        there; the line under them says how many and what to do next."""
         runs = self.service.completed_runs(session)
-        return _picker(runs, _kept_picks(picks, {r.id for r in runs}))
+        return _compare_board(runs, _kept_picks(picks, {r.id for r in runs}))
+
+    def toggle_pick(self, shown: Any, picks: Any, session: Session, evt: gr.SelectData):
+        """A thumbnail clicked in Compare: picked if it was not, unpicked if it was."""
+        runs = self.service.completed_runs(session)
+        chosen = _kept_picks(picks, {r.id for r in runs})
+        index = evt.index if isinstance(evt.index, int) else -1
+        if not isinstance(shown, list) or not 0 <= index < len(shown):
+            raise NotFound("That run is not among Compare's any more: open the tab again.")
+        run_id = shown[index]
+        if run_id in chosen:
+            chosen.remove(run_id)
+        elif run_id not in {r.id for r in runs}:
+            raise NotFound("That run is not finished or not in your history any more.")
+        elif len(chosen) >= COMPARE_MAX:
+            gr.Warning(f"Compare shows up to {COMPARE_MAX} runs side by side: unpick one first.")
+        else:
+            chosen.append(run_id)
+        return _compare_board(runs, chosen)
 
     def add_to_compare(self, record: dict[str, Any] | None, picks: Any, session: Session):
         """The run chosen in History joins Compare's picks."""
@@ -1135,13 +1155,18 @@ class Handlers:
         chosen = _kept_picks(picks, {r.id for r in runs})
         if run_id in chosen:
             gr.Info(f"Run {run_id[:8]} is already among Compare's {len(chosen)} picks.")
+        elif len(chosen) >= COMPARE_MAX:
+            gr.Warning(
+                f"Compare already has {len(chosen)} runs, as many as it shows side by side: "
+                "unpick one there first."
+            )
         else:
             chosen.append(run_id)
             more = (
                 "press Compare there" if len(chosen) > 1 else "add one more run to compare it with"
             )
             gr.Info(f"Run {run_id[:8]} added to Compare ({len(chosen)} picked): {more}.")
-        return _picker(runs, chosen)
+        return _compare_board(runs, chosen)
 
     def show_run(self, ids: list[str], session: Session, evt: gr.SelectData):
         """A past run's video and card, if it belongs to this session (or the app is
@@ -1354,9 +1379,23 @@ def _kept_picks(picks: Any, ids: set[str]) -> list[str]:
     return [p for p in picks if isinstance(p, str) and p in ids] if isinstance(picks, list) else []
 
 
-def _picker(runs: list[Any], chosen: list[str]) -> Any:
+def _compare_board(runs: list[Any], chosen: list[str]) -> tuple[Any, list, list[str], str]:
+    """Compare's list of runs, its thumbnails (a picked one's caption starts with ✓), the
+    ids of those thumbnails in order, and the line saying what is picked."""
     labels = [(views.pick_label(r.record, starred=r.starred), r.id) for r in runs]
-    return gr.CheckboxGroup(choices=labels, value=chosen)
+    thumbs, shown = [], []
+    for run in runs:
+        if picture := _picture_of(RunRecord.from_json(run.record)):
+            picked = run.id in chosen
+            label = views.thumb_label(run.record, picked=picked, starred=run.starred)
+            thumbs.append((picture, label))
+            shown.append(run.id)
+    return (
+        gr.CheckboxGroup(choices=labels, value=chosen),
+        thumbs,
+        shown,
+        views.compare_summary(len(chosen), len(runs), COMPARE_MAX),
+    )
 
 
 def _picture_of(record: RunRecord) -> str | None:

@@ -184,9 +184,17 @@ class StoryboardTab:
 @dataclass
 class CompareTab:
     tab: gr.Tab
-    picks: gr.CheckboxGroup
+    thumbs: gr.Gallery  # the finished runs: a click picks or unpicks one
+    shown: gr.State  # the ids of those thumbnails, in order
+    summary: gr.HTML  # how many are picked, what to do next
+    picks: gr.CheckboxGroup  # the same runs as a list of labels
     compare: gr.Button
     view: gr.HTML
+
+    @property
+    def board(self) -> list[gr.components.Component]:
+        """What every change of the picks redraws (`Handlers.compare_choices`)."""
+        return [self.picks, self.thumbs, self.shown, self.summary]
 
 
 # The buttons views draw in an HTML block (a tile's Open, a job's Remove) say what they
@@ -785,7 +793,18 @@ def compare_tab() -> CompareTab:
                 "side by side in sync, and the settings that differ are highlighted."
             )
         )
-        picks = gr.CheckboxGroup(label="Runs to compare", elem_id="compare-picks")
+        thumbs = gr.Gallery(
+            label="Click runs to pick them ✓",
+            columns=6,
+            height=300,
+            object_fit="cover",
+            allow_preview=False,
+            elem_id="compare-thumbs",
+        )
+        shown = gr.State([])
+        summary = gr.HTML(elem_id="compare-summary")
         compare = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+        with gr.Accordion("Pick from a list", open=False, elem_id="compare-list"):
+            picks = gr.CheckboxGroup(label="Runs to compare", elem_id="compare-picks")
         view = gr.HTML(elem_id="compare-view")
-    return CompareTab(tab, picks, compare, view)
+    return CompareTab(tab, thumbs, shown, summary, picks, compare, view)

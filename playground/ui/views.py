@@ -239,6 +239,29 @@ def pick_label(record: Mapping[str, Any], *, starred: bool = False) -> str:
     return f"{star}{made} · {seed} · {prompt} · #{str(record.get('id'))[:4]}"
 
 
+def thumb_label(record: Mapping[str, Any], *, picked: bool, starred: bool = False) -> str:
+    """A Compare thumbnail's caption, prompt first (the picture shows the rest): "✓ ★ A kite
+    rises over the dunes · 14:32:07"; ✓ marks a picked one (the page rings it too)."""
+    prompt = _short(str((record.get("inputs") or {}).get("prompt") or "no prompt"), 40)
+    marks = ("✓ " if picked else "") + ("★ " if starred else "")
+    return f"{marks}{prompt} · {_made(record.get('created_at'), '%H:%M:%S')}"
+
+
+def compare_summary(picked: int, available: int, most: int) -> str:
+    """The line under Compare's pickers: how many are picked and what to do next."""
+    if available < 2:
+        what = "No finished runs yet" if not available else "Only one finished run so far"
+        text = f"{what}: make runs on Playground, then pick two or more here."
+    elif picked == 0:
+        text = f"Click two to {most} runs to pick them; click a picked one to unpick it."
+    elif picked == 1:
+        text = "1 run picked: pick one more to compare it with."
+    else:
+        full = " (as many as fit side by side)" if picked >= most else ""
+        text = f"{picked} runs picked{full}: press Compare."
+    return hint(html.escape(text))
+
+
 def seed_text(seed: Any) -> str:
     return "no seed" if seed is None else f"seed {seed}"
 

@@ -404,7 +404,7 @@ def _history(
         **ACTION,
     )
     undoable = [history.undo_row, history.undo_note]
-    picks = (h.compare_choices, [compare.picks, session], compare.picks)
+    picks = (h.compare_choices, [compare.picks, session], compare.board)
     history.delete.click(
         h.delete_run, [history.record, *narrowed], [*listing, *selected, *undoable], **ACTION
     ).success(*picks, **PRIVATE)
@@ -412,7 +412,12 @@ def _history(
         *picks, **PRIVATE
     )
     history.add_compare.click(
-        h.add_to_compare, [history.record, compare.picks, session], compare.picks, **ACTION
+        h.add_to_compare, [history.record, compare.picks, session], compare.board, **ACTION
     )
     compare.tab.select(*picks, **ACTION)
+    # Picking by thumbnail or from the list: both redraw the other and the line.
+    compare.thumbs.select(
+        h.toggle_pick, [compare.shown, compare.picks, session], compare.board, **ACTION
+    )
+    compare.picks.input(*picks, **ACTION)
     compare.compare.click(h.compare_runs, [compare.picks, session], compare.view, **ACTION)

@@ -112,8 +112,48 @@ def test_filter_star_note_delete_undo_and_add_to_compare(
     page.locator("#add-compare").click()
     says(page, "added to Compare")
     open_tab(page, "Compare")
+    expect(page.locator("#compare-thumbs .thumbnail-item", has_text="✓")).to_contain_text("heron")
+    page.locator("#compare-list").get_by_text("Pick from a list").click()
     picked = page.locator("#compare-picks label", has=page.locator("input:checked"))
     expect(picked).to_have_count(1)
     expect(picked).to_contain_text(re.compile(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2} · seed \d+ · "))
     expect(picked).to_contain_text("A heron lifts off")
     page.screenshot(path=f"/tmp/history-{size}-compare.png", full_page=True)
+
+
+def test_compare_picks_runs_by_thumbnail_and_plays_them_side_by_side(page: Page, photo: Path):
+    width = page.viewport_size["width"]  # the module's runs are all listed: tell these apart
+    left, right = f"Boat {width} left: it drifts.", f"Boat {width} right: it drifts."
+    generate(page, photo, left)
+    generate(page, photo, right)
+    open_tab(page, "Compare")
+    thumbs = page.locator("#compare-thumbs .thumbnail-item")
+    summary = page.locator("#compare-summary")
+    expect(summary).to_contain_text(re.compile("Click two to|runs? picked"))
+    boat_left, boat_right = (thumbs.filter(has_text=p.split(":")[0]) for p in (left, right))
+    for thumb in (boat_left, boat_right):
+        expect(thumb).to_have_count(1)
+        expect(thumb).not_to_contain_text("✓")
+
+    boat_left.click()
+    expect(summary).to_contain_text("1 run picked: pick one more")
+    expect(boat_left).to_contain_text("✓")
+    boat_right.click()
+    expect(summary).to_contain_text("2 runs picked: press Compare")
+    expect(boat_right).to_contain_text("✓")
+    expect(boat_right).to_have_class(re.compile(r"\bpicked\b"))  # ringed, too
+    boat_left.click()  # again: unpicked
+    expect(summary).to_contain_text("1 run picked")
+    expect(boat_left).not_to_contain_text("✓")
+    expect(boat_left).not_to_have_class(re.compile(r"\bpicked\b"))
+    boat_left.click()
+    expect(summary).to_contain_text("2 runs picked")
+
+    page.locator("#compare-btn").click()
+    expect(page.locator("#compare-view video")).to_have_count(2)
+    expect(page.locator("#compare-view")).to_contain_text(f"Boat {width} right")
+    # the list shows the same two picked
+    page.locator("#compare-list").get_by_text("Pick from a list").click()
+    picked = page.locator("#compare-picks label", has=page.locator("input:checked"))
+    expect(picked).to_have_count(2)
+    page.screenshot(path=f"/tmp/compare-{width}.png", full_page=True)

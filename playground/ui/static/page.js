@@ -47,6 +47,12 @@
       if (el.textContent !== text) el.textContent = text;
     });
   }, 500);
+  // Compare's picked thumbnails (their caption starts with ✓) wear a ring, seen at a glance.
+  setInterval(() => {
+    document.querySelectorAll('#compare-thumbs .thumbnail-item').forEach((item) => {
+      item.classList.toggle('picked', item.textContent.trim().startsWith('✓'));
+    });
+  }, 300);
   // Keep clips of equal length on the first one's clock, so motion lines up frame by frame.
   setInterval(() => {
     document.querySelectorAll('.sync-block').forEach((block) => {
