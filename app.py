@@ -33,7 +33,7 @@ def main() -> None:
     service.resume()
     models = service.load_catalog()  # the page is built from it; bounded, never fatal
     log.info("catalog: %s, %d models", models.note or models.source, len(models.models))
-    launch(build_demo(service), settings, mcp_server=settings.mcp)
+    launch(build_demo(service), settings, mcp_server=settings.mcp, webhooks=service.webhooks)
 
 
 if __name__ == "__main__":

@@ -467,6 +467,21 @@ POLL_EARLY_S = 2.0
 POLL_EARLY_GROWTH = 4.0
 
 
+# With a webhook on its way, polling is only the fallback for a delivery that never comes:
+# the first look after the task's expected end (or this, if later), then ever rarer.
+WEBHOOK_FALLBACK_FIRST_S = 45.0
+WEBHOOK_FALLBACK_MAX_S = 300.0
+
+
+def fallback_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
+    """Seconds to the next result GET while a webhook is expected: at 1.5x the expected
+    time (at least WEBHOOK_FALLBACK_FIRST_S), then each wait twice the last, capped."""
+    if polls == 0:
+        first = max(WEBHOOK_FALLBACK_FIRST_S, 1.5 * (expected_s or 0.0))
+        return max(0.0, first - elapsed_s)
+    return min(WEBHOOK_FALLBACK_MAX_S, WEBHOOK_FALLBACK_FIRST_S * 2.0 ** min(polls, 10))
+
+
 def poll_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
     """Seconds to sleep before the next result GET.
 
@@ -613,11 +628,17 @@ class WaveSpeedClient:
     # ---- endpoints
 
     async def submit(
-        self, model_id: str, inputs: dict[str, Any], *, retry_rate_limits: bool = True
+        self,
+        model_id: str,
+        inputs: dict[str, Any],
+        *,
+        retry_rate_limits: bool = True,
+        webhook: str | None = None,
     ) -> Prediction:
         """Create a task. Retried only on explicit refusals (429/503); see should_retry_submit.
         Without `retry_rate_limits`, a 429 raises RateLimitError at once (for a caller that
-        paces its own submits).
+        paces its own submits). With `webhook`, WaveSpeed POSTs the final prediction there
+        (`?webhook=`), signed with the account's webhook secret.
 
         Raises SubmissionOutcomeUnknown when the request may have reached the server but no
         answer came back: then a task may exist, and sending it again could pay twice.
@@ -629,6 +650,7 @@ class WaveSpeedClient:
                 response = await self._net.submits.post(
                     path,
                     json=inputs,
+                    params={"webhook": webhook} if webhook else None,
                     headers=self._auth,
                     timeout=self._timeout(READ_TIMEOUT_SUBMIT_S),
                 )
@@ -667,20 +689,26 @@ class WaveSpeedClient:
         expected_s: float | None = None,
         on_update: UpdateCallback | None = None,
         started_at: float | None = None,
+        woken: asyncio.Event | None = None,
     ) -> Prediction:
         """Poll until the task completes; raise TaskFailed or TaskTimeout otherwise.
 
         `expected_s` (how long similar tasks took) shapes the polling schedule, see
         poll_delay. `started_at` is the time.monotonic() of the submit, so time spent
-        before the first poll counts toward both the schedule and the deadline.
+        before the first poll counts toward both the schedule and the deadline. With
+        `woken` (set when a webhook delivery for the task arrives), polling is a slow
+        fallback (fallback_delay) and each wake asks for the result at once: the delivery
+        is a reason to look, the result GET is what is believed.
         """
         start = time.monotonic() if started_at is None else started_at
+        schedule = poll_delay if woken is None else fallback_delay
         polls = 0
         while True:
             elapsed = time.monotonic() - start
             if elapsed >= deadline_s:
                 raise TaskTimeout(task_id, elapsed)
-            await self._sleep(min(poll_delay(elapsed, expected_s, polls), deadline_s - elapsed))
+            pause = min(schedule(elapsed, expected_s, polls), deadline_s - elapsed)
+            await self._pause(pause, woken)
             prediction = await self.get(task_id)
             polls += 1
             if on_update is not None:
@@ -854,12 +882,39 @@ class WaveSpeedClient:
             stopped = replace(stopped, status=Status.DELETED)
         return stopped if stopped.id else replace(stopped, id=task_id)
 
+    async def webhook_secret(self) -> str:
+        """The account's webhook signing secret (`whsec_...`), retried like a result GET."""
+        data = self._data(await self._get_with_retries("/api/v3/webhook/secret"))
+        secret = data.get("secret") if isinstance(data, dict) else data
+        if not isinstance(secret, str) or not secret.strip():
+            raise UnexpectedReply(
+                "WaveSpeed's webhook secret came back empty or in an unknown shape; "
+                "runs are followed by polling instead.",
+                status_code=200,
+            )
+        return secret.strip()
+
     async def balance(self) -> float:
         """The account's balance in USD."""
         data = self._data(await self._get_with_retries("/api/v3/balance"))
         return float(data.get("balance", 0.0)) if isinstance(data, dict) else 0.0
 
     # ---- internals
+
+    async def _pause(self, seconds: float, woken: asyncio.Event | None) -> None:
+        """Sleep, or less if `woken` is set meanwhile (then it is cleared for the next)."""
+        if woken is None:
+            await self._sleep(seconds)
+            return
+        if not woken.is_set():
+            sleeping = asyncio.ensure_future(self._sleep(seconds))
+            waking = asyncio.ensure_future(woken.wait())
+            try:
+                await asyncio.wait({sleeping, waking}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pending in (sleeping, waking):
+                    pending.cancel()
+        woken.clear()
 
     def _timeout(self, read_s: float) -> httpx.Timeout:
         return httpx.Timeout(read_s, connect=CONNECT_TIMEOUT_S)

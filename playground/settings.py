@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -38,6 +39,9 @@ ENV_VARS = (
     "PLAYGROUND_RUNS_PER_HOUR",
     "PLAYGROUND_SESSIONS_PER_ADDRESS",
     "PLAYGROUND_REQUIRE_LOGIN",
+    "PLAYGROUND_PUBLIC_URL",
+    "PLAYGROUND_WEBHOOKS",
+    "SPACE_HOST",
     "SYSTEM",
     "OAUTH_CLIENT_ID",
 )
@@ -64,6 +68,9 @@ class Settings:
     mcp: bool = False
     oauth: bool = False  # a Space with `hf_oauth: true`: visitors may sign in with HF
     require_login: bool = False  # visitors must sign in to spend the owner's key
+    # Where WaveSpeed can reach this app (a Space's address, or a setting): runs then ask
+    # for their result by webhook and poll only as a fallback. None: polling only.
+    webhook_base: str | None = None
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -92,6 +99,10 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     (3), PLAYGROUND_RUNS_PER_HOUR (20) and PLAYGROUND_SESSIONS_PER_ADDRESS (10 sessions
     from one network address an hour); with PLAYGROUND_REQUIRE_LOGIN=1 only to visitors
     signed in with Hugging Face. PLAYGROUND_MCP=1 serves the MCP endpoint.
+
+    Webhooks: PLAYGROUND_PUBLIC_URL (the address WaveSpeed can reach this app at; on a
+    Space, https://$SPACE_HOST) makes runs ask for their result by webhook;
+    PLAYGROUND_WEBHOOKS=0 keeps them polling anyway.
     """
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
 
@@ -117,7 +128,25 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         mcp=_flag(get("PLAYGROUND_MCP")),
         oauth=space and hf_oauth(),
         require_login=_flag(get("PLAYGROUND_REQUIRE_LOGIN")),
+        webhook_base=_webhook_base(get),
     )
+
+
+def _webhook_base(get: Callable[[str], str]) -> str | None:
+    """The public address deliveries go to, unless webhooks are turned off."""
+    if get("PLAYGROUND_WEBHOOKS").lower() in ("0", "false", "no", "off"):
+        return None
+    host = get("SPACE_HOST")
+    url = get("PLAYGROUND_PUBLIC_URL") or (f"https://{host}" if host else "")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError(
+            f"PLAYGROUND_PUBLIC_URL must be an http(s) address like https://example.com, "
+            f"not {url!r}"
+        )
+    return url.rstrip("/")
 
 
 def hf_oauth() -> bool:

@@ -286,6 +286,7 @@ def launch_app(
     unset: Iterable[str] = settings.ENV_VARS,
     prepare: Callable[[pytest.MonkeyPatch], object] | None = None,
     mcp: bool = False,
+    webhooks: bool = False,
 ) -> Iterator[LaunchedApp]:
     """Launch the app by `playground.ui.app.launch` (as `python app.py` does) on a free
     loopback port, against its own emulator (0.3 s tasks unless `emulator_config` says otherwise).
@@ -295,7 +296,9 @@ def launch_app(
     directory, no analytics, the gold tier (bronze paces a key to 2 submits a minute).
     `prepare`, if given, runs next with the MonkeyPatch in use (to patch more, undone with
     the rest), just before the demo is built. `mcp` serves Gradio's MCP server too, as
-    PLAYGROUND_MCP=1 does. The service is closed, environment and working directory restored after.
+    PLAYGROUND_MCP=1 does. `webhooks` makes the app's own address its public one
+    (PLAYGROUND_PUBLIC_URL), so the emulator delivers each run's result by webhook. The
+    service is closed, environment and working directory restored after.
     """
     from playground.flow.service import Playground
     from playground.ui.app import build_demo, launch
@@ -315,6 +318,9 @@ def launch_app(
             "GRADIO_ANALYTICS_ENABLED": "False",
             "WAVESPEED_TIER": "gold",
         }
+        port = free_port()
+        if webhooks:
+            defaults["PLAYGROUND_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
         for name, value in (defaults | env).items():
             mp.setenv(name, value)
         mp.setattr("gradio.networking.url_ok", patient_url_ok)
@@ -327,9 +333,10 @@ def launch_app(
             service.settings,
             prevent_thread_lock=True,
             server_name="127.0.0.1",
-            server_port=free_port(),
+            server_port=port,
             quiet=True,
             mcp_server=mcp,
+            webhooks=service.webhooks,
         )
         url = demo.local_url.rstrip("/")
         try:

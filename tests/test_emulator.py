@@ -678,6 +678,8 @@ def test_stats_endpoint_matches_in_process_stats(
             "catalog_gets": 0,
             "quotes": 0,
             "cancels": 0,
+            "webhooks_sent": 0,
+            "webhooks_failed": 0,
         }
     )
 

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from playground.emulator import RunningEmulator
 from playground.flow import generation
 from playground.flow.generation import (
+    PRIOR_DISCOUNT,
     DurationStats,
     ImageInput,
     Progress,
@@ -31,6 +32,7 @@ from playground.flow.generation import (
 )
 from playground.media import images, videos
 from playground.model import seedance
+from playground.store.history import OFFLINE_BACKEND
 from wavespeed_client import TaskFailed, WaveSpeedClient
 
 MODEL = "bytedance/seedance-v1-lite-i2v-480p"  # the cheapest render; same code path as 720p
@@ -295,8 +297,13 @@ async def test_a_finished_run_teaches_the_eta_of_the_next(
     assert all(p.eta_s is None for p in first_progress)
     expected = stats.expected(MODEL, 2)
     assert expected == pytest.approx(first.timings.wait_s)
-    assert stats.expected(MODEL, 3) is None
-    assert stats.expected(seedance.DEFAULT_MODEL, 2) is None
+    # a kind never run starts from a discounted prior: this model's other durations scaled,
+    # then its family's (another resolution); offline runs teach only offline runs
+    rate = first.timings.wait_s / 2
+    assert stats.expected(MODEL, 3) == pytest.approx(PRIOR_DISCOUNT * rate * 3)
+    assert stats.expected(seedance.DEFAULT_MODEL, 2) == pytest.approx(PRIOR_DISCOUNT * rate * 2)
+    assert stats.expected("bytedance/seedance-2.0/image-to-video", 2) is None
+    assert stats.expected(MODEL, 2, OFFLINE_BACKEND) is None
 
     emulator.config.inference_seconds = 1.2  # long enough to tick while it waits
     second_progress, _ = await collect(client, start_image, output_dir, stats=stats)
@@ -438,3 +445,34 @@ async def test_an_upload_url_is_not_reused_past_the_apis_seven_day_retention():
     now[0] = 6.5 * 24 * 3600
     assert await cache.url_for(client, image) != first  # type: ignore[arg-type]
     assert client.uploads == 2
+
+
+def test_what_history_kept_teaches_a_new_process_and_junk_is_passed_over() -> None:
+    """At start the stats learn from completed runs as history keeps them (newest first, so
+    the newest are what stay); records with odd timings are skipped, never fatal."""
+    stats = DurationStats(keep=2)
+    lite = "bytedance/seedance-v1-lite-i2v-480p"
+
+    def kept(wait: object, duration: object = 5, backend: str = "WaveSpeed") -> dict:
+        return {
+            "model": lite,
+            "backend": backend,
+            "inputs": {"duration": duration},
+            "timings": {"wait_s": wait},
+        }
+
+    records = [
+        kept(30.0),
+        kept(32.0),
+        kept(90.0),
+        kept(True),
+        kept("40"),
+        kept(None),
+        kept(10.0, duration="5"),
+        {"model": 7},
+        {},
+        kept(3.0, backend=OFFLINE_BACKEND),
+    ]
+    assert stats.learn_from(records) == 4
+    assert stats.expected(lite, 5) == pytest.approx(31.0)  # the newest two: 30 and 32
+    assert stats.expected(lite, 5, OFFLINE_BACKEND) == pytest.approx(3.0)

@@ -118,3 +118,39 @@ def test_repr_says_when_the_key_is_unset() -> None:
 def test_dotenv_is_not_copied_into_the_environment(tmp_path: Path) -> None:
     load_settings(env_file(tmp_path, WAVESPEED_API_KEY=KEY))
     assert "WAVESPEED_API_KEY" not in os.environ
+
+
+@pytest.mark.parametrize(
+    ("env", "base"),
+    [
+        ({}, None),
+        ({"SPACE_HOST": "someone-seedance.hf.space"}, "https://someone-seedance.hf.space"),
+        ({"PLAYGROUND_PUBLIC_URL": "https://play.example.org/"}, "https://play.example.org"),
+        (
+            {"PLAYGROUND_PUBLIC_URL": "http://10.0.0.5:7860", "SPACE_HOST": "x.hf.space"},
+            "http://10.0.0.5:7860",
+        ),
+        ({"SPACE_HOST": "x.hf.space", "PLAYGROUND_WEBHOOKS": "0"}, None),
+        ({"PLAYGROUND_PUBLIC_URL": "https://a.org", "PLAYGROUND_WEBHOOKS": "off"}, None),
+    ],
+)
+def test_webhooks_go_to_the_public_address_when_there_is_one(
+    env: dict[str, str], base: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PLAYGROUND_PUBLIC_URL", "PLAYGROUND_WEBHOOKS", "SPACE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(env_file=None).webhook_base == base
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://a.org", "play.example.org", "https://", "https://a.org/?x=1"]
+)
+def test_a_public_address_that_is_no_http_address_is_refused_in_words(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLAYGROUND_WEBHOOKS", raising=False)
+    monkeypatch.setenv("PLAYGROUND_PUBLIC_URL", url)
+    with pytest.raises(ValueError, match="PLAYGROUND_PUBLIC_URL must be an http"):
+        load_settings(env_file=None)

@@ -15,6 +15,11 @@ bug shared with the client cannot hide). It serves:
   least 300x300 px, one of our uploads, or a URL (never fetched: a stand-in is drawn).
 - `GET /api/v3/predictions/{id}[/result]`, `DELETE /api/v3/predictions/{id}` (cancel: the
   status becomes "deleted", after `cancel_lag_s`), uploads, balance.
+- Webhooks: a submit's `?webhook=<url>` gets the task's final prediction (the result GET's
+  `data`) POSTed once the task ends (completed, failed or deleted), signed as WaveSpeed
+  signs (`webhook-id`, `webhook-timestamp`, `webhook-signature: v3,<hex>`) with the key's
+  secret from `GET /api/v3/webhook/secret`; refused deliveries are retried. Only loopback
+  receivers, unless `webhook_any_host`.
 
 Each task runs on a wall-clock schedule and renders a labelled synthetic clip
 (synthetic.render_motion_clip) that follows the inputs: duration, size from `resolution`
@@ -33,7 +38,9 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import hmac
 import io
+import ipaddress
 import json
 import logging
 import mimetypes
@@ -55,6 +62,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import jsonata
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -86,13 +94,21 @@ RENDER_WORKERS = 2  # concurrent clip renders; each already uses both cores
 SIMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 RESULT_5XX = ((502, "Bad Gateway"), (503, "Service Unavailable"), (500, "Internal Server Error"))
 _SERVER_SEND = "emulator.server_send"  # scope key: the server's own send (see _DropConnection)
+TERMINAL_STATUSES = ("completed", "failed", "deleted")  # a webhook is due on reaching one
+WEBHOOK_POLL_S = 0.01  # tasks end lazily, by the clock: a webhook's watcher looks this often
+WEBHOOK_RETRIES_S = (0.5, 1.0, 2.0)  # waits before each retry of a refused delivery
+WEBHOOK_TIMEOUT_S = 5.0
+WEBHOOK_MAX_URL = 2048
+WEBHOOK_STALE_AGE_S = 400  # faults.webhook_stale: past the 300 s a receiver must accept
+WEBHOOK_DUPLICATE_GAP_S = 0.05  # faults.webhook_duplicate: the second copy comes this late
 
 
 @dataclass
 class Faults:
-    """Injected failures. Counters apply to the next N matching requests and count down;
-    fail_code/fail_message, never_finish and nsfw stick to the tasks created while set;
-    hold holds the tasks created while set only for as long as it stays set."""
+    """Injected failures. Counters apply to the next N matching requests (webhook_*: the
+    next N webhook deliveries, as tasks end) and count down; fail_code/fail_message,
+    never_finish and nsfw stick to the tasks created while set; hold holds the tasks
+    created while set only for as long as it stays set."""
 
     submit_429: int = 0  # 429 + Retry-After: 1, no task
     submit_503: int = 0  # 503, no task
@@ -111,6 +127,15 @@ class Faults:
     hold: bool = False  # new tasks stay "processing" until it is cleared, then finish as due
     envelope_error: int = 0  # API replies are HTTP 200 carrying {"code": 500, ...}
     nsfw: bool = False  # completed tasks report has_nsfw_contents [true]
+    webhook_drop: int = 0  # the delivery is never made (nor are the extras below)
+    webhook_duplicate: int = 0  # delivered twice: same webhook-id and body, 50 ms apart
+    # First a delivery of the same body under a fresh webhook-id, signed with a wrong
+    # secret, as an attacker would send it; then the genuine one.
+    webhook_forged: int = 0
+    # First a delivery signed correctly under a fresh webhook-id but with a timestamp 400 s
+    # old, as a replay would be; then the genuine one.
+    webhook_stale: int = 0
+    webhook_delay_s: float = 0.0  # every delivery starts this long after its task ends
 
 
 @dataclass
@@ -136,6 +161,9 @@ class EmulatorConfig:
     # Seedance 1.0 "may fall back to alternative models without notice": when set, the
     # result GETs of tasks created meanwhile report this `model` instead of the one asked.
     served_model: str | None = None
+    # Webhook receivers may be any http(s) host, not only loopback ones: off, so that an
+    # emulator run on its own cannot be made to POST anywhere.
+    webhook_any_host: bool = False
     faults: Faults = field(default_factory=Faults)
 
 
@@ -679,6 +707,8 @@ class _Task:
     deleted_at: float | None = None  # time.monotonic() from which it reads "deleted"
     hold_by: EmulatorConfig | None = None  # created under faults.hold: held while it is set
     released_at: float | None = None  # time.monotonic() when a poll first saw the hold gone
+    webhook: str | None = None  # where its final prediction is POSTed (checked at submit)
+    api_key: str = ""  # the submit's bearer key: its account's secret signs the webhook
 
     def _held(self, now: float) -> bool:
         """Whether faults.hold still holds this task; notes when it is first seen released."""
@@ -732,6 +762,53 @@ class _Task:
         return "completed", "", None
 
 
+# ---------------------------------------------------------------- webhooks
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _webhook_target(url: str, any_host: bool) -> str:
+    """A submit's `webhook` parameter, checked: an http(s) URL, on a loopback host unless
+    `any_host` (so that an emulator run on its own cannot be made to POST anywhere)."""
+    if len(url) > WEBHOOK_MAX_URL:
+        raise _error(400, f"webhook must be a URL of at most {WEBHOOK_MAX_URL} characters")
+    try:  # urlsplit raises on a bad [IPv6] host, .port on a port out of range
+        parts = urlsplit(url)
+        host = parts.hostname if parts.port != 0 else None
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        parts, host = urlsplit(""), None
+    if parts.scheme not in ("http", "https") or not host or any(c <= " " for c in url):
+        raise _error(400, "webhook must be an http(s) URL")
+    if not any_host and not _is_loopback(host):
+        raise _error(
+            400,
+            "webhook must be on a loopback host (127.0.0.1, ::1, localhost): "
+            "this emulator delivers nowhere else",
+        )
+    return url
+
+
+def _webhook_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """`webhook-signature`: HMAC-SHA256 keyed by the secret's text after `whsec_` (as
+    UTF-8, not base64-decoded), over "{id}.{timestamp}." and the raw body."""
+    key = secret.removeprefix("whsec_").encode()
+    message = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v3," + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _json_bytes(data: Any) -> bytes:
+    """JSON as JSONResponse writes it, so a webhook's body reads like a result GET's."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 @dataclass
 class Stats:
     submits: int = 0
@@ -742,6 +819,8 @@ class Stats:
     cancels: int = 0  # DELETE /predictions/{id} of a known task (repeats count too)
     catalog_gets: int = 0  # GET /models that passed auth (faults included)
     quotes: int = 0  # price quotes that passed auth, on either path (faults included)
+    webhooks_sent: int = 0  # webhook POSTs that got an HTTP answer (retries, fault extras)
+    webhooks_failed: int = 0  # webhook deliveries given up after their retries
 
 
 class Emulator:
@@ -770,6 +849,9 @@ class Emulator:
         self._executor = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="emulator-render")
         self._shared_renders: dict[tuple[Any, ...], Future[Path]] = {}  # for reuse_renders
         self._shared_lock = threading.Lock()
+        self._webhook_salt = os.urandom(32)  # secrets differ between emulators
+        self._webhook_jobs: set[asyncio.Task[None]] = set()  # referenced until they end
+        self._webhook_http: httpx.AsyncClient | None = None  # made in the server's loop
 
     def stats(self) -> dict[str, int]:
         return {**asdict(self.counters), "tasks": len(self.tasks)}
@@ -798,7 +880,7 @@ class Emulator:
         model = self.models.get(model_id)
         return model if model is not None and model.type in VIDEO_TYPES else None
 
-    def create_task(self, job: _Job) -> _Task:
+    def create_task(self, job: _Job, *, webhook: str | None = None, api_key: str = "") -> _Task:
         cfg, faults = self.config, self.config.faults
         task_id = uuid.uuid4().hex
         spread = self.rng.uniform(-cfg.jitter, cfg.jitter)
@@ -822,6 +904,8 @@ class Emulator:
             render,
             served_model=cfg.served_model,
             hold_by=cfg if faults.hold else None,
+            webhook=webhook,
+            api_key=api_key,
         )
         if render is not None:
             render.add_done_callback(lambda _: setattr(task, "rendered_at", time.monotonic()))
@@ -913,6 +997,88 @@ class Emulator:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
+    # ------------------------------------------------------------ webhooks (server loop)
+
+    def webhook_secret(self, api_key: str) -> str:
+        """The account's signing secret, as GET /webhook/secret gives it: one per key,
+        the same for as long as this emulator lives."""
+        digest = hmac.new(self._webhook_salt, api_key.encode(), hashlib.sha256).hexdigest()
+        return "whsec_" + digest[:48]
+
+    def watch_webhook(self, task: _Task, base_url: str) -> None:
+        """Deliver the task's webhook once it ends; call from the server's event loop."""
+        job = asyncio.get_running_loop().create_task(self._webhook_when_done(task, base_url))
+        self._webhook_jobs.add(job)
+        job.add_done_callback(self._webhook_jobs.discard)
+
+    async def _webhook_when_done(self, task: _Task, base_url: str) -> None:
+        # A task ends by the clock, not by an event: only a look at its state tells.
+        while task.state(time.monotonic())[0] not in TERMINAL_STATUSES:
+            await asyncio.sleep(WEBHOOK_POLL_S)
+        # The final prediction, as it reads now: a later DELETE must not change it.
+        body = _json_bytes(self.prediction(task, base_url, result=True))
+        url, secret = task.webhook, self.webhook_secret(task.api_key)
+        assert url is not None
+        if self.take("webhook_drop"):
+            log.info("webhook of task %s dropped (fault)", task.id)
+            return
+        duplicate, forged, stale = (
+            self.take(f"webhook_{kind}") for kind in ("duplicate", "forged", "stale")
+        )
+        if (delay := self.config.faults.webhook_delay_s) > 0:
+            await asyncio.sleep(delay)
+        if forged:
+            wrong = "whsec_" + os.urandom(24).hex()
+            await self._post_webhook(url, uuid.uuid4().hex, body, wrong)
+        if stale:
+            await self._post_webhook(url, uuid.uuid4().hex, body, secret, WEBHOOK_STALE_AGE_S)
+        event_id = uuid.uuid4().hex  # a retry or a duplicate is the same event: same id
+        if not await self._deliver_webhook(url, event_id, body, secret):
+            self.counters.webhooks_failed += 1
+            log.info("webhook %s of task %s given up after retries", event_id, task.id)
+        if duplicate:
+            await asyncio.sleep(WEBHOOK_DUPLICATE_GAP_S)
+            await self._post_webhook(url, event_id, body, secret)
+
+    async def _deliver_webhook(self, url: str, event_id: str, body: bytes, secret: str) -> bool:
+        """POST until the receiver answers 2xx, retrying a few times (True: it did)."""
+        for wait in (0.0, *WEBHOOK_RETRIES_S):
+            await asyncio.sleep(wait)
+            if await self._post_webhook(url, event_id, body, secret):
+                return True
+        return False
+
+    async def _post_webhook(
+        self, url: str, event_id: str, body: bytes, secret: str, age_s: int = 0
+    ) -> bool:
+        """One signed POST, timestamped `age_s` in the past; True when answered 2xx."""
+        timestamp = str(int(time.time()) - age_s)
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": event_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": _webhook_signature(secret, event_id, timestamp, body),
+        }
+        if self._webhook_http is None:
+            # No proxy from the environment: deliveries go straight to the checked host.
+            self._webhook_http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, trust_env=False)
+        try:
+            response = await self._webhook_http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            log.info("webhook %s to %s failed: %r", event_id, url, exc)
+            return False
+        self.counters.webhooks_sent += 1
+        return response.is_success
+
+    async def close_webhooks(self) -> None:
+        """Cancel the deliveries still pending or under way, and close their client."""
+        for job in list(self._webhook_jobs):
+            job.cancel()
+        await asyncio.gather(*self._webhook_jobs, return_exceptions=True)
+        if self._webhook_http is not None:
+            await self._webhook_http.aclose()
+            self._webhook_http = None
+
 
 # ---------------------------------------------------------------- HTTP layer
 
@@ -962,14 +1128,20 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _bearer(request: Request) -> str:
+    """The request's bearer token ("" when it has none)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""
+
+
 async def _api_guard(request: Request) -> None:
     """What stands before every API reply: the slow fault, the key check, envelope errors."""
     emu = _emulator(request)
     if emu.config.faults.slow_seconds > 0:
         await asyncio.sleep(emu.config.faults.slow_seconds)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = _bearer(request)
     keys = emu.config.api_keys
-    if scheme.lower() != "bearer" or not token.strip() or (keys is not None and token not in keys):
+    if not token.strip() or (keys is not None and token not in keys):
         raise _error(401, "Invalid API key")
     if emu.take("envelope_error"):
         raise _Reply(
@@ -1044,6 +1216,10 @@ def _api_router() -> APIRouter:
                 "size": size,
             }
         )
+
+    @api.get("/webhook/secret")
+    async def webhook_secret(request: Request) -> Response:
+        return _ok({"secret": _emulator(request).webhook_secret(_bearer(request))})
 
     @api.get("/predictions/{task_id}/result")
     @api.get("/predictions/{task_id}")
@@ -1121,7 +1297,12 @@ def _api_router() -> APIRouter:
         if emu.take("submit_503"):
             raise _error(503, "Service Unavailable")
         job = _validate(model, await _json_body(request), request.url.netloc)
-        task = emu.create_task(job)
+        webhook = request.query_params.get("webhook")
+        if webhook is not None:
+            webhook = _webhook_target(webhook, emu.config.webhook_any_host)
+        task = emu.create_task(job, webhook=webhook, api_key=_bearer(request))
+        if webhook is not None:  # due even if the reply is lost (drop_after_accept)
+            emu.watch_webhook(task, _base_url(request))
         if emu.take("drop_after_accept"):
             return _DropConnection()
         return _ok(emu.prediction(task, _base_url(request)))
@@ -1213,6 +1394,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await emu.close_webhooks()
         await asyncio.to_thread(emu.close)  # let in-flight renders finish writing
 
     app = _EmulatorApp(
@@ -1355,12 +1537,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="load tests: render each distinct clip once and serve copies, whatever the seed",
     )
+    parser.add_argument(
+        "--webhook-any-host",
+        action="store_true",
+        help="deliver webhooks to any http(s) host, not only loopback ones",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = EmulatorConfig(
         inference_seconds=args.inference_seconds,
         jitter=args.jitter,
         reuse_renders=args.reuse_renders,
+        webhook_any_host=args.webhook_any_host,
     )
     if args.data_dir:
         args.data_dir.mkdir(parents=True, exist_ok=True)

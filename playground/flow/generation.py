@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import statistics
 import time
 import uuid
@@ -24,9 +25,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from playground.flow.webhooks import WebhookHub
 from playground.media import videos
 from playground.model import seedance
 from playground.model.status import RunStatus
+from playground.store.history import OFFLINE_BACKEND
 from wavespeed_client import (
     Prediction,
     RateLimitError,
@@ -145,22 +148,75 @@ class ImageInput:
 
 
 class DurationStats:
-    """How long runs took (submit to completion), per model and duration, to predict the next.
+    """How long runs took (submit to completion), per backend, model and duration, to
+    predict the next.
 
     Shared by all sessions: timings are not private, and more samples make better ETAs.
+    A kind never run yet starts from a prior: this model's other durations, else its
+    family's (the same id but the resolution), scaled by duration and discounted
+    (`PRIOR_DISCOUNT`). Offline runs teach only offline runs.
     """
 
     def __init__(self, keep: int = 20) -> None:
-        self._samples: defaultdict[tuple[str, int], deque[float]] = defaultdict(
+        self._samples: defaultdict[tuple[str, str, int], deque[float]] = defaultdict(
             lambda: deque(maxlen=keep)
         )
 
-    def add(self, model: str, duration: int, seconds: float) -> None:
-        self._samples[(model, duration)].append(seconds)
+    def add(self, model: str, duration: int, seconds: float, backend: str = "") -> None:
+        if seconds > 0 and duration > 0:
+            self._samples[(_where(backend), model, duration)].append(seconds)
 
-    def expected(self, model: str, duration: int) -> float | None:
-        samples = self._samples.get((model, duration))
-        return statistics.median(samples) if samples else None
+    def expected(self, model: str, duration: int, backend: str = "") -> float | None:
+        backend = _where(backend)
+        samples = self._samples.get((backend, model, duration))
+        if samples:
+            return statistics.median(samples)
+        for kin in (model, model_family(model)):
+            rates = [
+                seconds / length
+                for (where, other, length), kept in self._samples.items()
+                if where == backend and (other == kin or model_family(other) == kin)
+                for seconds in kept
+            ]
+            if rates and duration > 0:
+                return PRIOR_DISCOUNT * statistics.median(rates) * duration
+        return None
+
+    def learn_from(self, records: list[dict[str, Any]]) -> int:
+        """Completed runs' waits (as history keeps them, newest first): what an earlier
+        process learned. The number taken."""
+        taken = 0
+        for record in reversed(records):  # oldest first: the newest stay in the window
+            timings = record.get("timings") or {}
+            inputs = record.get("inputs") or {}
+            wait, duration, model = (
+                timings.get("wait_s"),
+                inputs.get("duration"),
+                record.get("model"),
+            )
+            if not isinstance(model, str) or not isinstance(duration, int):
+                continue
+            if isinstance(wait, int | float) and not isinstance(wait, bool):
+                self.add(model, duration, float(wait), str(record.get("backend") or ""))
+                taken += 1
+        return taken
+
+
+# A prior (this model's other durations scaled, or its family's: other resolutions) is
+# taken at this share: a guess that is late costs detection delay, an early one requests.
+PRIOR_DISCOUNT = 0.85
+_RESOLUTION = re.compile(r"[-_/]?(?:240|360|480|540|720|1080|1440|2160)p|[-_/]?[24]k$")
+
+
+def _where(backend: str) -> str:
+    """Whose timings teach whose: the emulator's its own, any WaveSpeed key's each other."""
+    return "offline" if backend == OFFLINE_BACKEND else "wavespeed"
+
+
+def model_family(model: str) -> str:
+    """The model id without its resolution ("bytedance/seedance-v1-lite-i2v-720p" ->
+    "bytedance/seedance-v1-lite-i2v")."""
+    return _RESOLUTION.sub("", model)
 
 
 class UploadCache:
@@ -288,6 +344,8 @@ class RunContext:
     on_save: OnSave | None = None  # called at acceptance and each change: nothing paid is lost
     pacer: Pacer | None = None  # keeps the account's submits within its per-minute limit
     deadline_s: float | None = None
+    webhooks: WebhookHub | None = None  # set where WaveSpeed can reach this app
+    account: str = ""  # whose webhook secret signs this context's deliveries
 
 
 async def run_many(
@@ -359,6 +417,8 @@ async def run(
 
     request = request.with_inputs(image=start_url, last_image=end_url, **listed)
     request = request.with_seed().validated()
+    hub = ctx.webhooks
+    webhook = await hub.url_for(ctx.account, client.webhook_secret) if hub else None
     while True:
         slot = None
         if pacer is not None:
@@ -370,7 +430,7 @@ async def run(
         try:
             # With a pacer, a 429 comes back at once: the pacer learns from it and waits.
             prediction = await client.submit(
-                request.model, request.payload(), retry_rate_limits=pacer is None
+                request.model, request.payload(), retry_rate_limits=pacer is None, webhook=webhook
             )
             if pacer is not None and slot is not None:
                 pacer.accepted(slot)
@@ -404,6 +464,8 @@ async def run(
             deadline_s=ctx.deadline_s,
             t0=t0,
             started_at=t_submit,
+            webhooks=hub if webhook else None,
+            account=ctx.account,
         ):
             yield item
     except (WaveSpeedError, OSError) as exc:
@@ -463,22 +525,30 @@ async def follow_to_end(
     deadline_s: float | None = None,
     t0: float | None = None,
     started_at: float | None = None,
+    webhooks: WebhookHub | None = None,
+    account: str = "",
 ) -> AsyncIterator[Progress | RunRecord]:
     """Wait for an accepted task, download its video, and complete its record.
 
     Used by `run`, and by `recovery` on its own to resume a task after a restart or a
     Cancel. A failed task is saved as failed, then TaskFailed is raised; a wait that times
-    out leaves the record unfinished, so it can be resumed.
+    out leaves the record unfinished, so it can be resumed. With `webhooks` (the task was
+    submitted with one of its addresses) a delivery cuts the wait short and polling is
+    the slow fallback.
     """
     now = time.monotonic()
     t0 = now if t0 is None else t0
     started_at = now if started_at is None else started_at
     timings = record.timings
     model, duration = record.model, int(record.inputs.get("duration", 0))
-    expected = stats.expected(model, duration)
+    expected = stats.expected(model, duration, record.backend)
     final: Prediction | None = None
+    woken = webhooks.expect(record.id) if webhooks else None
+    ended = False
     try:
-        async for item in _wait_with_ticks(client, record.id, started_at, expected, deadline_s):
+        async for item in _wait_with_ticks(
+            client, record.id, started_at, expected, deadline_s, woken
+        ):
             if isinstance(item, Prediction):
                 final = item
             else:
@@ -489,17 +559,21 @@ async def follow_to_end(
                 eta = _eta(expected, t0, started_at)
                 yield Progress(stage, time.monotonic() - t0, record.id, eta, item.polls)
     except TaskFailed as exc:
+        ended = True
         # "deleted" when it was stopped on WaveSpeed (partial refunds may apply); else failed
-        ended = RunStatus.DELETED if exc.status == "deleted" else RunStatus.FAILED
-        record.status, record.error, record.error_code = ended, exc.reason, exc.code
+        status = RunStatus.DELETED if exc.status == "deleted" else RunStatus.FAILED
+        record.status, record.error, record.error_code = status, exc.reason, exc.code
         await _save(on_save, record)
         await asyncio.to_thread(write_sidecar, record)
         raise
+    finally:
+        if webhooks is not None and woken is not None:
+            webhooks.settle(record.id, woken, account, ended=ended or final is not None)
     assert final is not None
     if final.model and final.model != record.model:  # a fallback WaveSpeed chose
         record.served_by = final.model[:200]
     timings.wait_s = time.monotonic() - started_at
-    stats.add(model, duration, timings.wait_s)
+    stats.add(model, duration, timings.wait_s, record.backend)
     timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
 
     yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, record.id)
@@ -594,6 +668,7 @@ async def _wait_with_ticks(
     started_at: float,
     expected: float | None,
     deadline_s: float | None,
+    woken: asyncio.Event | None = None,
 ) -> AsyncIterator[_Tick | Prediction]:
     """client.wait, surfacing a tick at least every second so elapsed time stays live."""
     latest = _Tick(Status.CREATED, 0)
@@ -605,7 +680,12 @@ async def _wait_with_ticks(
     limit = {} if deadline_s is None else {"deadline_s": deadline_s}
     waiter = asyncio.ensure_future(
         client.wait(
-            task_id, expected_s=expected, on_update=on_update, started_at=started_at, **limit
+            task_id,
+            expected_s=expected,
+            on_update=on_update,
+            started_at=started_at,
+            woken=woken,
+            **limit,
         )
     )
     try:

@@ -39,6 +39,14 @@ class Route:
         return f"Route({self.source}, {self.base_url!r})"
 
     @property
+    def account(self) -> str:
+        """Whose account this is, without the key: the owner, the emulator, or a visitor's
+        key by its sha256 (two tabs with one key are one account)."""
+        if self.source == "visitor":
+            return hashlib.sha256(self.api_key.encode()).hexdigest()
+        return self.source
+
+    @property
     def resumable(self) -> bool:
         """Only the owner's key survives a restart, so only its runs can be resumed."""
         return self.source == "owner"
@@ -102,8 +110,7 @@ class Routes:
         if route.source == "owner":
             return self._owner_pacer
         if route.source == "visitor":
-            # by the key, not the session: two tabs with one key are one account
-            account = hashlib.sha256(route.api_key.encode()).hexdigest()
+            account = route.account
             if account not in self._key_pacers:
                 self._key_pacers[account] = Pacer(self.videos_per_minute)
             return self._key_pacers[account]

@@ -40,6 +40,7 @@ from playground.flow.recovery import Recovery, collectable, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
 from playground.flow.sessions import Sessions, load_secret
+from playground.flow.webhooks import WebhookHub
 from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
 from playground.media.previews import RemotePreviews
@@ -69,6 +70,7 @@ DECODES_AT_ONCE = 2
 FOLLOW_EVERY_S = 1.0
 FOLLOW_PATIENCE_S = 30 * 60
 HISTORY_WATCHED = 200  # runs of History's listing looked at for their end, at most
+STATS_FROM_HISTORY = 500  # completed runs whose waits teach the polling schedule at start
 COMPARE_MAX = 6  # runs side by side: more would be too small to tell apart
 EMPTY_STORYBOARD = "The storyboard is empty: use “Continue from last frame” on a result."
 
@@ -191,7 +193,13 @@ class Playground:
         self.settings = settings
         self.store: RunStore = store or History(settings.data_dir / DATABASE)
         self.stats = generation.DurationStats()
+        # What earlier processes learned: a restart's first runs poll like later ones.
+        finished = self.store.list(status=RunStatus.COMPLETED.value, limit=STATS_FROM_HISTORY)
+        self.stats.learn_from([run.record for run in finished])
         self.routes = Routes(settings)
+        # Deliveries by webhook where WaveSpeed can reach this app (ui.app mounts the path).
+        base = settings.webhook_base
+        self.webhooks = WebhookHub(base) if base else None
         self.recovery = Recovery(self.store, self.stats)
         limits = settings.visitor_limits
         self.quota = Quota(limits, self.store) if settings.shared and limits else None
@@ -555,6 +563,8 @@ class Playground:
             backend=run.route.label,
             on_save=ledger,
             pacer=self.routes.pacer_for(run.route),
+            webhooks=self.webhooks,
+            account=run.route.account,
         )
 
     @contextlib.contextmanager

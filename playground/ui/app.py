@@ -11,9 +11,10 @@ from starlette.middleware import Middleware
 
 from playground.flow import sessions
 from playground.flow.service import Playground
+from playground.flow.webhooks import WebhookHub
 from playground.settings import Settings
 from playground.store import history
-from playground.ui import compat, layout, memory, uploads
+from playground.ui import compat, deliveries, layout, memory, uploads
 from playground.ui.handlers import Handlers
 from playground.ui.presets import PRESETS_DIR, load_presets
 from playground.ui.state import keep_valued_sessions
@@ -81,9 +82,15 @@ def _hide_login_check(demo: gr.Blocks) -> None:
 
 
 def launch(
-    demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = False, **kwargs: Any
+    demo: gr.Blocks,
+    settings: Settings,
+    *,
+    prevent_thread_lock: bool = False,
+    webhooks: WebhookHub | None = None,
+    **kwargs: Any,
 ) -> gr.Blocks:
-    """Queue and launch with the page's theme, style and script (tests launch the same way)."""
+    """Queue and launch with the page's theme, style and script (tests launch the same way);
+    with `webhooks` (the service's), WaveSpeed's deliveries are received too."""
     data_dir = Path(settings.data_dir).resolve()
     demo.queue(default_concurrency_limit=GENERATE_CONCURRENCY).launch(
         theme=gr.themes.Soft(primary_hue="violet", neutral_hue="slate"),
@@ -104,7 +111,7 @@ def launch(
         # event's concurrency_limit: room for every generate and its .then() follow-ups.
         max_threads=2 * GENERATE_CONCURRENCY,
         state_session_capacity=MAX_SESSIONS,
-        app_kwargs={"middleware": _middleware(settings)},
+        app_kwargs={"middleware": _middleware(settings, webhooks)},
         prevent_thread_lock=True,  # to set who is forgotten first before blocking
         **kwargs,
     )
@@ -114,10 +121,13 @@ def launch(
     return demo
 
 
-def _middleware(settings: Settings) -> list[Middleware]:
-    """Eight-value calls of /generate padded (ui.compat); on a public server, each visitor's
-    uploads within a fair share (ui.uploads)."""
+def _middleware(settings: Settings, webhooks: WebhookHub | None) -> list[Middleware]:
+    """Webhook deliveries (ui.deliveries); eight-value calls of /generate padded
+    (ui.compat); on a public server, each visitor's uploads within a fair share
+    (ui.uploads)."""
     stack = [Middleware(compat.OldGenerateCalls)]
+    if webhooks is not None:
+        stack.insert(0, Middleware(deliveries.WebhookDeliveries, hub=webhooks))
     if not settings.shared:
         return stack
     guard = uploads.Uploads(Path(get_upload_folder()))

@@ -85,6 +85,7 @@ def offline_app(
                 server_name="127.0.0.1",
                 server_port=_free_port(),
                 quiet=True,
+                webhooks=service.webhooks,
             )
             yield demo.local_url.rstrip("/")
         finally:
