@@ -457,6 +457,9 @@ def retry_delay(
 POLL_WINDOW_START = 0.8
 # Inside the window, poll this often: a median detection delay of about half of it.
 POLL_DENSE_INTERVAL_S = 0.8
+# One dense poll comes this long after the expected end (the learned time is unbiased:
+# generation.DurationStats learns the middle of the last interval a task ended in).
+POLL_ANCHOR_S = 0.1
 # With nothing learned yet, start like the official SDK (1 s) and back off gently.
 POLL_FIRST_INTERVAL_S = 1.0
 POLL_MAX_INTERVAL_S = 3.0
@@ -494,14 +497,21 @@ def poll_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
         # The exponent is capped: 1.15**polls overflows a float after ~5000 polls.
         return min(POLL_MAX_INTERVAL_S, POLL_FIRST_INTERVAL_S * 1.15 ** min(polls, 50))
     window_start = POLL_WINDOW_START * expected_s
+    # The dense polls sit on a grid with one just after the expected end: tasks of one kind
+    # that take about the same time are seen at once, not up to an interval late.
+    anchor, step = expected_s + POLL_ANCHOR_S, POLL_DENSE_INTERVAL_S
     if elapsed_s < window_start:
         next_at = max(POLL_EARLY_S, elapsed_s * POLL_EARLY_GROWTH)
-        # The first dense poll lands one interval into the window: it still sees a task that
-        # finished right at the window's start within the dense interval, one request cheaper.
-        return max(0.0, min(next_at, window_start + POLL_DENSE_INTERVAL_S) - elapsed_s)
+        # The first grid point one interval into the window: no more requests than a grid
+        # started there, one interval cheaper than starting at the window's edge.
+        first_dense = anchor - step * math.floor((anchor - window_start - step) / step)
+        if next_at >= window_start:  # an early poll that would land in the window is its first
+            next_at = first_dense
+        return max(0.0, min(next_at, first_dense) - elapsed_s)
     overrun = elapsed_s - 1.25 * expected_s
     if overrun <= 0:
-        return POLL_DENSE_INTERVAL_S
+        # the next grid point after now (a hair's tolerance: now may sit on one)
+        return anchor + step * (math.floor((elapsed_s - anchor) / step + 1e-6) + 1) - elapsed_s
     return min(POLL_MAX_INTERVAL_S, POLL_DENSE_INTERVAL_S * (1 + overrun / expected_s * 4))
 
 

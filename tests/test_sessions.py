@@ -20,7 +20,7 @@ from playground.flow.session import Session
 from playground.flow.sessions import Sessions, load_secret, secret_file
 from playground.ui.app import build_demo
 from playground.ui.handlers import Handlers
-from playground.ui.state import keep_valued_sessions
+from playground.ui.state import LeanSessionState, keep_valued_sessions, lean_sessions
 
 SECRET = b"s" * 32
 
@@ -120,8 +120,42 @@ def store_of(uis: UIs, capacity: int) -> tuple[StateHolder, gr.State]:
     holder.set_blocks(demo)  # as Gradio's server does at launch
     holder.capacity = capacity
     keep_valued_sessions(demo)
+    lean_sessions(demo)
     state = next(b for b in demo.blocks.values() if isinstance(b, gr.State))
     return holder, state
+
+
+def test_a_session_keeps_its_state_and_updates_but_no_copy_of_the_page(uis: UIs) -> None:
+    """Gradio's session state made a config of every block per session (and remade one at
+    each update); a lean one keeps state values and updated components only."""
+    import tracemalloc
+
+    from gradio.state_holder import SessionState
+
+    holder, state = store_of(uis, capacity=10)
+    demo = holder.blocks
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    gradio_own = [SessionState(demo) for _ in range(5)]
+    theirs = (tracemalloc.get_traced_memory()[0] - before) / 5
+    before = tracemalloc.get_traced_memory()[0]
+    lean = [holder[f"s{n}"] for n in range(5)]
+    ours = (tracemalloc.get_traced_memory()[0] - before) / 5
+    tracemalloc.stop()
+    assert all(isinstance(s, LeanSessionState) and not s.config_values for s in lean)
+    assert gradio_own[0].config_values and ours < theirs / 5, (ours, theirs)
+
+    session = lean[0]
+    mine: Session = session[state._id]  # a State's value, made on first use, per session
+    assert isinstance(mine, Session) and mine is not lean[1][state._id]
+    session[state._id] = replaced = Session()
+    assert session[state._id] is replaced and state._id in session._state_ttl
+    box = next(b for b in demo.blocks.values() if isinstance(b, gr.Textbox))
+    session[box._id] = updated = gr.Textbox(label="changed for this session", render=False)
+    assert session[box._id] is updated and lean[1][box._id] is box  # the others keep theirs
+    session._update_config(box._id)
+    session._update_value_in_config(box._id, "typed")
+    assert not session.config_values and list(session.components) == []
 
 
 def test_a_flood_of_new_sessions_never_pushes_out_a_visitors(uis: UIs) -> None:

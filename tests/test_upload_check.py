@@ -4,11 +4,13 @@ it says what is wrong and what to do; a file that is no image leaves the box."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_image
 from PIL import Image
 
+from playground.flow.generation import ImageInput
 from playground.ui.errors import MORE_IMAGE_OPTIONS, UPSCALE_LABEL
 from playground.ui.handlers import Handlers
 
@@ -93,3 +95,44 @@ def test_a_fault_nobody_foresaw_is_a_note_not_an_error(
     monkeypatch.setattr("playground.media.images.check_image", broken)
     image, note = Handlers.check_start_image(good, False)
     assert is_skip(image) and "could not be checked here" in note and "bug" not in note
+
+
+async def test_the_same_picture_is_prepared_once_and_the_cache_stays_bounded(
+    uis: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun, a preset or another visitor's identical photo is not decoded again; a
+    different picture, name, resolution or enlarge setting is; the kept bytes are bounded."""
+    from PIL import Image
+
+    from playground.flow import service as service_module
+    from playground.media import images
+
+    decoded: list[str] = []
+    real = images.prepare_image
+
+    def counting(source: Any, **kw: Any) -> Any:
+        decoded.append(str(source))
+        return real(source, **kw)
+
+    monkeypatch.setattr(images, "prepare_image", counting)
+    play = uis().service
+    photo = tmp_path / "a.png"
+    Image.new("RGB", (640, 400), (10, 90, 200)).save(photo)
+    first = await play._decode(str(photo), "start image", "720p", False)
+    again = await play._decode(str(photo), "start image", "720p", False)
+    assert again is first and len(decoded) == 1
+    twin = tmp_path / "copy" / "a.png"
+    twin.parent.mkdir()
+    twin.write_bytes(photo.read_bytes())  # the same bytes and name, elsewhere: a hit
+    assert (await play._decode(str(twin), "start image", "720p", False)) is first
+    await play._decode(str(photo), "start image", "480p", False)
+    Image.new("RGB", (640, 400), (200, 90, 10)).save(photo)  # changed in place: a miss
+    changed = await play._decode(str(photo), "start image", "720p", False)
+    assert changed.image.data != first.image.data and len(decoded) == 3
+
+    kept = service_module._PreparedImages(budget=24 * len(first.image.data))
+    for n in range(30):
+        kept.put((n,), first)
+    assert [n for n in range(30) if kept.get((n,))] == list(range(6, 30))  # the oldest went
+    kept.put(("huge",), service_module._Ready(ImageInput(data=b"x" * 10**7)))
+    assert kept.get(("huge",)) is None  # one picture may not push out all the others

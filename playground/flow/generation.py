@@ -544,13 +544,13 @@ async def follow_to_end(
     expected = stats.expected(model, duration, record.backend)
     final: Prediction | None = None
     woken = webhooks.expect(record.id) if webhooks else None
-    ended = False
+    ended, pending_s = False, None
     try:
         async for item in _wait_with_ticks(
             client, record.id, started_at, expected, deadline_s, woken
         ):
-            if isinstance(item, Prediction):
-                final = item
+            if isinstance(item, _Ended):
+                final, pending_s = item.prediction, item.pending_s
             else:
                 if item.polls and RunStatus.of(item.status) is not record.status:
                     record.status = RunStatus.of(item.status)  # history: queued -> processing
@@ -573,7 +573,10 @@ async def follow_to_end(
     if final.model and final.model != record.model:  # a fallback WaveSpeed chose
         record.served_by = final.model[:200]
     timings.wait_s = time.monotonic() - started_at
-    stats.add(model, duration, timings.wait_s, record.backend)
+    # It ended between the last poll that saw it going and the one that saw it done: the
+    # middle is what the next run of its kind should expect (wait_s would teach a bias).
+    ended_s = timings.wait_s if pending_s is None else (pending_s + timings.wait_s) / 2
+    stats.add(model, duration, ended_s, record.backend)
     timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
 
     yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, record.id)
@@ -657,9 +660,18 @@ def _eta(expected: float | None, t0: float, t_submit: float) -> float | None:
 
 
 @dataclass(frozen=True)
+class _Ended:
+    """The wait's end: the final prediction, and when a poll last saw the task going."""
+
+    prediction: Prediction
+    pending_s: float | None
+
+
+@dataclass(frozen=True)
 class _Tick:
     status: Status
     polls: int
+    pending_s: float | None = None  # when (since the submit) a poll last saw it unfinished
 
 
 async def _wait_with_ticks(
@@ -669,13 +681,14 @@ async def _wait_with_ticks(
     expected: float | None,
     deadline_s: float | None,
     woken: asyncio.Event | None = None,
-) -> AsyncIterator[_Tick | Prediction]:
+) -> AsyncIterator[_Tick | _Ended]:
     """client.wait, surfacing a tick at least every second so elapsed time stays live."""
     latest = _Tick(Status.CREATED, 0)
 
     def on_update(update: WaitUpdate) -> None:
         nonlocal latest
-        latest = _Tick(update.status, update.polls)
+        going = latest.pending_s if update.status.is_terminal else update.elapsed_s
+        latest = _Tick(update.status, update.polls, going)
 
     limit = {} if deadline_s is None else {"deadline_s": deadline_s}
     waiter = asyncio.ensure_future(
@@ -692,7 +705,7 @@ async def _wait_with_ticks(
         while True:
             done, _ = await asyncio.wait({waiter}, timeout=1.0)
             if done:
-                yield waiter.result()
+                yield _Ended(waiter.result(), latest.pending_s)
                 return
             yield latest
     finally:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +67,9 @@ IMAGE_NAMES = {"image": "start image", "last_image": "end image"}
 MODERATION = 1200  # WaveSpeed's error code for content moderation (the API contract)
 # Input images decoded at once, for all visitors: bounds the memory a crowd's uploads take.
 DECODES_AT_ONCE = 2
+# Images prepared lately, by content: a rerun, a preset or another visitor's same photo is
+# not decoded again. What is kept is the JPEG sent (a few hundred KB each).
+PREPARED_KEPT_BYTES = 64 * 1024 * 1024
 # A page loaded while its runs go on reads their records this often (the store, not the
 # API: whoever waits for the task writes it down), for as long as a run may take.
 FOLLOW_EVERY_S = 1.0
@@ -208,6 +213,7 @@ class Playground:
         self.catalogs = Catalogs(settings.data_dir / "catalog")
         self.prices = Prices()
         self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
+        self._prepared = _PreparedImages(PREPARED_KEPT_BYTES)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -435,8 +441,14 @@ class Playground:
     ) -> _Ready:
         """Off the event loop (a big PNG takes a good part of a second), and only a few at
         once: each may hold a few hundred MB while it decodes, and strangers click together."""
+        key = await asyncio.to_thread(_content_key, source, resolution, upscale)
+        if key is not None and (ready := self._prepared.get(key)) is not None:
+            return ready  # the same picture again (a rerun, a preset): no decode at all
         async with self._decoding:
-            return await asyncio.to_thread(_prepare_image, source, what, resolution, upscale)
+            ready = await asyncio.to_thread(_prepare_image, source, what, resolution, upscale)
+        if key is not None:
+            self._prepared.put(key, ready)
+        return ready
 
     @staticmethod
     def _image_source(form: Form, name: str) -> str | None:
@@ -943,6 +955,42 @@ class _Ready:
     image: ImageInput
     info: images.PreparedImage | None = None
     note: str = ""
+
+
+def _content_key(source: str, resolution: str | None, upscale: bool) -> tuple | None:
+    """What a prepared image depends on: the file's bytes (by sha256) and name, and the
+    preparation's settings; None for an address or a file that cannot be read (then
+    preparing it says why)."""
+    if urls.is_url(source):
+        return None
+    try:
+        with open(source, "rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+    except (OSError, ValueError):
+        return None
+    return digest, Path(source).name, resolution, bool(upscale)
+
+
+class _PreparedImages:
+    """A few recently prepared images, the least recently used dropped past a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget, self._bytes = budget, 0
+        self._kept: OrderedDict[tuple, _Ready] = OrderedDict()
+
+    def get(self, key: tuple) -> _Ready | None:
+        if (ready := self._kept.get(key)) is not None:
+            self._kept.move_to_end(key)
+        return ready
+
+    def put(self, key: tuple, ready: _Ready) -> None:
+        size = len(ready.image.data or b"")
+        if key in self._kept or size > self._budget // 8:
+            return
+        self._kept[key], self._bytes = ready, self._bytes + size
+        while self._bytes > self._budget:
+            _, gone = self._kept.popitem(last=False)
+            self._bytes -= len(gone.image.data or b"")
 
 
 def _prepare_image(source: str, what: str, resolution: str | None, upscale: bool) -> _Ready:

@@ -17,7 +17,7 @@ from playground.store import history
 from playground.ui import compat, deliveries, layout, memory, uploads
 from playground.ui.handlers import Handlers
 from playground.ui.presets import PRESETS_DIR, load_presets
-from playground.ui.state import keep_valued_sessions
+from playground.ui.state import keep_valued_sessions, lean_sessions
 from playground.ui.wiring import GENERATE_CONCURRENCY, Memory, wire
 
 STATIC = Path(__file__).parent / "static"
@@ -116,6 +116,7 @@ def launch(
         **kwargs,
     )
     keep_valued_sessions(demo)
+    lean_sessions(demo)
     if not prevent_thread_lock:
         demo.block_thread()
     return demo

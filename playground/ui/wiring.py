@@ -25,8 +25,10 @@ ACTION: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"
 # A label fed by several widgets has one listener whose answers arrive in order: with a
 # listener per widget, a slow answer for an older value could land last, stale.
 LABEL: dict[str, Any] = {**PRIVATE, "trigger_mode": "always_last"}
-# Generating is a remote wait, not local compute: many sessions may wait side by side.
-GENERATE_CONCURRENCY = 64
+# Generating is a remote wait, not local compute: many sessions may wait side by side (a
+# crowd of 200 in flight, bench/bench_load.py). Spending is bounded by the owner's quotas
+# and the account's pacer, not by this.
+GENERATE_CONCURRENCY = 256
 
 
 def wire(
