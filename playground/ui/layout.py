@@ -538,14 +538,12 @@ def playground_tab(
     duration = spec.defaults().get("duration", seedance.DURATION_DEFAULT_S)
     gallery = None
     if presets:
-        gallery = gr.Gallery(
-            [(str(p.image), p.title) for p in presets],
-            label="Start from a preset",
+        gallery = picker(
+            "Start from a preset",
             columns=8,
             height=170,
-            object_fit="cover",
-            allow_preview=False,
             elem_id="presets",
+            value=[(str(p.image), p.title) for p in presets],
         )
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=5, min_width=320):
@@ -620,6 +618,19 @@ def playground_tab(
     )
 
 
+def picker(label: str, *, columns: int, height: int, elem_id: str, value: Any = None) -> gr.Gallery:
+    """A gallery of thumbnails to click on (presets, runs, shots): no preview of its own."""
+    return gr.Gallery(
+        value,
+        label=label,
+        columns=columns,
+        height=height,
+        object_fit="cover",
+        allow_preview=False,
+        elem_id=elem_id,
+    )
+
+
 WATCH_S = 5.0  # how often History looks at its runs still going (one SQLite query)
 
 
@@ -662,14 +673,7 @@ def history_tab() -> HistoryTab:
         listed = gr.State([])
         unfinished = gr.State([])
         watch = gr.Timer(WATCH_S, active=False)
-        runs = gr.Gallery(
-            label="Your runs, newest first",
-            columns=5,
-            height=340,
-            object_fit="cover",
-            allow_preview=False,
-            elem_id="history-gallery",
-        )
+        runs = picker("Your runs, newest first", columns=5, height=340, elem_id="history-gallery")
         with gr.Row(equal_height=False):
             video = gr.Video(
                 label="Selected run",
@@ -740,14 +744,7 @@ def storyboard_tab() -> StoryboardTab:
                 "into one video here."
             )
         )
-        shots = gr.Gallery(
-            label="Shots, in order",
-            columns=6,
-            height=220,
-            object_fit="cover",
-            allow_preview=False,
-            elem_id="storyboard-shots",
-        )
+        shots = picker("Shots, in order", columns=6, height=220, elem_id="storyboard-shots")
         picked = gr.State(None)
         picked_note = gr.HTML(elem_id="picked-shot")
         # Small buttons keep one row on a phone too (Gradio wraps at 160 px each).
@@ -793,13 +790,8 @@ def compare_tab() -> CompareTab:
                 "side by side in sync, and the settings that differ are highlighted."
             )
         )
-        thumbs = gr.Gallery(
-            label="Click runs to pick them ✓",
-            columns=6,
-            height=300,
-            object_fit="cover",
-            allow_preview=False,
-            elem_id="compare-thumbs",
+        thumbs = picker(
+            "Click runs to pick them ✓", columns=6, height=300, elem_id="compare-thumbs"
         )
         shown = gr.State([])
         summary = gr.HTML(elem_id="compare-summary")
