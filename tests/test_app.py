@@ -618,3 +618,23 @@ def test_the_progress_line_carries_what_the_page_clock_needs() -> None:
     assert "data-elapsed='3.0'" in line and "data-eta='10.0'" in line
     assert "data-stage='Processing'" in line and ">Processing · 3 s · about 7 s left<" in line
     assert "data-eta" not in views.progress_html(Progress(Stage.DOWNLOADING, 9.0, "t", 10.0))
+
+
+def test_every_handler_has_its_type_hints_evaluated_once() -> None:
+    """Gradio reads each handler's type hints at every call (to inject gr.Request, the
+    session, the select data); `ui.errors.shown` evaluates the postponed annotations once,
+    so none is left as a string for Gradio to evaluate again and again."""
+    import gradio.utils
+
+    from playground.ui.handlers import Handlers
+
+    left = {
+        name: hint
+        for name, member in vars(Handlers).items()
+        if not name.startswith("_") and callable(getattr(member, "__func__", member))
+        for hint in getattr(getattr(member, "__func__", member), "__annotations__", {}).values()
+        if isinstance(hint, str)
+    }
+    assert left == {}
+    hints = gradio.utils.get_type_hints(Handlers.generate_on_page)
+    assert hints["request"] == (gr.Request | None) and hints["session"].__name__ == "Session"

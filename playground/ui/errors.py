@@ -16,6 +16,7 @@ import functools
 import html
 import inspect
 import logging
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -106,6 +107,7 @@ def shown(fn: F, *, page: bool = True) -> F:
     async generators alike; Gradio reads the signature through the wrapper); for the page
     (`page`), with its heading in its text."""
     finish: Callable[[gr.Error], gr.Error] = on_page if page else (lambda error: error)
+    _resolve_hints(fn)
 
     def worded_now(exc: Exception) -> gr.Error:
         return finish(exc if isinstance(exc, gr.Error) else as_gr_error(exc))
@@ -142,6 +144,16 @@ def shown(fn: F, *, page: bool = True) -> F:
             raise worded_now(exc) from None
 
     return call  # type: ignore[return-value]
+
+
+def _resolve_hints(fn: Callable[..., Any]) -> None:
+    """Evaluate `fn`'s postponed (string) annotations once, in place: Gradio reads every
+    handler's type hints at each call, to inject gr.Request and the like, and evaluating
+    strings there is most of that cost. Left as they are if they cannot be evaluated."""
+    try:
+        fn.__annotations__ = typing.get_type_hints(fn)
+    except Exception:  # a name only a type checker sees: Gradio evaluates it as before
+        return
 
 
 def worded(*api: str) -> Callable[[C], C]:
