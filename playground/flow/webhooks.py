@@ -30,7 +30,6 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,8 @@ class WebhookHub:
         self._clock = clock
         self._accounts: dict[str, _Account] = {}
         self._by_token: dict[str, _Account] = {}
-        self._seen: OrderedDict[str, float] = OrderedDict()  # webhook-id -> when
-        self._delivered: OrderedDict[str, None] = OrderedDict()  # task ids
+        self._seen: OrderedDict[str, None] = OrderedDict()  # webhook-ids, oldest first
+        self._delivered: OrderedDict[str, None] = OrderedDict()  # task ids, oldest first
         # task id -> the waits for it (the page's and recovery's may overlap), with loops
         self._waits: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self.verdicts: Counter[str] = Counter()  # deliveries by kind: accepted, forged...
@@ -160,11 +159,11 @@ class WebhookHub:
             return Verdict(401, "That webhook's signature does not match: refused.", "forged")
         if webhook_id in self._seen:
             return Verdict(200, "Already received; ignored.", "duplicate")
-        self._remember(self._seen, webhook_id, now, SEEN_KEPT)
+        self._remember(self._seen, webhook_id, SEEN_KEPT)
         task_id = _task_id(body)
         if task_id is None:
             return Verdict(200, "Received, but it names no task; ignored.", "no task")
-        self._remember(self._delivered, task_id, None, DELIVERED_KEPT)
+        self._remember(self._delivered, task_id, DELIVERED_KEPT)
         entry.unconfirmed.pop(task_id, None)
         for loop, event in self._waits.get(task_id, []):
             with contextlib.suppress(RuntimeError):  # that wait's loop has closed
@@ -190,8 +189,8 @@ class WebhookHub:
             )
 
     @staticmethod
-    def _remember(kept: OrderedDict[str, Any], key: str, value: Any, most: int) -> None:
-        kept[key] = value
+    def _remember(kept: OrderedDict[str, None], key: str, most: int) -> None:
+        kept[key] = None
         while len(kept) > most:
             kept.popitem(last=False)
 

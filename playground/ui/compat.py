@@ -28,11 +28,7 @@ class OldGenerateCalls:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
             await self.app(scope, receive, send)
             return
-        body, more = b"", True
-        while more and len(body) <= MAX_BODY:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body, more = await read_body(receive, MAX_BODY)
         if not more:
             body = padded(body)
         sent = False
@@ -49,6 +45,16 @@ class OldGenerateCalls:
             headers = [(k, v) for k, v in headers if k != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": headers}, replay, send)
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """A request's body as far as `limit`: (what was read, whether more is left unread)."""
+    body, more = b"", True
+    while more and len(body) <= limit:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body, more
 
 
 def padded(body: bytes) -> bytes:

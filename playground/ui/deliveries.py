@@ -9,6 +9,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from playground.flow.webhooks import MAX_BODY_BYTES, PATH_PREFIX, WebhookHub
+from playground.ui.compat import read_body
 
 
 class WebhookDeliveries:
@@ -25,22 +26,10 @@ class WebhookDeliveries:
             answer = PlainTextResponse("Webhooks are POSTed here.", 405, {"Allow": "POST"})
             await answer(scope, receive, send)
             return
-        body = await _body(receive, MAX_BODY_BYTES)
-        if body is None:
+        body, more = await read_body(receive, MAX_BODY_BYTES)
+        if more or len(body) > MAX_BODY_BYTES:
             await PlainTextResponse("That webhook body is too large.", 413)(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         verdict = self.hub.receive(path.removeprefix(PATH_PREFIX), headers, body)
         await PlainTextResponse(verdict.message, verdict.status)(scope, receive, send)
-
-
-async def _body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None once it passes `limit` (the rest is left unread)."""
-    body, more = b"", True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            return None
-    return body

@@ -1133,14 +1133,15 @@ class Handlers:
     def toggle_pick(self, shown: Any, picks: Any, session: Session, evt: gr.SelectData):
         """A thumbnail clicked in Compare: picked if it was not, unpicked if it was."""
         runs = self.service.completed_runs(session)
-        chosen = _kept_picks(picks, {r.id for r in runs})
+        finished = {r.id for r in runs}
+        chosen = _kept_picks(picks, finished)
         index = evt.index if isinstance(evt.index, int) else -1
         if not isinstance(shown, list) or not 0 <= index < len(shown):
             raise NotFound("That run is not among Compare's any more: open the tab again.")
         run_id = shown[index]
         if run_id in chosen:
             chosen.remove(run_id)
-        elif run_id not in {r.id for r in runs}:
+        elif run_id not in finished:
             raise NotFound("That run is not finished or not in your history any more.")
         elif len(chosen) >= COMPARE_MAX:
             gr.Warning(f"Compare shows up to {COMPARE_MAX} runs side by side: unpick one first.")

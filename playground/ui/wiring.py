@@ -365,9 +365,9 @@ def _history(
     listing = [history.runs, history.listed, history.spent, history.model]
     narrowed = [history.search, session, *history.filters]
     watched = [history.unfinished, history.watch]
+    watch = (h.watch_unfinished, [history.listed, session], watched)  # after every listing
     for trigger in (history.tab.select, history.refresh.click):
-        listed = trigger(h.list_runs, narrowed, listing, **ACTION)
-        listed.then(h.watch_unfinished, [history.listed, session], watched, **PRIVATE)
+        trigger(h.list_runs, narrowed, listing, **ACTION).then(*watch, **PRIVATE)
     # Search as you type, and each filter as it is picked: only the newest answer is drawn
     # (one SQLite query each). `.input`, not `.change`: the list redraws the model filter.
     gr.on(
@@ -377,7 +377,7 @@ def _history(
         listing,
         trigger_mode="always_last",
         **ACTION,
-    ).then(h.watch_unfinished, [history.listed, session], watched, **PRIVATE)
+    ).then(*watch, **PRIVATE)
     selected = [history.video, history.card, history.record, history.star, history.note]
     # A run still going updates itself: the timer looks until none of the listed is.
     history.watch.tick(
