@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import offline_app, open_tab
 
 # Long enough to reload while the run goes on, short enough for a quick suite.
-INFERENCE_S = 4.0
+INFERENCE_S = 6.0  # long enough to reload, or open History, while a run goes on, under load too
 DONE_TIMEOUT_MS = 40_000
 
 
