@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import inspect
 import logging
 import math
@@ -356,9 +357,12 @@ class WaitUpdate:
 
     task_id: str
     status: Status
-    elapsed_s: float
+    elapsed_s: float  # when this poll's answer came
     polls: int
     prediction: Prediction
+    # When the poll was sent: a task it saw going was still going then (the answer may
+    # come much later from a busy server or client).
+    asked_s: float
 
 
 @dataclass
@@ -457,8 +461,8 @@ def retry_delay(
 POLL_WINDOW_START = 0.8
 # Inside the window, poll this often: a median detection delay of about half of it.
 POLL_DENSE_INTERVAL_S = 0.8
-# One dense poll comes this long after the expected end (the learned time is unbiased:
-# generation.DurationStats learns the middle of the last interval a task ended in).
+# One dense poll comes this long after the expected end (generation.DurationStats expects
+# the middle of what runs of the kind taught, so this poll narrows it down).
 POLL_ANCHOR_S = 0.1
 # With nothing learned yet, start like the official SDK (1 s) and back off gently.
 POLL_FIRST_INTERVAL_S = 1.0
@@ -485,26 +489,43 @@ def fallback_delay(elapsed_s: float, expected_s: float | None, polls: int) -> fl
     return min(WEBHOOK_FALLBACK_MAX_S, WEBHOOK_FALLBACK_FIRST_S * 2.0 ** min(polls, 10))
 
 
-def poll_delay(elapsed_s: float, expected_s: float | None, polls: int) -> float:
+def poll_delay(
+    elapsed_s: float, expected_s: float | None, polls: int, ended_by_s: float | None = None
+) -> float:
     """Seconds to sleep before the next result GET.
 
     `expected_s` is how long earlier runs of the same model and settings took (None when
     nothing is known). Tasks of one kind finish within about +-20% of that, so requests are
     spent where completion is likely: a few early ones growing geometrically, then a dense
     run from 80% of the expected time, then a gentle backoff if the task runs long.
+    `ended_by_s`, when earlier runs of the kind took the same time, is when every one of
+    them had ended: one poll then, should the one just after the expected end be too soon,
+    instead of a whole dense interval later.
     """
     if expected_s is None or expected_s <= 0:
         # The exponent is capped: 1.15**polls overflows a float after ~5000 polls.
         return min(POLL_MAX_INTERVAL_S, POLL_FIRST_INTERVAL_S * 1.15 ** min(polls, 50))
+    delay = _grid_delay(elapsed_s, expected_s, ended_by_s)
+    if ended_by_s is not None and elapsed_s < ended_by_s:
+        delay = min(delay, ended_by_s - elapsed_s)
+    return delay
+
+
+def _grid_delay(elapsed_s: float, expected_s: float, ended_by_s: float | None) -> float:
     window_start = POLL_WINDOW_START * expected_s
-    # The dense polls sit on a grid with one just after the expected end: tasks of one kind
-    # that take about the same time are seen at once, not up to an interval late.
+    # The dense polls sit on a grid with one just after the expected end (or at the time
+    # every earlier run had ended by, if sooner): tasks of one kind that take about the
+    # same time are seen at once, not up to an interval late.
     anchor, step = expected_s + POLL_ANCHOR_S, POLL_DENSE_INTERVAL_S
+    if ended_by_s is not None:
+        anchor = min(anchor, max(ended_by_s, window_start))
     if elapsed_s < window_start:
         next_at = max(POLL_EARLY_S, elapsed_s * POLL_EARLY_GROWTH)
         # The first grid point one interval into the window: no more requests than a grid
-        # started there, one interval cheaper than starting at the window's edge.
-        first_dense = anchor - step * math.floor((anchor - window_start - step) / step)
+        # started there, one interval cheaper than starting at the window's edge. A window
+        # shorter than that (a task of a few seconds) starts at the anchor.
+        gaps = max(0, math.floor((anchor - window_start - step) / step))
+        first_dense = anchor - step * gaps
         if next_at >= window_start:  # an early poll that would land in the window is its first
             next_at = first_dense
         return max(0.0, min(next_at, first_dense) - elapsed_s)
@@ -697,6 +718,7 @@ class WaveSpeedClient:
         *,
         deadline_s: float = DEFAULT_WAIT_DEADLINE_S,
         expected_s: float | None = None,
+        ended_by_s: float | None = None,
         on_update: UpdateCallback | None = None,
         started_at: float | None = None,
         woken: asyncio.Event | None = None,
@@ -704,14 +726,20 @@ class WaveSpeedClient:
         """Poll until the task completes; raise TaskFailed or TaskTimeout otherwise.
 
         `expected_s` (how long similar tasks took) shapes the polling schedule, see
-        poll_delay. `started_at` is the time.monotonic() of the submit, so time spent
-        before the first poll counts toward both the schedule and the deadline. With
+        poll_delay. `started_at` is the time.monotonic() of the submit (or of its answer),
+        so time spent before the first poll counts toward both the schedule and the
+        deadline.
+        `ended_by_s` (see poll_delay): when earlier runs of the kind had all ended. With
         `woken` (set when a webhook delivery for the task arrives), polling is a slow
         fallback (fallback_delay) and each wake asks for the result at once: the delivery
         is a reason to look, the result GET is what is believed.
         """
         start = time.monotonic() if started_at is None else started_at
-        schedule = poll_delay if woken is None else fallback_delay
+        schedule = (
+            functools.partial(poll_delay, ended_by_s=ended_by_s)
+            if woken is None
+            else fallback_delay
+        )
         polls = 0
         while True:
             elapsed = time.monotonic() - start
@@ -719,12 +747,12 @@ class WaveSpeedClient:
                 raise TaskTimeout(task_id, elapsed)
             pause = min(schedule(elapsed, expected_s, polls), deadline_s - elapsed)
             await self._pause(pause, woken)
+            asked = time.monotonic() - start
             prediction = await self.get(task_id)
             polls += 1
             if on_update is not None:
-                update = WaitUpdate(
-                    task_id, prediction.status, time.monotonic() - start, polls, prediction
-                )
+                answered = time.monotonic() - start
+                update = WaitUpdate(task_id, prediction.status, answered, polls, prediction, asked)
                 if inspect.isawaitable(result := on_update(update)):
                     await result
             if prediction.status.is_terminal:

@@ -47,8 +47,8 @@ the server's memory per session (its RSS growth over every session the crowds op
 run from a fresh session) <= 300 KB.
 Also printed: where the overhead goes, from the run records, in parts that add up per run
 (outside the run: Gradio's queue and pre/post-processing, image preparation, the client's
-upload and download; in the run before the submit; the submit and polling past the end of
-inference; download with tagging and thumbnail); CPU seconds per process, and what other
+upload and download; in the run before the wait: upload and submit; polling past the end
+of inference; download with tagging and thumbnail); CPU seconds per process, and what other
 processes on the machine took meanwhile; the server's resident memory (VmRSS) and peak
 (VmHWM), from /proc.
 
@@ -233,16 +233,16 @@ def spread(values: list[float]) -> str:
 
 def phases(wall: float, t: dict[str, float]) -> dict[str, float]:
     """Where one run's overhead went, in parts that add up to wall - inference: wait_s
-    runs from the submit to the poll that saw the task done, so wait_s - inference is the
-    submit plus polling late."""
+    runs from the task's acceptance to the poll that saw it done, so wait_s - inference
+    is polling late (the emulator queues nothing)."""
     return {
         "outside the run (Gradio queue + pre/post-processing, image prep, client I/O)": (
             wall - t["total_s"]
         ),
-        "in the run, before the submit (image upload)": (
+        "in the run, before the wait (image upload, submit)": (
             t["total_s"] - t["wait_s"] - t["download_s"]
         ),
-        "submit + polling past the end of inference": t["wait_s"] - INFERENCE_S,
+        "polling past the end of inference": t["wait_s"] - INFERENCE_S,
         "download + tag + thumbnail": t["download_s"],
     }
 

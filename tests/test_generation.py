@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import statistics
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -451,6 +452,55 @@ async def test_an_upload_url_is_not_reused_past_the_apis_seven_day_retention():
     assert client.uploads == 2
 
 
+def test_runs_of_one_length_are_expected_where_their_intervals_overlap() -> None:
+    """Each run teaches when it ended: after its last poll that saw it going, by the one
+    that saw it done. While the intervals share a point the end lies in the overlap (its
+    middle is expected); once one does not fit, the median of the middles."""
+    stats = DurationStats()
+    stats.add(MODEL, 5, 5.1, after_s=4.3)
+    assert stats.expected(MODEL, 5) == pytest.approx(4.7)  # one interval: its middle
+    stats.add(MODEL, 5, 5.6, after_s=4.8)
+    assert stats.expected(MODEL, 5) == pytest.approx(4.95)  # (4.8, 5.1]
+    stats.add(MODEL, 5, 5.05, after_s=5.0)
+    assert stats.expected(MODEL, 5) == pytest.approx(5.025)  # (5.0, 5.05]
+    stats.add(MODEL, 5, 6.8, after_s=6.0)  # a run that took longer: no common point
+    assert stats.expected(MODEL, 5) == pytest.approx(statistics.median([4.7, 5.2, 5.025, 6.4]))
+    stats.add(MODEL, 5, 6.0)  # a figure alone bounds only the end (its middle: itself)
+    assert stats.expected(MODEL, 5) == pytest.approx(5.2)
+    stats.add(MODEL, 5, 5.0, after_s=9.0)  # a poll "after" the end is clamped to it: 5.0
+    assert stats.expected(MODEL, 5) == pytest.approx((5.025 + 5.2) / 2)
+
+
+def test_a_crowd_of_runs_that_saw_the_same_polls_does_not_push_out_what_narrowed_the_end() -> None:
+    """Fifty runs started together and were polled alike: they teach one interval, not
+    fifty. Kept fifty times they would push out the earlier run that narrowed the overlap
+    (the window keeps the last few), and the next crowd would be polled as late."""
+    stats = DurationStats(keep=3)
+    stats.add(MODEL, 2, 5.01, after_s=3.49)
+    for answered in range(50):
+        stats.add(MODEL, 2, 5.19 + answered / 10_000, after_s=4.35)
+    assert stats.expected(MODEL, 2) == pytest.approx((4.35 + 5.01) / 2)
+
+
+async def test_a_run_keeps_when_a_poll_last_saw_it_going_as_sent_not_as_answered(
+    emulator: RunningEmulator, client: WaveSpeedClient, start_image: ImageInput, output_dir: Path
+) -> None:
+    """A slow server answers a poll long after it is sent; the task was going when the
+    poll was sent, not necessarily when the answer came. That time is what the record
+    keeps and what the stats learn, so a busy server cannot teach too late an end."""
+    emulator.config.inference_seconds = 0.8
+    emulator.config.faults.slow_seconds = 0.3
+    stats = DurationStats()
+    _, record = await collect(client, start_image, output_dir, stats=stats)
+    pending, wait = record.timings.pending_s, record.timings.wait_s
+    assert pending is not None and 0 < pending < wait
+    # the pending answer came 0.3 s after its poll was sent, and the done poll took as
+    # long again: with the answer's time kept the gap would be under 0.35 s
+    assert wait - pending >= 0.6
+    assert RunRecord.from_json(record.to_json()).timings.pending_s == pending
+    assert stats.expected(MODEL, 2) == pytest.approx((pending + wait) / 2)
+
+
 def test_what_history_kept_teaches_a_new_process_and_junk_is_passed_over() -> None:
     """At start the stats learn from completed runs as history keeps them (newest first, so
     the newest are what stay); records with odd timings are skipped, never fatal."""
@@ -480,3 +530,14 @@ def test_what_history_kept_teaches_a_new_process_and_junk_is_passed_over() -> No
     assert stats.learn_from(records) == 4
     assert stats.expected(lite, 5) == pytest.approx(31.0)  # the newest two: 30 and 32
     assert stats.expected(lite, 5, OFFLINE_BACKEND) == pytest.approx(3.0)
+    # kept with the last poll that saw it going, a run is learned as that interval
+    stats = DurationStats()
+    spanned = [
+        kept(30.0),
+        kept(30.4),
+        {**kept(31.0), "timings": {"wait_s": 31.0, "pending_s": 30.2}},
+    ]
+    spanned[1]["timings"]["pending_s"] = 29.6
+    spanned[0]["timings"]["pending_s"] = "29"  # junk: the wait alone is learned
+    assert stats.learn_from(spanned) == 3
+    assert stats.expected(lite, 5) == pytest.approx(statistics.median([30.0, 30.0, 30.6]))

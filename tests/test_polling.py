@@ -11,6 +11,7 @@ import math
 
 import pytest
 
+from playground.flow.generation import DurationStats
 from wavespeed_client import (
     POLL_ANCHOR_S,
     POLL_DENSE_INTERVAL_S,
@@ -27,11 +28,17 @@ EXPECTED = [20.0, 40.0, 60.0]
 JOB_SHARES = [round(0.8 + 0.05 * i, 2) for i in range(9)]
 
 
-def simulate(expected_s: float | None, job_s: float, *, limit: int = 10_000) -> list[float]:
+def simulate(
+    expected_s: float | None,
+    job_s: float,
+    *,
+    ended_by_s: float | None = None,
+    limit: int = 10_000,
+) -> list[float]:
     """Times of every poll (zero latency) up to and including the one that sees `job_s` done."""
     t, times = 0.0, []
     while len(times) < limit:
-        t += poll_delay(t, expected_s, len(times))
+        t += poll_delay(t, expected_s, len(times), ended_by_s)
         times.append(t)
         if t >= job_s - EPS:
             return times
@@ -174,3 +181,53 @@ def test_schedule_holds_for_every_job_length_in_the_window(expected: float) -> N
         times = simulate(expected, job_s)
         assert len(times) <= sdk_polls(job_s) / 2, job_s
         assert times[-1] - job_s <= late_by_at_most(expected, job_s), job_s
+
+
+# --------------------------------------------------------------------------- learning
+
+
+@pytest.mark.parametrize("crowd", [1, 50])
+@pytest.mark.parametrize("job_s", [5.0, 5.03, 21.7, 33.33, 40.0])
+def test_runs_that_take_the_same_time_are_soon_seen_within_a_quarter_second(
+    job_s: float, crowd: int
+) -> None:
+    """What each run teaches (DurationStats: the interval it ended in) steers the next
+    run's dense poll: after a few runs of one length, each is seen at most 0.25 s after its
+    end. Learning the middle of each interval instead swung between ~0.1 and ~0.8 s late
+    from run to run (a late guess teaches an early one and back), whatever the length;
+    so it did when a crowd's identical intervals filled the window."""
+    stats, late = DurationStats(), []
+    for _ in range(12):  # one run at a time, or crowds that start together
+        times = simulate(stats.expected("m", 5), job_s, ended_by_s=stats.ended_by("m", 5))
+        done, going = times[-1], (times[-2] if len(times) > 1 else None)
+        late.append(done - job_s)
+        for _ in range(crowd):
+            stats.add("m", 5, done, after_s=going)
+    assert max(late[8:]) <= 2.5 * POLL_ANCHOR_S, late  # it tends to twice the anchor
+    assert len(times) <= max(2, math.ceil(job_s / SDK_INTERVAL_S / 2))  # still polite
+
+
+@pytest.mark.parametrize("expected", [20.0, 40.0])
+def test_a_poll_comes_when_earlier_runs_had_all_ended_if_the_one_after_the_guess_was_too_soon(
+    expected: float,
+) -> None:
+    """Runs of one length ended by `ended_by`: a task still going at the poll just after
+    the expected end is looked at again then, not a whole dense interval later."""
+    ended_by = expected + POLL_ANCHOR_S + 0.3
+    after_anchor = expected + POLL_ANCHOR_S
+    assert poll_delay(after_anchor, expected, 5, ended_by) == pytest.approx(0.3)
+    assert poll_delay(after_anchor, expected, 5) == pytest.approx(POLL_DENSE_INTERVAL_S)
+    times = simulate(expected, ended_by - 0.01, ended_by_s=ended_by)
+    assert times[-1] == pytest.approx(ended_by)
+    # sooner than the poll after the guess, it is where the dense polls are anchored
+    soon = expected + 0.05
+    times = simulate(expected, soon, ended_by_s=soon)
+    assert times[-1] == pytest.approx(soon)
+    assert len(times) <= len(simulate(expected, soon))
+
+
+@pytest.mark.parametrize("expected", [1.5, 3.0, 4.5])
+def test_a_task_of_a_few_seconds_is_seen_just_after_its_expected_end(expected: float) -> None:
+    """A window shorter than a dense interval starts at the anchor, not one past it."""
+    times = simulate(expected, expected)
+    assert times[-1] <= expected + POLL_ANCHOR_S + EPS

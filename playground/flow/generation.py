@@ -18,12 +18,12 @@ import statistics
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from playground.flow.webhooks import WebhookHub
 from playground.media import videos
@@ -77,7 +77,10 @@ class Timings:
 
     upload_s: float = 0.0
     submit_s: float = 0.0
-    wait_s: float = 0.0
+    wait_s: float = 0.0  # from the task's acceptance to the poll (or delivery) that saw it end
+    # When (after acceptance) a poll last saw the task still going: it ended after this
+    # and by wait_s, which is what the next run of its kind learns (DurationStats).
+    pending_s: float | None = None
     inference_s: float | None = None
     download_s: float = 0.0
     total_s: float = 0.0
@@ -123,7 +126,8 @@ class RunRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        timings = {k: v for k, v in (data.get("timings") or {}).items() if k != "queue_s"}
+        known = Timings.__dataclass_fields__  # queue_s is derived; newer fields are left out
+        timings = {k: v for k, v in (data.get("timings") or {}).items() if k in known}
         status = data.get("status") or RunStatus.PROCESSING
         return cls(**{**fields, "status": status, "timings": Timings(**timings)})
 
@@ -147,9 +151,30 @@ class ImageInput:
         return hashlib.sha256(self.data or (self.url or "").encode()).hexdigest()
 
 
+class Span(NamedTuple):
+    """When one run ended: after `after` (a poll saw it going then; None if none did) and
+    by `by` (the poll that saw it done), in seconds after the task was accepted."""
+
+    after: float | None
+    by: float
+
+    @property
+    def middle(self) -> float:
+        """The best single guess; with no lower bound, `by` (late rather than far early)."""
+        return self.by if self.after is None else (self.after + self.by) / 2
+
+
 class DurationStats:
-    """How long runs took (submit to completion), per backend, model and duration, to
+    """How long runs took (acceptance to completion), per backend, model and duration, to
     predict the next.
+
+    Each run teaches a Span: it ended after the last poll that saw it going and by the
+    poll that saw it done. While the recent spans share a stretch of time, runs of this
+    kind take the same time and the end lies in that overlap: its middle is expected, the
+    poll just after it halves the overlap again (or, too soon, one at the overlap's end
+    sees it), and a few runs find the end to within a fifth of a second. Otherwise
+    (lengths vary more than a poll interval) the median of the spans' middles. A run that
+    narrows nothing is not kept, so a crowd cannot push out what made the overlap narrow.
 
     Shared by all sessions: timings are not private, and more samples make better ETAs.
     A kind never run yet starts from a prior: this model's other durations, else its
@@ -158,29 +183,56 @@ class DurationStats:
     """
 
     def __init__(self, keep: int = 20) -> None:
-        self._samples: defaultdict[tuple[str, str, int], deque[float]] = defaultdict(
+        self._samples: defaultdict[tuple[str, str, int], deque[Span]] = defaultdict(
             lambda: deque(maxlen=keep)
         )
 
-    def add(self, model: str, duration: int, seconds: float, backend: str = "") -> None:
-        if seconds > 0 and duration > 0:
-            self._samples[(_where(backend), model, duration)].append(seconds)
+    def add(
+        self,
+        model: str,
+        duration: int,
+        seconds: float,
+        backend: str = "",
+        *,
+        after_s: float | None = None,
+    ) -> None:
+        """A run of this kind ended by `seconds`, and after `after_s` when a poll saw it
+        still going then (None: no poll did, or it is not known)."""
+        if seconds <= 0 or duration <= 0:
+            return
+        span = Span(None if after_s is None else min(max(0.0, after_s), seconds), seconds)
+        kept = self._samples[(_where(backend), model, duration)]
+        overlap = _overlap(kept)
+        if overlap is not None and (span.after or 0.0) <= overlap[0] and span.by >= overlap[1]:
+            # It agrees with what is known and narrows nothing: a crowd of runs that
+            # started together and saw the same polls would otherwise push out the
+            # earlier runs whose spans made the overlap narrow.
+            return
+        kept.append(span)
 
     def expected(self, model: str, duration: int, backend: str = "") -> float | None:
         backend = _where(backend)
         samples = self._samples.get((backend, model, duration))
         if samples:
-            return statistics.median(samples)
+            if (overlap := _overlap(samples)) is not None:
+                return sum(overlap) / 2
+            return statistics.median(span.middle for span in samples)
         for kin in (model, model_family(model)):
             rates = [
-                seconds / length
+                span.middle / length
                 for (where, other, length), kept in self._samples.items()
                 if where == backend and (other == kin or model_family(other) == kin)
-                for seconds in kept
+                for span in kept
             ]
             if rates and duration > 0:
                 return PRIOR_DISCOUNT * statistics.median(rates) * duration
         return None
+
+    def ended_by(self, model: str, duration: int, backend: str = "") -> float | None:
+        """When every recent run of this kind had ended, while they took the same time (their
+        spans overlap); None otherwise, or when none has run."""
+        overlap = _overlap(self._samples.get((_where(backend), model, duration), ()))
+        return None if overlap is None else overlap[1]
 
     def learn_from(self, records: list[dict[str, Any]]) -> int:
         """Completed runs' waits (as history keeps them, newest first): what an earlier
@@ -189,17 +241,35 @@ class DurationStats:
         for record in reversed(records):  # oldest first: the newest stay in the window
             timings = record.get("timings") or {}
             inputs = record.get("inputs") or {}
-            wait, duration, model = (
+            wait, after, duration, model = (
                 timings.get("wait_s"),
+                timings.get("pending_s"),
                 inputs.get("duration"),
                 record.get("model"),
             )
             if not isinstance(model, str) or not isinstance(duration, int):
                 continue
-            if isinstance(wait, int | float) and not isinstance(wait, bool):
-                self.add(model, duration, float(wait), str(record.get("backend") or ""))
+            if _seconds(wait):
+                after_s = float(after) if _seconds(after) else None
+                backend = str(record.get("backend") or "")
+                self.add(model, duration, float(wait), backend, after_s=after_s)
                 taken += 1
         return taken
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _overlap(spans: Iterable[Span]) -> tuple[float, float] | None:
+    """The stretch of time every span shares, judged by those with a lower bound (a span
+    with none bounds only the end); None when they share none or none has one."""
+    kept = list(spans)
+    lows = [span.after for span in kept if span.after is not None]
+    if not lows:
+        return None
+    low, high = max(lows), min(span.by for span in kept)
+    return (low, high) if low <= high else None
 
 
 # A prior (this model's other durations scaled, or its family's: other resolutions) is
@@ -448,7 +518,8 @@ async def run(
             if pacer is None or not isinstance(exc, RateLimitError):
                 raise
             pacer.rate_limited(exc.retry_after)
-    timings.submit_s = time.monotonic() - t_submit
+    accepted_at = time.monotonic()
+    timings.submit_s = accepted_at - t_submit
     record = _record(ctx, request, timings, prediction.id, RunStatus.of(prediction.status))
     record.video_path = str(ctx.output_dir / output_name(record))
     await _save(ctx.on_save, record)  # the task id first, before any file: nothing is lost
@@ -463,7 +534,9 @@ async def run(
             on_save=ctx.on_save,
             deadline_s=ctx.deadline_s,
             t0=t0,
-            started_at=t_submit,
+            # The wait runs from the answer, not from the sending: a busy server or client
+            # that answers late makes a task look shorter, never longer than it is.
+            started_at=accepted_at,
             webhooks=hub if webhook else None,
             account=ctx.account,
         ):
@@ -542,12 +615,13 @@ async def follow_to_end(
     timings = record.timings
     model, duration = record.model, int(record.inputs.get("duration", 0))
     expected = stats.expected(model, duration, record.backend)
+    ended_by = stats.ended_by(model, duration, record.backend)
     final: Prediction | None = None
     woken = webhooks.expect(record.id) if webhooks else None
     ended, pending_s = False, None
     try:
         async for item in _wait_with_ticks(
-            client, record.id, started_at, expected, deadline_s, woken
+            client, record.id, started_at, (expected, ended_by), deadline_s, woken
         ):
             if isinstance(item, _Ended):
                 final, pending_s = item.prediction, item.pending_s
@@ -573,10 +647,9 @@ async def follow_to_end(
     if final.model and final.model != record.model:  # a fallback WaveSpeed chose
         record.served_by = final.model[:200]
     timings.wait_s = time.monotonic() - started_at
-    # It ended between the last poll that saw it going and the one that saw it done: the
-    # middle is what the next run of its kind should expect (wait_s would teach a bias).
-    ended_s = timings.wait_s if pending_s is None else (pending_s + timings.wait_s) / 2
-    stats.add(model, duration, ended_s, record.backend)
+    # It ended between the last poll that saw it going and the one that saw it done.
+    timings.pending_s = pending_s
+    stats.add(model, duration, timings.wait_s, record.backend, after_s=pending_s)
     timings.inference_s = final.inference_ms / 1000 if final.inference_ms else None
 
     yield Progress(Stage.DOWNLOADING, time.monotonic() - t0, record.id)
@@ -654,9 +727,9 @@ def _video_tags(record: RunRecord) -> dict[str, str]:
     }
 
 
-def _eta(expected: float | None, t0: float, t_submit: float) -> float | None:
+def _eta(expected: float | None, t0: float, accepted_at: float) -> float | None:
     """Expected total elapsed (from t0) at completion, when earlier runs teach it."""
-    return None if expected is None else (t_submit - t0) + expected
+    return None if expected is None else (accepted_at - t0) + expected
 
 
 @dataclass(frozen=True)
@@ -671,14 +744,15 @@ class _Ended:
 class _Tick:
     status: Status
     polls: int
-    pending_s: float | None = None  # when (since the submit) a poll last saw it unfinished
+    pending_s: float | None = None  # when (since acceptance) a poll last saw it unfinished
+    # (sent then, so the task was going at least until then)
 
 
 async def _wait_with_ticks(
     client: WaveSpeedClient,
     task_id: str,
     started_at: float,
-    expected: float | None,
+    expected: tuple[float | None, float | None],  # DurationStats' expected and ended_by
     deadline_s: float | None,
     woken: asyncio.Event | None = None,
 ) -> AsyncIterator[_Tick | _Ended]:
@@ -687,14 +761,15 @@ async def _wait_with_ticks(
 
     def on_update(update: WaitUpdate) -> None:
         nonlocal latest
-        going = latest.pending_s if update.status.is_terminal else update.elapsed_s
+        going = latest.pending_s if update.status.is_terminal else update.asked_s
         latest = _Tick(update.status, update.polls, going)
 
     limit = {} if deadline_s is None else {"deadline_s": deadline_s}
     waiter = asyncio.ensure_future(
         client.wait(
             task_id,
-            expected_s=expected,
+            expected_s=expected[0],
+            ended_by_s=expected[1],
             on_update=on_update,
             started_at=started_at,
             woken=woken,
