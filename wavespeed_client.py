@@ -740,13 +740,19 @@ class WaveSpeedClient:
             if woken is None
             else fallback_delay
         )
-        polls = 0
+        polls, asked = 0, None
         while True:
             elapsed = time.monotonic() - start
             if elapsed >= deadline_s:
                 raise TaskTimeout(task_id, elapsed)
-            pause = min(schedule(elapsed, expected_s, polls), deadline_s - elapsed)
-            await self._pause(pause, woken)
+            # On a learned schedule its points count from when the last poll was sent: an
+            # answer that came late must not skip the next point (say, where earlier runs
+            # had ended). Polls still never overlap. Backoffs count from the answer, as
+            # the SDK's do: a slow server is not asked more often.
+            learned = woken is None and expected_s is not None and expected_s > 0
+            since = asked if learned and asked is not None else elapsed
+            pause = schedule(since, expected_s, polls) - (elapsed - since)
+            await self._pause(max(0.0, min(pause, deadline_s - elapsed)), woken)
             asked = time.monotonic() - start
             prediction = await self.get(task_id)
             polls += 1

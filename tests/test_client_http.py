@@ -664,6 +664,31 @@ async def test_wait_sleeps_on_the_polling_schedule_before_the_first_poll(
     assert sleep.delays == [pytest.approx(first_sleep, abs=0.05)]
 
 
+async def test_a_late_answer_does_not_skip_the_poll_where_earlier_runs_had_ended() -> None:
+    """The poll just after the guess comes back "processing", but late, after the time
+    every earlier run had ended by: the next poll goes at once, not a dense interval
+    (0.8 s) after the late answer."""
+    t0 = time.monotonic()
+    ready_at, answer_s = 0.75, 0.25  # the task is done 0.75 s in; answers take 0.25 s
+
+    async def slow_server(request: httpx.Request) -> httpx.Response:
+        status = "completed" if time.monotonic() - t0 >= ready_at else "processing"
+        await asyncio.sleep(answer_s)
+        outputs = [f"{CDN}/v.mp4"] if status == "completed" else []
+        return httpx.Response(200, json={"code": 200, "data": prediction(status, outputs=outputs)})
+
+    updates: list[WaitUpdate] = []
+    async with WaveSpeedClient(
+        KEY, base_url=BASE, transport=httpx.MockTransport(slow_server), rng=random.Random(0)
+    ) as ws:
+        await ws.wait(TASK, expected_s=0.6, ended_by_s=0.8, started_at=t0, on_update=updates.append)
+    first, second = updates
+    assert first.status is Status.PROCESSING and first.asked_s < ready_at < first.elapsed_s
+    assert first.elapsed_s - first.asked_s >= answer_s  # the answer was late
+    assert second.status is Status.COMPLETED
+    assert second.asked_s - first.elapsed_s < 0.3  # sent as soon as the late answer came
+
+
 # --------------------------------------------------------------------------- upload
 
 
