@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
@@ -177,6 +178,28 @@ def test_thumbnail_is_the_middle_frame_scaled_down(clips: dict[str, Path], tmp_p
         frames = [videos.read_frame(fade, i).resize(image.size) for i in (0, 24, 47)]
         first, middle, last = (mean_abs_diff(image.convert("RGB"), f) for f in frames)
     assert middle < 6 and middle < first / 3 and middle < last / 3
+
+
+def test_thumbnail_of_a_clip_with_many_keyframes_is_still_the_middle_frame(tmp_path: Path) -> None:
+    """Decoding starts from the keyframe before the middle (here frame 24 of 60, one every
+    8), and goes on to the middle frame itself, not to that keyframe."""
+    path = tmp_path / "gop.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS, options={"g": "8", "bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for i in range(60):  # every frame its own grey: 0, 4, 8, ...
+            frame = av.VideoFrame.from_image(Image.new("RGB", (320, 180), (4 * i,) * 3))
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with av.open(str(path)) as clip:
+        keyframes = [p.pts for p in clip.demux(video=0) if p.is_keyframe]
+    assert len(keyframes) > 4  # the clip is what the test needs
+    thumb = videos.save_thumbnail(path, tmp_path / "t.jpg")
+    with Image.open(thumb) as image:
+        grey = image.convert("L").getpixel((image.width // 2, image.height // 2))
+    middle = videos.read_frame(path, 30).convert("L").getpixel((160, 90))
+    assert abs(grey - middle) <= 3
+    assert abs(grey - 4 * 24) > 12  # not the keyframe it decoded from
 
 
 def test_720p_table_is_what_seedance_produces() -> None:

@@ -147,12 +147,24 @@ def tag_video(path: str | Path, tags: dict[str, str]) -> bool:
         return False
 
 
+def _seek_keyframe(
+    container: av.container.InputContainer, stream: av.VideoStream, pts: int
+) -> None:
+    """To the keyframe at or before `pts`; where seeking fails the decode starts from the
+    top, as it would have anyway."""
+    try:
+        container.seek(pts, backward=True, any_frame=False, stream=stream)
+    except av.FFmpegError:
+        container.seek(0, backward=True, any_frame=False, stream=stream)
+
+
 def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> Path:
     """A JPEG of the clip's middle frame, for history lists.
 
-    Found by timestamp in one pass and scaled by FFmpeg while still YUV (area averaging):
-    half the CPU of decoding, converting and resampling a full frame, which counts when
-    many runs finish at once (bench/bench_load.py).
+    Found by timestamp, decoding from the last keyframe before it (a clip with a keyframe
+    every second or two decodes a few frames, not half of them), and scaled by FFmpeg
+    while still YUV (area averaging): half the CPU of decoding, converting and resampling
+    a full frame, which counts when many runs finish at once (bench/bench_load.py).
     """
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
@@ -162,6 +174,8 @@ def save_thumbnail(video: str | Path, dest: str | Path, *, width: int = 360) -> 
         # By timestamp; with no duration in the header, by counting frames instead.
         middle = (stream.start_time or 0) + stream.duration // 2 if stream.duration else None
         half = probe_video(video).frames // 2 if middle is None else 0
+        if middle is not None:
+            _seek_keyframe(container, stream, middle)
 
         def reached(frame: av.VideoFrame, index: int) -> bool:
             if middle is None:
