@@ -128,6 +128,18 @@ def app_url(chromium: str) -> Iterator[str]:
         yield url
 
 
+def app_with_runs_of(seconds: float):
+    """A module's own `app_url` fixture, whose offline runs take `seconds`: long enough
+    for its tests to act while a run goes on. Use as `app_url = app_with_runs_of(6.0)`."""
+
+    @pytest.fixture(scope="module")
+    def app_url(chromium: str) -> Iterator[str]:
+        with offline_app(inference_seconds=seconds) as url:
+            yield url
+
+    return app_url
+
+
 @pytest.fixture(scope="module")
 def browser(chromium: str):
     # Module scope: sync Playwright runs an event loop in this thread while it is open, which

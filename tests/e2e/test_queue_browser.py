@@ -6,22 +6,18 @@ rest: test_queue_reload_browser.py. Unit tests: tests/test_queue.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app
+from tests.e2e.conftest import app_with_runs_of
 
 INFERENCE_S = 5.0  # long enough to press Generate twice more while the first goes on
 DONE_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(scope="module")
-def app_url(chromium: str) -> Iterator[str]:
-    with offline_app(inference_seconds=INFERENCE_S) as url:
-        yield url
+app_url = app_with_runs_of(INFERENCE_S)
 
 
 @pytest.fixture

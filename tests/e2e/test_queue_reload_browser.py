@@ -5,22 +5,18 @@ CI drained the queue before the reload, and nothing was left to pause."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app
+from tests.e2e.conftest import app_with_runs_of
 from tests.e2e.test_queue_browser import DONE_TIMEOUT_MS, jobs, press_with_seed, ready, status
 
 INFERENCE_S = 12.0  # the presses, the removal and the reload take ~2 s; under load, 4 or more
 
 
-@pytest.fixture(scope="module")
-def app_url(chromium: str) -> Iterator[str]:
-    with offline_app(inference_seconds=INFERENCE_S) as url:
-        yield url
+app_url = app_with_runs_of(INFERENCE_S)
 
 
 @pytest.fixture

@@ -7,23 +7,19 @@ only when asked, and forgotten on request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app, open_tab
+from tests.e2e.conftest import app_with_runs_of, open_tab
 
 # Long enough to reload while the run goes on, short enough for a quick suite.
 INFERENCE_S = 6.0  # long enough to reload, or open History, while a run goes on, under load too
 DONE_TIMEOUT_MS = 40_000
 
 
-@pytest.fixture(scope="module")
-def app_url(chromium: str) -> Iterator[str]:
-    with offline_app(inference_seconds=INFERENCE_S) as url:
-        yield url
+app_url = app_with_runs_of(INFERENCE_S)
 
 
 @pytest.fixture

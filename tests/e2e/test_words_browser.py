@@ -10,15 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import offline_app, open_tab, says
+from tests.e2e.conftest import app_with_runs_of, open_tab, says
 
 DONE_TIMEOUT_MS = 40_000
 
 
-@pytest.fixture(scope="module")
-def app_url(chromium: str):
-    with offline_app(inference_seconds=3.0) as url:
-        yield url
+app_url = app_with_runs_of(3.0)
 
 
 @pytest.fixture
