@@ -29,6 +29,7 @@ from playground.emulator import RunningEmulator
 from playground.flow import generation
 from playground.flow.service import RunList
 from playground.flow.session import Session
+from playground.flow.thumbnails import Thumbnails
 from playground.media import videos
 from playground.media.images import prepare_image
 from playground.model import seedance
@@ -91,7 +92,9 @@ def prepared(path: Path) -> generation.ImageInput:
     return generation.ImageInput(data=image.data, filename=image.filename)
 
 
-def context(client: WaveSpeedClient, out: Path, on_save: Any) -> generation.RunContext:
+def context(
+    client: WaveSpeedClient, out: Path, on_save: Any, thumbnails: Thumbnails | None = None
+) -> generation.RunContext:
     return generation.RunContext(
         client=client,
         uploads=generation.UploadCache(),
@@ -99,6 +102,7 @@ def context(client: WaveSpeedClient, out: Path, on_save: Any) -> generation.RunC
         stats=generation.DurationStats(),
         backend="WaveSpeed",
         on_save=on_save,
+        thumbnails=thumbnails,
     )
 
 
@@ -123,6 +127,7 @@ async def run_direct(
     *,
     end: bool = False,
     on_save: Any = None,
+    thumbnails: Thumbnails | None = None,
     **overrides: Any,
 ) -> generation.RunRecord:
     """generation.run against the emulator, saving every change into `history`."""
@@ -136,7 +141,7 @@ async def run_direct(
         items = [
             item
             async for item in generation.run(
-                context(client, out, save),
+                context(client, out, save, thumbnails),
                 request(**overrides),
                 prepared(images["start"]),
                 prepared(images["end"]) if end else None,
@@ -199,6 +204,33 @@ async def test_a_run_is_recorded_when_accepted_before_the_first_poll_then_update
     assert record["cost_usd"] == price_of(MODEL, 2)
     assert record["video_path"] == final.video_path and Path(final.video_path).is_file()
     assert record["error"] == "" and record["error_code"] is None
+    history.close()
+
+
+async def test_a_run_ending_in_a_crowd_gets_its_thumbnail_later_in_history_and_sidecar(
+    tmp_path: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    """While a crowd's runs end the thumbnail waits (flow.thumbnails): the run is finished
+    and saved without it, and once the crowd has passed the record is saved again with
+    it, in history and in the sidecar."""
+    data = tmp_path / "data"
+    history = History(data / "history.db")
+    crowded = Thumbnails(busy_at=0, quiet_s=0.2)  # every run counts as one of a crowd
+    final = await run_direct(emulator, history, images, data, thumbnails=crowded)
+    assert final.status is RunStatus.COMPLETED and "thumb" not in final.input_files
+    assert crowded.waiting == 1
+
+    def kept() -> dict[str, Any] | None:
+        stored = history.get(final.id)
+        record = stored.record if stored else {}
+        return record if "thumb" in record.get("input_files", {}) else None
+
+    record = await wait_for(kept, 10, "the late thumbnail")
+    thumb = Path(record["input_files"]["thumb"])
+    assert thumb.is_file() and thumb.parent == Path(final.video_path or "").parent
+    sidecar = json.loads(Path(final.video_path or "").with_suffix(".json").read_text("utf-8"))
+    assert sidecar["input_files"]["thumb"] == str(thumb)
+    assert record["status"] == "completed" and crowded.waiting == 0
     history.close()
 
 

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from playground.flow.thumbnails import Thumbnails, make_thumbnail
 from playground.flow.webhooks import WebhookHub
 from playground.media import videos
 from playground.model import seedance
@@ -416,6 +417,7 @@ class RunContext:
     deadline_s: float | None = None
     webhooks: WebhookHub | None = None  # set where WaveSpeed can reach this app
     account: str = ""  # whose webhook secret signs this context's deliveries
+    thumbnails: Thumbnails | None = None  # shared: made later while a crowd's runs end
 
 
 async def run_many(
@@ -539,6 +541,7 @@ async def run(
             started_at=accepted_at,
             webhooks=hub if webhook else None,
             account=ctx.account,
+            thumbnails=ctx.thumbnails,
         ):
             yield item
     except (WaveSpeedError, OSError) as exc:
@@ -600,6 +603,7 @@ async def follow_to_end(
     started_at: float | None = None,
     webhooks: WebhookHub | None = None,
     account: str = "",
+    thumbnails: Thumbnails | None = None,
 ) -> AsyncIterator[Progress | RunRecord]:
     """Wait for an accepted task, download its video, and complete its record.
 
@@ -657,7 +661,7 @@ async def follow_to_end(
     dest = Path(record.video_path or "")
     await client.download(final.outputs[0], dest)
     await asyncio.to_thread(videos.tag_video, dest, _video_tags(record))
-    if thumb := await asyncio.to_thread(_thumbnail, dest):
+    if thumb := await _thumbnail(thumbnails, record, on_save):
         record.input_files["thumb"] = str(thumb)
     timings.download_s = time.monotonic() - t_download
     timings.total_s = time.monotonic() - t0
@@ -691,14 +695,21 @@ def _keep_inputs(record: RunRecord, start: ImageInput, end: ImageInput | None) -
         log.warning("task %s: its input images were not kept: %s", record.id, exc)
 
 
-def _thumbnail(video: Path) -> Path | None:
-    """The history list's picture; best effort: a clip that cannot be thumbnailed is still
-    a paid, finished video (History shows the start image instead)."""
-    try:
-        return videos.save_thumbnail(video, video.with_name(f"{video.stem}_thumb.jpg"))
-    except Exception:  # a decoder fed a stranger's file fails many ways; none may cost the run
-        log.warning("no thumbnail for %s", video.name, exc_info=True)
-        return None
+async def _thumbnail(
+    thumbnails: Thumbnails | None, record: RunRecord, on_save: OnSave | None
+) -> Path | None:
+    """The finished video's thumbnail, now; or, while a crowd of runs ends, later, when the
+    record is saved again with it (flow.thumbnails)."""
+    video = Path(record.video_path or "")
+    if thumbnails is None:
+        return await asyncio.to_thread(make_thumbnail, video)
+
+    async def made(thumb: Path) -> None:
+        record.input_files["thumb"] = str(thumb)
+        await asyncio.to_thread(write_sidecar, record)
+        await _save(on_save, record)
+
+    return await thumbnails.thumbnail(video, made)
 
 
 def write_sidecar(record: RunRecord) -> Path:

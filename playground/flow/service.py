@@ -42,6 +42,7 @@ from playground.flow.recovery import Recovery, collectable, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
 from playground.flow.sessions import Sessions, load_secret
+from playground.flow.thumbnails import Thumbnails
 from playground.flow.webhooks import WebhookHub
 from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
@@ -198,6 +199,7 @@ class Playground:
         self.settings = settings
         self.store: RunStore = store or History(settings.data_dir / DATABASE)
         self.stats = generation.DurationStats()
+        self.thumbnails = Thumbnails()
         # What earlier processes learned: a restart's first runs poll like later ones.
         finished = self.store.list(status=RunStatus.COMPLETED.value, limit=STATS_FROM_HISTORY)
         self.stats.learn_from([run.record for run in finished])
@@ -577,6 +579,7 @@ class Playground:
             pacer=self.routes.pacer_for(run.route),
             webhooks=self.webhooks,
             account=run.route.account,
+            thumbnails=self.thumbnails,
         )
 
     @contextlib.contextmanager
