@@ -234,6 +234,47 @@ async def test_a_run_ending_in_a_crowd_gets_its_thumbnail_later_in_history_and_s
     history.close()
 
 
+async def test_a_thumbnail_left_for_later_when_the_process_stopped_is_made_at_the_next_start(
+    env: Path, emulator: RunningEmulator, images: dict[str, Path]
+) -> None:
+    """A run finished in a crowd, and the process stopped before its thumbnail was made:
+    the next start makes it, keeps it beside the video, and saves the record with it."""
+    from playground.flow.service import Playground
+    from playground.settings import load_settings
+
+    history = History(env / "history.db")
+    final = await run_direct(emulator, history, images, env)
+    thumb = Path(final.input_files.pop("thumb"))
+    thumb.unlink()  # as if it had waited for the crowd to pass, and the process stopped
+    history.save(final.to_json(), account="local", resumable=True)
+    generation.write_sidecar(final)
+    elsewhere = env.parent / "outside.mp4"  # a record naming a video outside the data
+    elsewhere.write_bytes(Path(final.video_path or "").read_bytes())
+    stray = {**final.to_json(), "id": "stray", "video_path": str(elsewhere)}
+    history.save(stray, account="local", resumable=False)
+    history.close()
+
+    service = Playground(load_settings())
+    try:
+        service.resume()
+
+        def kept() -> dict[str, Any] | None:
+            stored = service.store.get(final.id)
+            record = stored.record if stored else {}
+            return record if "thumb" in record.get("input_files", {}) else None
+
+        record = await wait_for(kept, 10, "the thumbnail made at start")
+    finally:
+        service.close()
+    assert record["input_files"]["thumb"] == str(thumb) and thumb.is_file()
+    sidecar = json.loads(Path(final.video_path or "").with_suffix(".json").read_text("utf-8"))
+    assert sidecar["input_files"]["thumb"] == str(thumb)
+    again = History(env / "history.db")
+    assert "thumb" not in again.get("stray").record["input_files"]  # not outside the data
+    assert not elsewhere.with_name("outside_thumb.jpg").exists()
+    again.close()
+
+
 # ---------------------------------------------------------------- outputs on disk
 
 

@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -42,7 +44,7 @@ from playground.flow.recovery import Recovery, collectable, resume_unfinished
 from playground.flow.routes import Route, Routes
 from playground.flow.session import Session
 from playground.flow.sessions import Sessions, load_secret
-from playground.flow.thumbnails import Thumbnails
+from playground.flow.thumbnails import Thumbnails, make_thumbnail
 from playground.flow.webhooks import WebhookHub
 from playground.logs import REQUEST_ID
 from playground.media import images, urls, videos
@@ -216,17 +218,27 @@ class Playground:
         self.prices = Prices()
         self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
         self._prepared = _PreparedImages(PREPARED_KEPT_BYTES)
+        self._closing = threading.Event()
+        self._backfill: threading.Thread | None = None
 
     # ------------------------------------------------------------------ life cycle
 
     def close(self) -> None:
         """Stop background work and the offline emulator (tests, and a clean shutdown)."""
+        self._closing.set()
         self.recovery.stop()
         self.routes.close()
+        if self._backfill is not None:
+            self._backfill.join(timeout=5)
         self.store.close()
 
     def resume(self) -> list[str]:
-        """Start-up: poll again the runs a previous process left unfinished."""
+        """Start-up: poll again the runs a previous process left unfinished, and make the
+        thumbnails a previous process left for later (in a thread of their own)."""
+        self._backfill = threading.Thread(
+            target=self._make_missing_thumbnails, name="thumbnails", daemon=True
+        )
+        self._backfill.start()
         return resume_unfinished(
             self.store,
             self.recovery,
@@ -234,6 +246,30 @@ class Playground:
             base_url=self.settings.base_url,
             pools=self.routes.pools,
         )
+
+    def _make_missing_thumbnails(self) -> int:
+        """Finished runs whose thumbnail waited for a crowd to pass when the process
+        stopped: made now, one at a time, and saved. Only videos in the data directory."""
+        data = self.settings.data_dir.resolve()
+        made = 0
+        for run in self.store.list(status=RunStatus.COMPLETED.value, limit=STATS_FROM_HISTORY):
+            files = run.record.get("input_files") or {}
+            video = Path(str(run.record.get("video_path") or ""))
+            if self._closing.is_set():
+                break
+            if "thumb" in files or not video.is_file() or not video.resolve().is_relative_to(data):
+                continue
+            if thumb := make_thumbnail(video):
+                record = RunRecord.from_json(run.record)
+                record.input_files["thumb"] = str(thumb)
+                try:
+                    generation.write_sidecar(record)
+                    self.store.save(record.to_json(), account=run.account, resumable=run.resumable)
+                except (OSError, sqlite3.Error) as exc:  # a full disk, or closing: next start
+                    log.warning("the thumbnail of run %s was not kept: %s", run.id, exc)
+                    break
+                made += 1
+        return made
 
     def prune(self) -> list[str]:
         """Housekeeping by the limits in settings; with none set, nothing is ever deleted."""

@@ -5,8 +5,9 @@ interpreter lock. While few runs end it is made at once, before the record's las
 When a crowd's runs end together (`busy_at` or more within `quiet_s`) each would delay
 every other's last steps and the page's answers, so the later ones wait, and are made one
 at a time once no run has ended for `quiet_s`; the record is then saved again with it.
-Until then, and if the process stops first, History shows the run's start image, as for
-any clip that cannot be thumbnailed.
+Until then History shows the run's start image, as for any clip that cannot be
+thumbnailed; if the process stops first, the next start makes it
+(`Playground.resume`).
 """
 
 from __future__ import annotations
