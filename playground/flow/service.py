@@ -236,7 +236,7 @@ class Playground:
         """Start-up: poll again the runs a previous process left unfinished, and make the
         thumbnails a previous process left for later (in a thread of their own)."""
         self._backfill = threading.Thread(
-            target=self._make_missing_thumbnails, name="thumbnails", daemon=True
+            target=self._backfill_thumbnails, name="thumbnails", daemon=True
         )
         self._backfill.start()
         return resume_unfinished(
@@ -246,6 +246,13 @@ class Playground:
             base_url=self.settings.base_url,
             pools=self.routes.pools,
         )
+
+    def _backfill_thumbnails(self) -> None:
+        try:
+            if made := self._make_missing_thumbnails():
+                log.info("made %d thumbnail(s) a previous process left for later", made)
+        except Exception:  # a damaged store is reported where it is used; never fatal here
+            log.warning("thumbnails left for later were not made", exc_info=True)
 
     def _make_missing_thumbnails(self) -> int:
         """Finished runs whose thumbnail waited for a crowd to pass when the process
