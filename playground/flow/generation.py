@@ -625,7 +625,7 @@ async def follow_to_end(
     ended, pending_s = False, None
     try:
         async for item in _wait_with_ticks(
-            client, record.id, started_at, (expected, ended_by), deadline_s, woken
+            client, record.id, started_at, expected, ended_by, deadline_s, woken
         ):
             if isinstance(item, _Ended):
                 final, pending_s = item.prediction, item.pending_s
@@ -763,7 +763,8 @@ async def _wait_with_ticks(
     client: WaveSpeedClient,
     task_id: str,
     started_at: float,
-    expected: tuple[float | None, float | None],  # DurationStats' expected and ended_by
+    expected: float | None,
+    ended_by: float | None,
     deadline_s: float | None,
     woken: asyncio.Event | None = None,
 ) -> AsyncIterator[_Tick | _Ended]:
@@ -779,8 +780,8 @@ async def _wait_with_ticks(
     waiter = asyncio.ensure_future(
         client.wait(
             task_id,
-            expected_s=expected[0],
-            ended_by_s=expected[1],
+            expected_s=expected,
+            ended_by_s=ended_by,
             on_update=on_update,
             started_at=started_at,
             woken=woken,

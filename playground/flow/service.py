@@ -205,6 +205,10 @@ class Playground:
         # What earlier processes learned: a restart's first runs poll like later ones.
         finished = self.store.list(status=RunStatus.COMPLETED.value, limit=STATS_FROM_HISTORY)
         self.stats.learn_from([run.record for run in finished])
+        # Those a previous process left without a thumbnail: `resume` makes them.
+        self._thumbless = [
+            r for r in finished if "thumb" not in (r.record.get("input_files") or {})
+        ]
         self.routes = Routes(settings)
         # Deliveries by webhook where WaveSpeed can reach this app (ui.app mounts the path).
         base = settings.webhook_base
@@ -259,12 +263,11 @@ class Playground:
         stopped: made now, one at a time, and saved. Only videos in the data directory."""
         data = self.settings.data_dir.resolve()
         made = 0
-        for run in self.store.list(status=RunStatus.COMPLETED.value, limit=STATS_FROM_HISTORY):
-            files = run.record.get("input_files") or {}
-            video = Path(str(run.record.get("video_path") or ""))
+        for run in self._thumbless:
             if self._closing.is_set():
                 break
-            if "thumb" in files or not video.is_file() or not video.resolve().is_relative_to(data):
+            video = Path(str(run.record.get("video_path") or ""))
+            if not video.is_file() or not video.resolve().is_relative_to(data):
                 continue
             if thumb := make_thumbnail(video):
                 record = RunRecord.from_json(run.record)
@@ -276,6 +279,7 @@ class Playground:
                     log.warning("the thumbnail of run %s was not kept: %s", run.id, exc)
                     break
                 made += 1
+        self._thumbless = []
         return made
 
     def prune(self) -> list[str]:

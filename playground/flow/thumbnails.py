@@ -2,7 +2,7 @@
 
 A thumbnail is a decode to the clip's middle frame: ~8 ms of CPU, some of it holding the
 interpreter lock. While few runs end it is made at once, before the record's last save.
-When a crowd's runs end together (`busy_at` or more within `quiet_s`) each would delay
+When a crowd's runs end together (more than `busy_at` within `quiet_s`) each would delay
 every other's last steps and the page's answers, so the later ones wait, and are made one
 at a time once no run has ended for `quiet_s`; the record is then saved again with it.
 Until then History shows the run's start image, as for any clip that cannot be
