@@ -522,6 +522,8 @@ def test_what_history_kept_teaches_a_new_process_and_junk_is_passed_over() -> No
         kept(True),
         kept("40"),
         kept(None),
+        kept(float("inf")),
+        kept(float("nan")),
         kept(10.0, duration="5"),
         {"model": 7},
         {},

@@ -248,7 +248,7 @@ class Catalogs:
             log.info("catalog cache %s ignored: not this API's", path.name)
             return None
         fetched_at, models = document.get("fetched_at"), document.get("models")
-        if not _finite(fetched_at) or not isinstance(models, list):
+        if not catalog.is_number(fetched_at) or not isinstance(models, list):
             log.info("catalog cache %s ignored: incomplete", path.name)
             return None
         cached = catalog.parse(models, source="cache", fetched_at=float(fetched_at))
@@ -285,10 +285,6 @@ def _normal(base_url: str) -> str:
 
 def _newer(a: catalog.Catalog, b: catalog.Catalog) -> bool:
     return (a.fetched_at or 0.0) > (b.fetched_at or 0.0)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _ago(seconds: float) -> str:

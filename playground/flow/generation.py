@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from playground.flow.thumbnails import Thumbnails, make_thumbnail
 from playground.flow.webhooks import WebhookHub
 from playground.media import videos
-from playground.model import seedance
+from playground.model import catalog, seedance
 from playground.model.status import RunStatus
 from playground.store.history import OFFLINE_BACKEND
 from wavespeed_client import (
@@ -250,16 +250,12 @@ class DurationStats:
             )
             if not isinstance(model, str) or not isinstance(duration, int):
                 continue
-            if _seconds(wait):
-                after_s = float(after) if _seconds(after) else None
+            if catalog.is_number(wait):
+                after_s = float(after) if catalog.is_number(after) else None
                 backend = str(record.get("backend") or "")
                 self.add(model, duration, float(wait), backend, after_s=after_s)
                 taken += 1
         return taken
-
-
-def _seconds(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _overlap(spans: Iterable[Span]) -> tuple[float, float] | None:

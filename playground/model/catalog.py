@@ -317,9 +317,9 @@ def parse_model(entry: Mapping[str, Any]) -> ModelSpec:
         name=str(entry.get("name") or model_id)[:120],
         type=str(entry.get("type") or ""),
         description=str(entry.get("description") or "")[:2000],
-        base_price=float(base_price) if _is_number(base_price) and base_price >= 0 else None,
+        base_price=float(base_price) if is_number(base_price) and base_price >= 0 else None,
         formula=formula if isinstance(formula, str) and formula.strip() else None,
-        sort_order=int(entry["sort_order"]) if _is_number(entry.get("sort_order")) else 0,
+        sort_order=int(entry["sort_order"]) if is_number(entry.get("sort_order")) else 0,
         fields=fields,
     )
 
@@ -362,8 +362,8 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> FieldSpec:
         maximum=_bound(prop.get("maximum")),
         step=_bound(prop.get("step")),
         choices=tuple(c for c in choices if _scalar(c)) if isinstance(choices, list) else (),
-        max_length=int(prop["maxLength"]) if _is_number(prop.get("maxLength")) else None,
-        max_items=int(prop["maxItems"]) if _is_number(prop.get("maxItems")) else None,
+        max_length=int(prop["maxLength"]) if is_number(prop.get("maxLength")) else None,
+        max_items=int(prop["maxItems"]) if is_number(prop.get("maxItems")) else None,
         description=str(prop.get("description") or "")[:500],
         hidden=hidden,
     )
@@ -402,7 +402,7 @@ def _evaluate(formula: str, base_price: float, values: dict[str, Any]) -> float 
         log.info("price formula not evaluated: %s", exc)
         return None
     price = result.get("total_price") if isinstance(result, dict) else result
-    if not _is_number(price) or not math.isfinite(price) or price < 0:
+    if not is_number(price) or not math.isfinite(price) or price < 0:
         return None
     return round(float(price), 4)
 
@@ -416,12 +416,13 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what a JSON number must be to be used."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _bound(value: Any) -> float | None:
-    return float(value) if _is_number(value) else None
+    return float(value) if is_number(value) else None
 
 
 def _scalar(value: Any) -> bool:
